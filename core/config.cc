@@ -1,0 +1,415 @@
+#include "core/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <type_traits>
+
+namespace robofleet {
+namespace {
+
+// ---- scalar conversion, one place for every field type ----
+
+template <class T>
+std::string TypeName() {
+  if constexpr (std::is_same_v<T, bool>) return "bool";
+  if constexpr (std::is_same_v<T, std::string>) return "string";
+  if constexpr (std::is_same_v<T, std::vector<int>>) return "list of int";
+  if constexpr (std::is_floating_point_v<T>) return "number";
+  if constexpr (std::is_integral_v<T>) return "integer";
+}
+
+template <class T>
+std::string Format(const T& value) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return value ? "true" : "false";
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    YAML::Emitter out;
+    out << YAML::DoubleQuoted << value;
+    return out.c_str();
+  } else if constexpr (std::is_same_v<T, std::vector<int>>) {
+    std::string s = "[";
+    for (size_t i = 0; i < value.size(); ++i) s += (i ? ", " : "") + std::to_string(value[i]);
+    return s + "]";
+  } else if constexpr (std::is_floating_point_v<T>) {
+    // enough digits to read back the same double
+    std::ostringstream out;
+    out.precision(17);
+    out << value;
+    std::string s = out.str();
+    if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+    return s;
+  } else {
+    return std::to_string(value);
+  }
+}
+
+// Converts a YAML node to T; returns false when the node is not a T.
+template <class T>
+bool Decode(const YAML::Node& node, T* out) {
+  if constexpr (std::is_same_v<T, std::vector<int>>) {
+    if (!node.IsSequence()) return false;
+    std::vector<int> v;
+    for (const auto& item : node) {
+      int x;
+      if (!Decode(item, &x)) return false;
+      v.push_back(x);
+    }
+    *out = v;
+    return true;
+  } else {
+    if (!node.IsScalar()) return false;
+    const std::string& text = node.Scalar();
+    if constexpr (std::is_same_v<T, std::string>) {
+      *out = text;
+      return true;
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (text == "true" || text == "True" || text == "yes" || text == "on") return *out = true, true;
+      if (text == "false" || text == "False" || text == "no" || text == "off") return *out = false, true;
+      return false;
+    } else if constexpr (std::is_floating_point_v<T>) {
+      char* end = nullptr;
+      double x = std::strtod(text.c_str(), &end);
+      if (text.empty() || *end != '\0' || !std::isfinite(x)) return false;
+      *out = static_cast<T>(x);
+      return true;
+    } else {
+      // integers: plain digits, or an exact float like 2e6
+      char* end = nullptr;
+      long long x = std::strtoll(text.c_str(), &end, 10);
+      if (!text.empty() && *end == '\0') {
+        if (std::is_unsigned_v<T> && x < 0) return false;
+        *out = static_cast<T>(x);
+        return true;
+      }
+      double d = std::strtod(text.c_str(), &end);
+      if (text.empty() || *end != '\0' || d != std::floor(d) || std::fabs(d) > 9e18) return false;
+      if (std::is_unsigned_v<T> && d < 0) return false;
+      *out = static_cast<T>(d);
+      return true;
+    }
+  }
+}
+
+std::string Where(const std::string& source, const YAML::Node& node) {
+  if (node.Mark().is_null()) return source;
+  return source + ":" + std::to_string(node.Mark().line + 1);
+}
+
+// ---- visitors over the config structs ----
+
+// Collects the key names a struct declares.
+struct KeyLister {
+  std::vector<std::string> keys;
+  template <class T>
+  void Field(const char* name, T&, const char*) { keys.push_back(name); }
+  template <class S>
+  void Section(const char* name, S&, const char*) { keys.push_back(name); }
+};
+
+template <class S>
+std::vector<std::string> KeysOf(S& s) {
+  KeyLister lister;
+  s.Visit(lister);
+  return lister.keys;
+}
+
+std::string UnknownKeyMessage(const std::string& where, const std::string& prefix,
+                              const std::string& key, const std::vector<std::string>& valid) {
+  std::string msg = where + ": unknown key '" + prefix + key + "'";
+  std::string closest = ClosestName(key, valid);
+  if (!closest.empty()) msg += "; did you mean '" + prefix + closest + "'?";
+  else {
+    msg += "; valid keys here:";
+    for (const auto& k : valid) msg += " " + k;
+  }
+  return msg;
+}
+
+// Fills a struct from a YAML map, rejecting unknown keys and wrong types.
+struct YamlReader {
+  const YAML::Node& map;
+  std::string source;
+  std::string prefix;
+
+  template <class T>
+  void Field(const char* name, T& value, const char*) {
+    YAML::Node node = map[name];
+    if (!node) return;
+    if (!Decode(node, &value)) {
+      throw UserError(Where(source, node) + ": key '" + prefix + name + "' must be a " +
+                      TypeName<T>() + ", got '" + YAML::Dump(node) + "'");
+    }
+  }
+  template <class S>
+  void Section(const char* name, S& section, const char*) {
+    YAML::Node node = map[name];
+    if (!node || node.IsNull()) return;
+    Read(node, section, source, prefix + name + ".");
+  }
+
+  template <class S>
+  static void Read(const YAML::Node& node, S& s, const std::string& source,
+                   const std::string& prefix) {
+    if (!node.IsMap()) {
+      throw UserError(Where(source, node) + ": '" + (prefix.empty() ? "the file" : prefix) +
+                      "' must be a map of key: value");
+    }
+    std::vector<std::string> valid = KeysOf(s);
+    for (const auto& kv : node) {
+      const std::string key = kv.first.Scalar();
+      if (std::find(valid.begin(), valid.end(), key) == valid.end()) {
+        throw UserError(UnknownKeyMessage(Where(source, kv.first), prefix, key, valid));
+      }
+    }
+    YamlReader reader{node, source, prefix};
+    s.Visit(reader);
+  }
+};
+
+// Writes a struct as indented YAML.
+struct YamlWriter {
+  std::string* out;
+  int indent;
+  template <class T>
+  void Field(const char* name, T& value, const char*) {
+    *out += std::string(indent, ' ') + name + ": " + Format(value) + "\n";
+  }
+  template <class S>
+  void Section(const char* name, S& section, const char*) {
+    *out += std::string(indent, ' ') + name + ":\n";
+    YamlWriter inner{out, indent + 2};
+    section.Visit(inner);
+  }
+};
+
+// Sets one dotted key (path[depth..]) from a YAML value text.
+struct Setter {
+  const std::vector<std::string>& path;
+  size_t depth;
+  const std::string& value_text;
+  const std::string& full_key;
+  bool done = false;
+
+  template <class T>
+  void Field(const char* name, T& value, const char*) {
+    if (done || depth + 1 != path.size() || path[depth] != name) return;
+    YAML::Node node;
+    try {
+      node = YAML::Load(value_text);
+    } catch (const YAML::Exception&) {
+      node = YAML::Node(value_text);
+    }
+    if (!Decode(node, &value)) {
+      throw UserError("--set " + full_key + "=" + value_text + ": '" + full_key + "' must be a " +
+                      TypeName<T>());
+    }
+    done = true;
+  }
+  template <class S>
+  void Section(const char* name, S& section, const char*) {
+    if (done || depth + 1 >= path.size() || path[depth] != name) return;
+    Apply(section, path, depth + 1, value_text, full_key);
+    done = true;
+  }
+
+  // Sets the key inside `s`, or throws naming the closest key at this level.
+  template <class S>
+  static void Apply(S& s, const std::vector<std::string>& path, size_t depth,
+                    const std::string& value_text, const std::string& full_key) {
+    Setter setter{path, depth, value_text, full_key};
+    s.Visit(setter);
+    if (setter.done) return;
+    std::string prefix;
+    for (size_t i = 0; i < depth; ++i) prefix += path[i] + ".";
+    throw UserError(UnknownKeyMessage("--set " + full_key, prefix, path[depth], KeysOf(s)));
+  }
+};
+
+// Rows of the reference table.
+struct DocWriter {
+  std::string* out;
+  std::string prefix;
+  template <class T>
+  void Field(const char* name, T& value, const char* doc) {
+    *out += "| `" + prefix + name + "` | " + TypeName<T>() + " | `" + Format(value) + "` | " +
+            doc + " |\n";
+  }
+  template <class S>
+  void Section(const char* name, S& section, const char*) {
+    DocWriter inner{out, prefix + name + "."};
+    section.Visit(inner);
+  }
+};
+
+std::vector<std::string> SplitDots(const std::string& key) {
+  std::vector<std::string> parts;
+  std::stringstream in(key);
+  std::string part;
+  while (std::getline(in, part, '.')) parts.push_back(part);
+  return parts;
+}
+
+[[noreturn]] void Reject(const std::string& key, const std::string& problem) {
+  throw UserError("config key '" + key + "' " + problem);
+}
+
+}  // namespace
+
+std::string ClosestName(const std::string& key, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_distance = std::string::npos;
+  for (const auto& c : candidates) {
+    // Levenshtein distance, one row at a time
+    std::vector<size_t> row(c.size() + 1);
+    for (size_t j = 0; j <= c.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= key.size(); ++i) {
+      size_t diagonal = row[0];
+      row[0] = i;
+      for (size_t j = 1; j <= c.size(); ++j) {
+        size_t up = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (key[i - 1] != c[j - 1])});
+        diagonal = up;
+      }
+    }
+    if (row[c.size()] < best_distance) {
+      best_distance = row[c.size()];
+      best = c;
+    }
+  }
+  // a suggestion further away than half the word is noise
+  if (best_distance > std::max<size_t>(2, key.size() / 2)) return "";
+  return best;
+}
+
+void EnvConfig::Validate() const {
+  if (id.empty()) Reject("env.id", "is empty; name a task, e.g. cartpole_swingup");
+  if (frame_skip < 0) Reject("env.frame_skip", "must be >= 0 (0 keeps the task's default)");
+  if (max_episode_steps <= 0) Reject("env.max_episode_steps", "must be a positive step count");
+}
+
+void ActorsConfig::Validate() const {
+  if (count <= 0) Reject("actors.count", "must be >= 1");
+  if (envs_per_actor <= 0) Reject("actors.envs_per_actor", "must be >= 1");
+  if (rollout_length <= 0) Reject("actors.rollout_length", "must be >= 1");
+  if (send_hwm <= 0) Reject("actors.send_hwm", "must be >= 1");
+}
+
+void PolicyConfig::Validate() const {
+  if (hidden.empty()) Reject("policy.hidden", "must list at least one layer width, e.g. [64, 64]");
+  for (int h : hidden) {
+    if (h <= 0) Reject("policy.hidden", "widths must be positive");
+  }
+  if (activation != "elu" && activation != "tanh" && activation != "relu") {
+    Reject("policy.activation", "must be one of elu, tanh, relu (got '" + activation + "')");
+  }
+}
+
+void AlgorithmConfig::Validate() const {
+  if (name != "ppo") Reject("algorithm.name", "is '" + name + "'; valid algorithms: ppo");
+  if (!(gamma > 0 && gamma <= 1)) Reject("algorithm.gamma", "must be in (0, 1]");
+  if (!(gae_lambda >= 0 && gae_lambda <= 1)) Reject("algorithm.gae_lambda", "must be in [0, 1]");
+  if (!(clip_ratio > 0)) Reject("algorithm.clip_ratio", "must be > 0");
+  if (entropy_coef < 0) Reject("algorithm.entropy_coef", "must be >= 0");
+  if (value_coef < 0) Reject("algorithm.value_coef", "must be >= 0");
+  if (!(learning_rate > 0)) Reject("algorithm.learning_rate", "must be > 0");
+  if (max_grad_norm < 0) Reject("algorithm.max_grad_norm", "must be >= 0 (0 disables clipping)");
+  if (epochs <= 0) Reject("algorithm.epochs", "must be >= 1");
+  if (minibatches <= 0) Reject("algorithm.minibatches", "must be >= 1");
+  if (max_policy_lag < 0) Reject("algorithm.max_policy_lag", "must be >= 0");
+}
+
+void NormalizerConfig::Validate() const {
+  if (!(clip > 0)) Reject("normalizer.clip", "must be > 0");
+}
+
+void LearnerConfig::Validate() const {
+  if (batch_size <= 0) Reject("learner.batch_size", "must be >= 1");
+  if (device != "cpu") Reject("learner.device", "is '" + device + "'; valid devices: cpu");
+  if (threads <= 0) Reject("learner.threads", "must be >= 1");
+}
+
+void TrainConfig::Validate() const {
+  if (total_env_steps <= 0) Reject("train.total_env_steps", "must be >= 1");
+  if (checkpoint_every <= 0) Reject("train.checkpoint_every", "must be >= 1");
+  if (!(log_every_s > 0)) Reject("train.log_every_s", "must be > 0");
+}
+
+void ExperimentConfig::Validate() const {
+  if (name.empty() || name.find('/') != std::string::npos) {
+    Reject("name", "must be a non-empty name without '/'");
+  }
+  env.Validate();
+  actors.Validate();
+  policy.Validate();
+  algorithm.Validate();
+  normalizer.Validate();
+  learner.Validate();
+  train.Validate();
+  const int64_t batch_steps = static_cast<int64_t>(learner.batch_size);
+  if (batch_steps < algorithm.minibatches) {
+    Reject("algorithm.minibatches", "exceeds learner.batch_size; lower it or raise the batch");
+  }
+}
+
+void ApplyOverrides(ExperimentConfig& config, const std::vector<std::string>& overrides) {
+  for (const auto& item : overrides) {
+    size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw UserError("--set " + item + ": expected key=value, e.g. --set train.total_env_steps=1e6");
+    }
+    std::string key = item.substr(0, eq);
+    Setter::Apply(config, SplitDots(key), 0, item.substr(eq + 1), key);
+  }
+  config.Validate();
+}
+
+ExperimentConfig ParseExperiment(const std::string& yaml_text, const std::string& source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::ParserException& e) {
+    throw UserError(source + ":" + std::to_string(e.mark.line + 1) + ": YAML syntax error: " +
+                    e.msg + "; fix the file's syntax");
+  }
+  ExperimentConfig config;
+  if (!root || root.IsNull()) return config.Validate(), config;
+  YamlReader::Read(root, config, source, "");
+  try {
+    config.Validate();
+  } catch (const UserError& e) {
+    throw UserError(source + ": " + e.what());
+  }
+  return config;
+}
+
+ExperimentConfig LoadExperiment(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path);
+  if (!in) throw UserError(path + ": cannot read the experiment file; check the path");
+  std::stringstream text;
+  text << in.rdbuf();
+  ExperimentConfig config = ParseExperiment(text.str(), path);
+  ApplyOverrides(config, overrides);
+  return config;
+}
+
+std::string ToYaml(const ExperimentConfig& config) {
+  std::string out;
+  YamlWriter writer{&out, 0};
+  const_cast<ExperimentConfig&>(config).Visit(writer);
+  return out;
+}
+
+std::string ConfigReferenceMarkdown() {
+  ExperimentConfig defaults;
+  std::string out = "| key | type | default | meaning |\n|---|---|---|---|\n";
+  DocWriter writer{&out, ""};
+  defaults.Visit(writer);
+  return out;
+}
+
+}  // namespace robofleet

@@ -1,0 +1,210 @@
+// Experiment configuration: every hyperparameter of a run, in one place.
+//
+// Each component has one struct whose fields carry their defaults as member
+// initialisers and a one-line meaning (with unit) in Visit(). Visit() is the
+// single description of a struct's keys: the YAML loader, `--set`, the
+// resolved-config dump and docs/config.md are all generated from it, so they
+// cannot drift apart. Validate() rejects bad values and combinations with a
+// UserError naming the key and the fix.
+#ifndef ROBOFLEET_CORE_CONFIG_H_
+#define ROBOFLEET_CORE_CONFIG_H_
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace robofleet {
+
+// Bad input from the user (experiment file, flag, file on disk). main() prints
+// what() as one line and exits with status 2.
+class UserError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The simulated task.
+struct EnvConfig {
+  std::string id = "cartpole_swingup";
+  int frame_skip = 0;
+  int max_episode_steps = 1000;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("id", id, "registered task name (unknown names list the valid ones)");
+    v.Field("frame_skip", frame_skip,
+            "physics steps per control step; 0 keeps the task's own default");
+    v.Field("max_episode_steps", max_episode_steps,
+            "time limit in control steps; reaching it truncates the episode");
+  }
+  void Validate() const;
+};
+
+// Actor processes: simulation and inference on CPU.
+struct ActorsConfig {
+  int count = 2;
+  int envs_per_actor = 16;
+  int rollout_length = 64;
+  int send_hwm = 4;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("count", count, "number of actor processes");
+    v.Field("envs_per_actor", envs_per_actor,
+            "envs stepped together by one actor with one batched forward pass");
+    v.Field("rollout_length", rollout_length, "control steps per trajectory fragment");
+    v.Field("send_hwm", send_hwm,
+            "fragments an actor may queue before sending blocks (backpressure)");
+  }
+  void Validate() const;
+};
+
+// The policy network: a Gaussian actor and a value critic, separate MLPs.
+struct PolicyConfig {
+  std::vector<int> hidden = {64, 64};
+  std::string activation = "elu";
+  double init_log_std = -0.5;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("hidden", hidden, "hidden layer widths of both the actor and the critic MLP");
+    v.Field("activation", activation, "hidden activation: elu, tanh or relu");
+    v.Field("init_log_std", init_log_std,
+            "initial log standard deviation of the Gaussian policy (state-independent)");
+  }
+  void Validate() const;
+};
+
+// The learning algorithm and its hyperparameters.
+struct AlgorithmConfig {
+  std::string name = "ppo";
+  double gamma = 0.99;
+  double gae_lambda = 0.95;
+  double clip_ratio = 0.2;
+  double entropy_coef = 0.0;
+  double value_coef = 1.0;
+  double learning_rate = 3e-4;
+  double max_grad_norm = 1.0;
+  int epochs = 5;
+  int minibatches = 4;
+  bool normalize_advantages = true;
+  int max_policy_lag = 4;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("name", name, "algorithm: ppo");
+    v.Field("gamma", gamma, "discount factor per control step");
+    v.Field("gae_lambda", gae_lambda, "GAE lambda (bias/variance trade-off of advantages)");
+    v.Field("clip_ratio", clip_ratio, "PPO clipping range epsilon of the probability ratio");
+    v.Field("entropy_coef", entropy_coef, "weight of the entropy bonus in the loss");
+    v.Field("value_coef", value_coef, "weight of the value loss in the loss");
+    v.Field("learning_rate", learning_rate, "Adam step size");
+    v.Field("max_grad_norm", max_grad_norm, "global gradient-norm clip; 0 disables it");
+    v.Field("epochs", epochs, "passes over each batch per update");
+    v.Field("minibatches", minibatches, "minibatches each epoch is split into");
+    v.Field("normalize_advantages", normalize_advantages,
+            "normalise advantages to zero mean, unit std per minibatch");
+    v.Field("max_policy_lag", max_policy_lag,
+            "fragments made by a policy more than this many versions old are dropped");
+  }
+  void Validate() const;
+};
+
+// Running observation normalisation, shared by learner and actors.
+struct NormalizerConfig {
+  bool enabled = true;
+  double clip = 10.0;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("enabled", enabled, "normalise observations by running mean and variance");
+    v.Field("clip", clip, "normalised observations are clipped to [-clip, clip]");
+  }
+  void Validate() const;
+};
+
+// The learner process.
+struct LearnerConfig {
+  int batch_size = 8192;
+  std::string device = "cpu";
+  int threads = 1;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("batch_size", batch_size,
+            "env steps per update; rounded up to whole fragments");
+    v.Field("device", device, "where the update runs: cpu (cuda arrives with the GPU learner)");
+    v.Field("threads", threads, "intra-op threads of the update");
+  }
+  void Validate() const;
+};
+
+// Run length, checkpoints and reporting.
+struct TrainConfig {
+  int64_t total_env_steps = 3000000;
+  int checkpoint_every = 50;
+  double log_every_s = 5.0;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("total_env_steps", total_env_steps, "training stops after this many env steps");
+    v.Field("checkpoint_every", checkpoint_every, "updates between checkpoints (and one at the end)");
+    v.Field("log_every_s", log_every_s, "seconds between console progress lines");
+  }
+  void Validate() const;
+};
+
+// A whole experiment: what an experiment file describes.
+struct ExperimentConfig {
+  std::string name = "experiment";
+  uint64_t seed = 1;
+  EnvConfig env;
+  ActorsConfig actors;
+  PolicyConfig policy;
+  AlgorithmConfig algorithm;
+  NormalizerConfig normalizer;
+  LearnerConfig learner;
+  TrainConfig train;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("name", name, "experiment name; the run directory is named after it");
+    v.Field("seed", seed, "seed of every random stream of the run");
+    v.Section("env", env, "the simulated task");
+    v.Section("actors", actors, "actor processes");
+    v.Section("policy", policy, "policy and value networks");
+    v.Section("algorithm", algorithm, "learning algorithm");
+    v.Section("normalizer", normalizer, "observation normalisation");
+    v.Section("learner", learner, "learner process");
+    v.Section("train", train, "run length, checkpoints, reporting");
+  }
+  void Validate() const;
+};
+
+// Reads an experiment file, applies `key=value` overrides (dotted keys, YAML
+// values), validates, and returns the resolved config. Throws UserError with
+// "FILE:LINE: problem; fix" on any bad input.
+ExperimentConfig LoadExperiment(const std::string& path,
+                                const std::vector<std::string>& overrides = {});
+
+// Applies overrides to an already-resolved config (used by child processes
+// and tests). Throws UserError.
+void ApplyOverrides(ExperimentConfig& config, const std::vector<std::string>& overrides);
+
+// The resolved config as YAML: every key, in declaration order. Loading this
+// text gives back the same config.
+std::string ToYaml(const ExperimentConfig& config);
+
+// Parses YAML text (as written by ToYaml or a user) into a validated config.
+// `source` names the text in error messages.
+ExperimentConfig ParseExperiment(const std::string& yaml_text, const std::string& source);
+
+// Every key as "section.key", its type, default and meaning, as a Markdown table.
+std::string ConfigReferenceMarkdown();
+
+// The valid key closest to `key` by edit distance among `candidates`, or "".
+std::string ClosestName(const std::string& key, const std::vector<std::string>& candidates);
+
+}  // namespace robofleet
+
+#endif  // ROBOFLEET_CORE_CONFIG_H_

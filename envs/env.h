@@ -1,0 +1,65 @@
+// The environment contract: Gymnasium semantics over raw float buffers.
+//
+// An Env is one simulated robot. Reset(seed) starts an episode; Step(action)
+// advances one control step (frame_skip physics steps) and reports reward,
+// `terminated` (a real end: the robot fell, the state diverged) and
+// `truncated` (the time limit). The learner bootstraps through truncation and
+// never through termination, so the two must never be confused.
+//
+// Actions are float32 in [-1, 1]; values outside are clipped and then scaled
+// to each actuator's ctrlrange inside the env. A non-finite action is a
+// caller bug: Step throws std::invalid_argument naming the env and index.
+//
+// Thread-safety: an Env is used by one thread at a time. Envs made by the
+// registry in one process share one read-only mjModel.
+#ifndef ROBOFLEET_ENVS_ENV_H_
+#define ROBOFLEET_ENVS_ENV_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+
+namespace robofleet::envs {
+
+// What a step produced besides the observation.
+struct StepResult {
+  float reward = 0.0f;
+  bool terminated = false;  // the episode really ended; value of next state is 0
+  bool truncated = false;   // the time limit ended it; bootstrap from the final obs
+  bool diverged = false;    // the simulation blew up (also reported as terminated)
+};
+
+// Static facts about a task.
+struct EnvSpec {
+  std::string id;                       // registry name
+  int obs_dim = 0;                      // float32 observation length
+  int act_dim = 0;                      // float32 action length, each in [-1, 1]
+  int frame_skip = 1;                   // physics steps per control step
+  int max_episode_steps = 0;            // truncation limit in control steps
+  double control_dt = 0.0;              // seconds per control step
+  std::vector<std::string> obs_names;   // one name per observation entry
+  std::vector<std::string> act_names;   // one name per action entry (actuator)
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+
+  virtual const EnvSpec& spec() const = 0;
+
+  // Starts an episode from the state drawn with `seed` and writes the first
+  // observation into obs[0 .. obs_dim).
+  virtual void Reset(uint64_t seed, float* obs) = 0;
+
+  // Applies action[0 .. act_dim) for one control step and writes the next
+  // observation into obs[0 .. obs_dim). After terminated or truncated the
+  // caller must Reset before stepping again.
+  virtual StepResult Step(const float* action, float* obs) = 0;
+};
+
+}  // namespace robofleet::envs
+
+#endif  // ROBOFLEET_ENVS_ENV_H_
