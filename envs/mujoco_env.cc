@@ -1,0 +1,270 @@
+#include "envs/mujoco_env.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <utility>
+
+#ifndef ROBOFLEET_ASSETS_DIR
+#define ROBOFLEET_ASSETS_DIR "envs/assets"
+#endif
+
+namespace robofleet::envs {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+// warning bookkeeping shared by every thread of the process
+struct WarningLog {
+  std::atomic<int64_t> count{0};
+  std::mutex mu;
+  std::string last;  // guarded by mu
+};
+
+WarningLog& Warnings() {
+  // leaked on purpose: MuJoCo may warn from a thread during static destruction
+  static WarningLog* log = new WarningLog;
+  return *log;
+}
+
+void ThrowOnMujocoError(const char* message) {
+  throw std::runtime_error(std::string("MuJoCo error: ") + message);
+}
+
+void RecordMujocoWarning(const char* message) {
+  WarningLog& log = Warnings();
+  log.count.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(log.mu);
+  log.last = message;
+}
+
+// MuJoCo messages span several lines; user-facing errors are one line
+std::string OneLine(const std::string& text) {
+  std::string out;
+  bool pending_space = false;
+  for (char c : text) {
+    if (c == '\n' || c == '\r' || c == '\t' || c == ' ') {
+      pending_space = !out.empty();
+      continue;
+    }
+    if (pending_space) out += ' ';
+    pending_space = false;
+    out += c;
+  }
+  return out;
+}
+
+struct ModelCache {
+  std::mutex mu;
+  std::map<std::string, std::shared_ptr<const mjModel>> models;  // guarded by mu
+};
+
+ModelCache& Models() {
+  // leaked on purpose: envs on other threads may outlive static destruction
+  static ModelCache* cache = new ModelCache;
+  return *cache;
+}
+
+}  // namespace
+
+void InstallMujocoHandlers() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mju_user_error = &ThrowOnMujocoError;
+    mju_user_warning = &RecordMujocoWarning;
+  });
+}
+
+int64_t MujocoWarningCount() { return Warnings().count.load(std::memory_order_relaxed); }
+
+std::string LastMujocoWarning() {
+  WarningLog& log = Warnings();
+  std::lock_guard<std::mutex> lock(log.mu);
+  return log.last;
+}
+
+std::string AssetPath(const std::string& file) {
+  if (!file.empty() && file.front() == '/') return file;
+  const char* env_dir = std::getenv("ROBOFLEET_ASSETS");
+  std::string dir = (env_dir != nullptr && env_dir[0] != '\0') ? env_dir : ROBOFLEET_ASSETS_DIR;
+  if (!dir.empty() && dir.back() != '/') dir += '/';
+  return dir + file;
+}
+
+std::shared_ptr<const mjModel> LoadModel(const std::string& path) {
+  InstallMujocoHandlers();
+  ModelCache& cache = Models();
+  std::lock_guard<std::mutex> lock(cache.mu);
+  auto it = cache.models.find(path);
+  if (it != cache.models.end()) return it->second;
+
+  // a missing file gets a plainer message than the XML parser's
+  if (!std::ifstream(path).good()) {
+    throw UserError("MJCF model '" + path +
+                    "' cannot be read; check the path, or set ROBOFLEET_ASSETS to the "
+                    "folder holding the task's assets");
+  }
+
+  // parse and compile; MuJoCo reports problems through `error`, or by raising
+  // an error that our handler turns into an exception
+  char error[1024] = "";
+  mjModel* raw = nullptr;
+  try {
+    raw = mj_loadXML(path.c_str(), nullptr, error, sizeof(error));
+  } catch (const std::runtime_error& e) {
+    throw UserError("MJCF model '" + path + "' failed to load: " + OneLine(e.what()));
+  }
+  if (raw == nullptr) {
+    throw UserError("MJCF model '" + path + "' failed to load: " + OneLine(error));
+  }
+  std::shared_ptr<const mjModel> model(
+      raw, [](const mjModel* m) { mj_deleteModel(const_cast<mjModel*>(m)); });
+  cache.models.emplace(path, model);
+  return model;
+}
+
+double EnvRandom::Uniform() {
+  // the top 53 bits fill a double's mantissa exactly
+  return static_cast<double>(engine_() >> 11) * 0x1.0p-53;
+}
+
+double EnvRandom::Normal() {
+  // Box-Muller with u1 in (0, 1] so the log is finite
+  const double u1 = 1.0 - Uniform();
+  const double u2 = Uniform();
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * kPi * u2);
+}
+
+MujocoEnv::MujocoEnv(const EnvConfig& config, TaskInfo task) {
+  config.Validate();
+  model_ = LoadModel(task.model_path);
+  const mjModel* m = model_.get();
+
+  // describe the task
+  spec_.id = task.id;
+  spec_.obs_dim = static_cast<int>(task.obs_names.size());
+  spec_.act_dim = m->nu;
+  spec_.frame_skip = config.frame_skip > 0 ? config.frame_skip : task.default_frame_skip;
+  spec_.max_episode_steps = config.max_episode_steps;
+  spec_.control_dt = m->opt.timestep * spec_.frame_skip;
+  spec_.obs_names = std::move(task.obs_names);
+  for (int i = 0; i < m->nu; ++i) {
+    const char* name = mj_id2name(m, mjOBJ_ACTUATOR, i);
+    spec_.act_names.push_back(name != nullptr && name[0] != '\0' ? name
+                                                                 : "actuator_" + std::to_string(i));
+  }
+  if (spec_.frame_skip < 1) {
+    throw std::logic_error("env '" + spec_.id + "' declares default frame_skip " +
+                           std::to_string(spec_.frame_skip) + "; it must be >= 1");
+  }
+
+  // [-1, 1] maps onto ctrlrange; unlimited actuators take the action as is
+  ctrl_scale_.assign(m->nu, 1.0);
+  ctrl_offset_.assign(m->nu, 0.0);
+  for (int i = 0; i < m->nu; ++i) {
+    if (m->actuator_ctrllimited[i]) {
+      const double low = m->actuator_ctrlrange[2 * i];
+      const double high = m->actuator_ctrlrange[2 * i + 1];
+      ctrl_scale_[i] = 0.5 * (high - low);
+      ctrl_offset_[i] = 0.5 * (high + low);
+    }
+  }
+  action_.assign(m->nu, 0.0f);
+
+  data_.reset(mj_makeData(m));
+  if (data_ == nullptr) {
+    throw std::runtime_error("env '" + spec_.id + "': mj_makeData failed (out of memory?)");
+  }
+}
+
+MujocoEnv::~MujocoEnv() = default;
+
+void MujocoEnv::Reset(uint64_t seed, float* obs) {
+  const mjModel* m = model_.get();
+  mjData* d = data_.get();
+
+  // reference state, then the task's draw from the seeded stream
+  mj_resetData(m, d);
+  rng_.Seed(seed);
+  InitializeEpisode(d, rng_);
+  mj_forward(m, d);
+
+  episode_step_ = 0;
+  episode_live_ = true;
+  WriteObservation(*d, obs);
+}
+
+StepResult MujocoEnv::Step(const float* action, float* obs) {
+  if (!episode_live_) {
+    throw std::logic_error("env '" + spec_.id +
+                           "': Step called before Reset or after the episode ended");
+  }
+  const mjModel* m = model_.get();
+  mjData* d = data_.get();
+
+  // reject non-finite actions before touching the state
+  for (int i = 0; i < spec_.act_dim; ++i) {
+    if (!std::isfinite(action[i])) {
+      throw std::invalid_argument("env '" + spec_.id + "': action[" + std::to_string(i) + "] is " +
+                                  (std::isnan(action[i]) ? "NaN" : "infinite") +
+                                  "; actions must be finite values in [-1, 1]");
+    }
+  }
+
+  // clip to [-1, 1] and scale onto the actuators' ctrlrange
+  for (int i = 0; i < spec_.act_dim; ++i) {
+    action_[i] = std::clamp(action[i], -1.0f, 1.0f);
+    d->ctrl[i] = ctrl_offset_[i] + ctrl_scale_[i] * action_[i];
+  }
+
+  // physics; stop at the first sign of divergence. A MuJoCo error inside
+  // the step (e.g. the arena overflowing on a contact explosion) leaves the
+  // data unusable, so it ends the episode the same way.
+  bool diverged = false;
+  try {
+    for (int k = 0; k < spec_.frame_skip && !diverged; ++k) {
+      mj_step(m, d);
+      diverged = Diverged();
+    }
+  } catch (const std::runtime_error& e) {
+    RecordMujocoWarning(e.what());
+    diverged = true;
+  }
+  if (!diverged) {
+    for (int i = 0; i < m->nq && !diverged; ++i) diverged = !std::isfinite(d->qpos[i]);
+    for (int i = 0; i < m->nv && !diverged; ++i) diverged = !std::isfinite(d->qvel[i]);
+  }
+
+  StepResult result;
+  ++episode_step_;
+  if (diverged) {
+    // a finite final observation, from the reference state
+    mj_resetData(m, d);
+    mj_forward(m, d);
+    WriteObservation(*d, obs);
+    result.reward = 0.0f;
+    result.terminated = true;
+    result.diverged = true;
+  } else {
+    WriteObservation(*d, obs);
+    result.reward = ComputeReward(*d, action_.data());
+    result.terminated = IsTerminal(*d);
+    result.truncated = !result.terminated && episode_step_ >= spec_.max_episode_steps;
+  }
+  episode_live_ = !(result.terminated || result.truncated);
+  return result;
+}
+
+bool MujocoEnv::Diverged() const {
+  // MuJoCo resets the state itself on these, but counts them
+  const mjWarningStat* w = data_->warning;
+  return w[mjWARN_BADQPOS].number > 0 || w[mjWARN_BADQVEL].number > 0 ||
+         w[mjWARN_BADQACC].number > 0;
+}
+
+}  // namespace robofleet::envs

@@ -1,0 +1,171 @@
+// MujocoEnv: the Env contract implemented once for every MuJoCo task.
+//
+// A task is a subclass that names its MJCF file and default frame_skip and
+// fills in four hooks: the initial-state distribution, the observation, the
+// reward and (optionally) a termination test. Everything else lives here:
+// action checking, clipping and scaling to the actuators' ctrlrange, the
+// physics loop, divergence detection, the time limit and seeding.
+//
+// Models are loaded once per process (LoadModel caches by path) and shared
+// read-only between envs; each env owns its mjData.
+#ifndef ROBOFLEET_ENVS_MUJOCO_ENV_H_
+#define ROBOFLEET_ENVS_MUJOCO_ENV_H_
+
+#include <mujoco/mujoco.h>
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "envs/env.h"
+
+namespace robofleet::envs {
+
+// Frees an mjData with mj_deleteData.
+struct MjDataDeleter {
+  void operator()(mjData* data) const { mj_deleteData(data); }
+};
+using MjDataPtr = std::unique_ptr<mjData, MjDataDeleter>;
+
+// Installs process-wide MuJoCo handlers, once; later calls do nothing.
+// Thread-safe. Afterwards:
+//   - a MuJoCo error (mju_error) throws std::runtime_error("MuJoCo error: ...")
+//     instead of terminating the process;
+//   - a MuJoCo warning is counted (MujocoWarningCount) and remembered
+//     (LastMujocoWarning) instead of being printed.
+// Envs call this themselves; call it directly before using raw MuJoCo calls
+// that may raise errors.
+void InstallMujocoHandlers();
+
+// Number of MuJoCo warnings raised in this process since the handlers were
+// installed. MuJoCo reports each kind of warning once per mjData until that
+// data is reset, so this counts first occurrences. Thread-safe.
+int64_t MujocoWarningCount();
+
+// The text of the most recent MuJoCo warning, or "" if none. Thread-safe.
+std::string LastMujocoWarning();
+
+// Full path of an asset file: $ROBOFLEET_ASSETS/file when that variable is set
+// and non-empty, else the assets folder of the source tree this library was
+// built from.
+std::string AssetPath(const std::string& file);
+
+// Loads and compiles the MJCF model at `path`, once per process: later calls
+// with the same path return the same model. The model is read-only and may be
+// shared by any number of envs on any threads. Thread-safe.
+// Throws robofleet::UserError naming the path and MuJoCo's own message when
+// the file is missing or does not compile.
+std::shared_ptr<const mjModel> LoadModel(const std::string& path);
+
+// Random numbers for initial-state noise. Built only on mt19937_64's
+// bit-exact output, not on std:: distributions (whose results differ between
+// standard library implementations), so a seed draws the same initial states
+// whichever library the binary was built against.
+class EnvRandom {
+ public:
+  explicit EnvRandom(uint64_t seed = 0) : engine_(seed) {}
+
+  void Seed(uint64_t seed) { engine_.seed(seed); }
+
+  // Uniform in [0, 1), 53 random bits.
+  double Uniform();
+  // Uniform in [low, high).
+  double Uniform(double low, double high) { return low + (high - low) * Uniform(); }
+  // Standard normal (Box-Muller).
+  double Normal();
+  // Normal with the given mean and standard deviation.
+  double Normal(double mean, double stddev) { return mean + stddev * Normal(); }
+
+ private:
+  std::mt19937_64 engine_;
+};
+
+// Base class of MuJoCo tasks. Thread-safety: like every Env, one thread at a
+// time; different envs may run on different threads concurrently.
+class MujocoEnv : public Env {
+ public:
+  MujocoEnv(const MujocoEnv&) = delete;
+  MujocoEnv& operator=(const MujocoEnv&) = delete;
+  ~MujocoEnv() override;
+
+  const EnvSpec& spec() const final { return spec_; }
+
+  // Resets the simulation to the model's reference state, lets the task draw
+  // its initial state from `seed`, and writes the first observation.
+  void Reset(uint64_t seed, float* obs) final;
+
+  // One control step: checks that every action entry is finite (else throws
+  // std::invalid_argument naming the env id and the index), clips it to
+  // [-1, 1], maps it linearly onto the actuator's ctrlrange (actuators
+  // without a ctrlrange get the clipped value unchanged) and runs frame_skip
+  // physics steps.
+  //
+  // A diverged simulation (MuJoCo's bad qpos/qvel/qacc warnings, a
+  // non-finite qpos/qvel, or a MuJoCo error raised inside mj_step) ends the
+  // episode with terminated = diverged = true and reward 0; the state is then
+  // reset to the model's reference state so that the final observation is
+  // finite. Reaching max_episode_steps sets truncated. At most one of
+  // terminated and truncated is set: a real end wins over the time limit.
+  //
+  // Throws std::logic_error when called before Reset or after an episode
+  // ended without a new Reset.
+  StepResult Step(const float* action, float* obs) final;
+
+  // The shared model and this env's data, for tests and tools. The data is
+  // valid until the env is destroyed.
+  const mjModel* model() const { return model_.get(); }
+  const mjData* data() const { return data_.get(); }
+
+  // Control steps taken in the current episode.
+  int episode_step() const { return episode_step_; }
+
+ protected:
+  // What a task tells the base class about itself.
+  struct TaskInfo {
+    std::string id;                      // registry name, used in messages
+    std::string model_path;              // MJCF file, e.g. AssetPath("cartpole.xml")
+    int default_frame_skip = 1;          // used when EnvConfig.frame_skip is 0
+    std::vector<std::string> obs_names;  // defines obs_dim
+  };
+
+  // Loads (or reuses) the model and allocates this env's data. Throws
+  // robofleet::UserError on a bad config or model.
+  MujocoEnv(const EnvConfig& config, TaskInfo task);
+
+  // Sets the initial state in `data`, which holds the model's reference
+  // state (qpos0, zero velocity) when called; draw all randomness from `rng`.
+  // mj_forward runs afterwards.
+  virtual void InitializeEpisode(mjData* data, EnvRandom& rng) = 0;
+
+  // Writes spec().obs_dim floats describing `data` into obs.
+  virtual void WriteObservation(const mjData& data, float* obs) const = 0;
+
+  // Reward of the step that led to `data`, given the applied action after
+  // clipping (act_dim entries in [-1, 1]).
+  virtual float ComputeReward(const mjData& data, const float* action) const = 0;
+
+  // Whether `data` is a real end of the episode (fell over). Divergence is
+  // handled by the base class. Default: never.
+  virtual bool IsTerminal(const mjData& /*data*/) const { return false; }
+
+ private:
+  // True when the last physics step left a bad state behind.
+  bool Diverged() const;
+
+  EnvSpec spec_;
+  std::shared_ptr<const mjModel> model_;
+  MjDataPtr data_;
+  EnvRandom rng_;
+  std::vector<double> ctrl_scale_;  // ctrl = ctrl_offset_ + ctrl_scale_ * action
+  std::vector<double> ctrl_offset_;
+  std::vector<float> action_;  // clipped action of the current step
+  int episode_step_ = 0;
+  bool episode_live_ = false;  // Reset done and the episode has not ended
+};
+
+}  // namespace robofleet::envs
+
+#endif  // ROBOFLEET_ENVS_MUJOCO_ENV_H_

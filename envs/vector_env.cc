@@ -1,0 +1,118 @@
+#include "envs/vector_env.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "envs/registry.h"
+
+namespace robofleet::envs {
+namespace {
+
+uint64_t SplitMix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+uint64_t DeriveSeed(uint64_t seed, uint64_t index) {
+  // mix twice so that nearby (seed, index) pairs land far apart
+  return SplitMix64(SplitMix64(seed) ^ SplitMix64(~index));
+}
+
+VectorEnv::VectorEnv(const EnvConfig& config, int num_envs, uint64_t seed) {
+  if (num_envs < 1) {
+    throw UserError("a vector env needs at least one env, got " + std::to_string(num_envs) +
+                    "; set actors.envs_per_actor >= 1");
+  }
+  std::vector<std::unique_ptr<Env>> envs;
+  for (int i = 0; i < num_envs; ++i) envs.push_back(MakeEnv(config));
+  Init(std::move(envs), seed);
+}
+
+VectorEnv::VectorEnv(std::vector<std::unique_ptr<Env>> envs, uint64_t seed) {
+  if (envs.empty()) throw std::invalid_argument("VectorEnv needs at least one env");
+  for (const auto& env : envs) {
+    if (env == nullptr) throw std::invalid_argument("VectorEnv was given a null env");
+    const EnvSpec& a = env->spec();
+    const EnvSpec& b = envs.front()->spec();
+    if (a.id != b.id || a.obs_dim != b.obs_dim || a.act_dim != b.act_dim) {
+      throw std::invalid_argument("VectorEnv envs must share one task; got '" + a.id + "' and '" +
+                                  b.id + "'");
+    }
+  }
+  Init(std::move(envs), seed);
+}
+
+void VectorEnv::Init(std::vector<std::unique_ptr<Env>> envs, uint64_t seed) {
+  envs_.resize(envs.size());
+  for (size_t i = 0; i < envs.size(); ++i) {
+    envs_[i].env = std::move(envs[i]);
+    envs_[i].seeds.seed(DeriveSeed(seed, i));
+  }
+  spec_ = envs_[0].env->spec();
+  // room for one finished episode per env before the buffer has to grow
+  finished_.reserve(envs_.size());
+}
+
+void VectorEnv::ResetSlot(Slot& slot, float* obs) {
+  slot.env->Reset(slot.seeds(), obs);
+  slot.ret = 0.0;
+  slot.length = 0;
+}
+
+void VectorEnv::Reset(float* obs) {
+  for (size_t i = 0; i < envs_.size(); ++i) ResetSlot(envs_[i], obs + i * spec_.obs_dim);
+  started_ = true;
+}
+
+void VectorEnv::Step(const float* actions, float* obs, float* reward, uint8_t* terminated,
+                     uint8_t* truncated, std::vector<float>* truncated_obs) {
+  if (!started_) throw std::logic_error("VectorEnv::Step called before Reset");
+  const int obs_dim = spec_.obs_dim;
+  const int act_dim = spec_.act_dim;
+  const int k = num_envs();
+
+  // check the whole batch first so a bad row leaves every env untouched
+  for (int i = 0; i < k * act_dim; ++i) {
+    if (!std::isfinite(actions[i])) {
+      throw std::invalid_argument(
+          "env '" + spec_.id + "': action of env " + std::to_string(i / act_dim) + " at index " +
+          std::to_string(i % act_dim) + " is not finite; actions must be finite values in [-1, 1]");
+    }
+  }
+
+  for (int i = 0; i < k; ++i) {
+    Slot& slot = envs_[i];
+    float* row = obs + static_cast<size_t>(i) * obs_dim;
+    const StepResult result = slot.env->Step(actions + static_cast<size_t>(i) * act_dim, row);
+    reward[i] = result.reward;
+    terminated[i] = result.terminated ? 1 : 0;
+    truncated[i] = result.truncated ? 1 : 0;
+    slot.ret += result.reward;
+    ++slot.length;
+    if (!result.terminated && !result.truncated) continue;
+
+    // record the episode, keep the bootstrap observation, start the next one
+    if (result.truncated && truncated_obs != nullptr) {
+      truncated_obs->insert(truncated_obs->end(), row, row + obs_dim);
+    }
+    finished_.push_back(Episode{static_cast<float>(slot.ret), slot.length, result.diverged});
+    if (result.diverged) ++diverged_episodes_;
+    ResetSlot(slot, row);
+  }
+}
+
+std::vector<VectorEnv::Episode> VectorEnv::TakeFinishedEpisodes() {
+  // copy out and keep our buffer's capacity for the next steps
+  std::vector<Episode> out(finished_.begin(), finished_.end());
+  finished_.clear();
+  return out;
+}
+
+}  // namespace robofleet::envs
