@@ -36,11 +36,15 @@ std::string Format(const T& value) {
     for (size_t i = 0; i < value.size(); ++i) s += (i ? ", " : "") + std::to_string(value[i]);
     return s + "]";
   } else if constexpr (std::is_floating_point_v<T>) {
-    // enough digits to read back the same double
-    std::ostringstream out;
-    out.precision(17);
-    out << value;
-    std::string s = out.str();
+    // the fewest digits that read back as the same number
+    std::string s;
+    for (int precision = 6; precision <= 17; ++precision) {
+      std::ostringstream out;
+      out.precision(precision);
+      out << value;
+      s = out.str();
+      if (static_cast<T>(std::strtod(s.c_str(), nullptr)) == value) break;
+    }
     if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
     return s;
   } else {
@@ -198,6 +202,12 @@ struct Setter {
   template <class T>
   void Field(const char* name, T& value, const char*) {
     if (done || depth + 1 != path.size() || path[depth] != name) return;
+    // a string takes the text as written, quotes and colons included
+    if constexpr (std::is_same_v<T, std::string>) {
+      value = value_text;
+      done = true;
+      return;
+    }
     YAML::Node node;
     try {
       node = YAML::Load(value_text);
@@ -317,6 +327,11 @@ void AlgorithmConfig::Validate() const {
   if (entropy_coef < 0) Reject("algorithm.entropy_coef", "must be >= 0");
   if (value_coef < 0) Reject("algorithm.value_coef", "must be >= 0");
   if (!(learning_rate > 0)) Reject("algorithm.learning_rate", "must be > 0");
+  if (lr_schedule != "constant" && lr_schedule != "linear" && lr_schedule != "adaptive") {
+    Reject("algorithm.lr_schedule",
+           "must be constant, linear or adaptive (got '" + lr_schedule + "')");
+  }
+  if (!(desired_kl > 0)) Reject("algorithm.desired_kl", "must be > 0");
   if (max_grad_norm < 0) Reject("algorithm.max_grad_norm", "must be >= 0 (0 disables clipping)");
   if (epochs <= 0) Reject("algorithm.epochs", "must be >= 1");
   if (minibatches <= 0) Reject("algorithm.minibatches", "must be >= 1");

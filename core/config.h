@@ -45,7 +45,7 @@ struct ActorsConfig {
   int count = 2;
   int envs_per_actor = 16;
   int rollout_length = 64;
-  int send_hwm = 4;
+  int send_hwm = 1;
 
   template <class V>
   void Visit(V& v) {
@@ -83,12 +83,14 @@ struct AlgorithmConfig {
   double clip_ratio = 0.2;
   double entropy_coef = 0.0;
   double value_coef = 1.0;
-  double learning_rate = 3e-4;
+  double learning_rate = 5e-4;
+  std::string lr_schedule = "adaptive";
+  double desired_kl = 0.01;
   double max_grad_norm = 1.0;
   int epochs = 5;
   int minibatches = 4;
   bool normalize_advantages = true;
-  int max_policy_lag = 4;
+  int max_policy_lag = 1;
 
   template <class V>
   void Visit(V& v) {
@@ -98,7 +100,11 @@ struct AlgorithmConfig {
     v.Field("clip_ratio", clip_ratio, "PPO clipping range epsilon of the probability ratio");
     v.Field("entropy_coef", entropy_coef, "weight of the entropy bonus in the loss");
     v.Field("value_coef", value_coef, "weight of the value loss in the loss");
-    v.Field("learning_rate", learning_rate, "Adam step size");
+    v.Field("learning_rate", learning_rate, "Adam step size (the initial one under a schedule)");
+    v.Field("lr_schedule", lr_schedule,
+            "constant; linear (decays to 0 at train.total_env_steps); adaptive (scaled by "
+            "1.5 per minibatch to keep the KL near desired_kl)");
+    v.Field("desired_kl", desired_kl, "target KL per minibatch of the adaptive schedule");
     v.Field("max_grad_norm", max_grad_norm, "global gradient-norm clip; 0 disables it");
     v.Field("epochs", epochs, "passes over each batch per update");
     v.Field("minibatches", minibatches, "minibatches each epoch is split into");
@@ -133,7 +139,7 @@ struct LearnerConfig {
   void Visit(V& v) {
     v.Field("batch_size", batch_size,
             "env steps per update; rounded up to whole fragments");
-    v.Field("device", device, "where the update runs: cpu (cuda arrives with the GPU learner)");
+    v.Field("device", device, "where the update runs: cpu");
     v.Field("threads", threads, "intra-op threads of the update");
   }
   void Validate() const;

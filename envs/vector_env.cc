@@ -64,6 +64,13 @@ void VectorEnv::ResetSlot(Slot& slot, float* obs) {
   slot.env->Reset(slot.seeds(), obs);
   slot.ret = 0.0;
   slot.length = 0;
+  slot.cut_at = 0;
+}
+
+void VectorEnv::StaggerEpisodes(int max_steps) {
+  for (Slot& slot : envs_) {
+    slot.cut_at = std::uniform_int_distribution<int>(1, std::max(1, max_steps))(slot.seeds);
+  }
 }
 
 void VectorEnv::Reset(float* obs) {
@@ -92,17 +99,21 @@ void VectorEnv::Step(const float* actions, float* obs, float* reward, uint8_t* t
     float* row = obs + static_cast<size_t>(i) * obs_dim;
     const StepResult result = slot.env->Step(actions + static_cast<size_t>(i) * act_dim, row);
     reward[i] = result.reward;
-    terminated[i] = result.terminated ? 1 : 0;
-    truncated[i] = result.truncated ? 1 : 0;
     slot.ret += result.reward;
     ++slot.length;
-    if (!result.terminated && !result.truncated) continue;
+    const bool cut = !result.terminated && !result.truncated && slot.cut_at > 0 &&
+                     slot.length >= slot.cut_at;
+    terminated[i] = result.terminated ? 1 : 0;
+    truncated[i] = result.truncated || cut ? 1 : 0;
+    if (!result.terminated && !truncated[i]) continue;
 
     // record the episode, keep the bootstrap observation, start the next one
-    if (result.truncated && truncated_obs != nullptr) {
+    if (truncated[i] && truncated_obs != nullptr) {
       truncated_obs->insert(truncated_obs->end(), row, row + obs_dim);
     }
-    finished_.push_back(Episode{static_cast<float>(slot.ret), slot.length, result.diverged});
+    if (!cut) {
+      finished_.push_back(Episode{static_cast<float>(slot.ret), slot.length, result.diverged});
+    }
     if (result.diverged) ++diverged_episodes_;
     ResetSlot(slot, row);
   }

@@ -78,6 +78,14 @@ class VectorEnv {
   void Step(const float* actions, float* obs, float* reward, uint8_t* terminated,
             uint8_t* truncated, std::vector<float>* truncated_obs);
 
+  // Cuts each env's episode in progress short, as a truncation after a
+  // length drawn uniformly from [1, max_steps] with the env's own stream.
+  // Called once after Reset, it spreads the envs over the episode, so that a
+  // batch of consecutive steps does not see every env in the same phase (all
+  // at the start, say): without terminations, envs reset together stay in
+  // lockstep forever. Cut episodes are not reported as finished episodes.
+  void StaggerEpisodes(int max_steps);
+
   // Episodes completed since the last call, in completion order.
   std::vector<Episode> TakeFinishedEpisodes();
 
@@ -91,6 +99,7 @@ class VectorEnv {
     std::mt19937_64 seeds;  // reset-seed stream
     double ret = 0.0;
     int length = 0;
+    int cut_at = 0;  // > 0: truncate this episode after cut_at steps (StaggerEpisodes)
   };
 
   void Init(std::vector<std::unique_ptr<Env>> envs, uint64_t seed);

@@ -1,0 +1,183 @@
+#include "actors/actor.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "core/normalizer.h"
+#include "core/policy.h"
+#include "core/signals.h"
+#include "core/wire.h"
+#include "envs/vector_env.h"
+
+namespace robofleet::actors {
+namespace {
+
+// The newest weights from the learner, applied to the local policy copy.
+class WeightsReceiver {
+ public:
+  WeightsReceiver(zmq::socket_t& socket, ActorCritic& policy, RunningNormalizer& normalizer)
+      : socket_(socket), policy_(policy), normalizer_(normalizer),
+        num_params_(NumParameters(*policy)) {}
+
+  // Drains every queued message and applies the newest valid one. Waits up
+  // to `timeout_ms` for the first. Returns true if weights changed.
+  bool Poll(int timeout_ms) {
+    bool applied = false;
+    while (RecvMultipart(socket_, &parts_, applied ? 0 : timeout_ms)) {
+      std::vector<wire::Frame> frames = FramesOf(parts_);
+      wire::WeightsView w;
+      wire::DecodeStatus status =
+          wire::DecodeWeights(frames.data(), frames.size(), num_params_, normalizer_.dim(), &w);
+      if (!status.ok()) {
+        ++rejected_;
+        continue;
+      }
+      if (has_version_ && static_cast<int64_t>(w.policy_version) <= version_) continue;
+      LoadFlatParameters(*policy_, w.params, w.num_params);
+      normalizer_.Set(w.obs_mean, w.obs_var, 0.0);
+      version_ = static_cast<int64_t>(w.policy_version);
+      has_version_ = true;
+      applied = true;
+      timeout_ms = 0;
+    }
+    return applied;
+  }
+
+  bool has_version() const { return has_version_; }
+  int64_t version() const { return version_; }
+  int64_t rejected() const { return rejected_; }
+
+ private:
+  zmq::socket_t& socket_;
+  ActorCritic& policy_;
+  RunningNormalizer& normalizer_;
+  int64_t num_params_;
+  std::vector<zmq::message_t> parts_;
+  bool has_version_ = false;
+  int64_t version_ = -1;
+  int64_t rejected_ = 0;
+};
+
+}  // namespace
+
+int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
+  const int T = config.actors.rollout_length, K = config.actors.envs_per_actor;
+  // every random stream of this actor derives from the run seed and the index
+  const uint64_t seed = config.seed * 1000003ULL + static_cast<uint64_t>(options.index) + 1;
+  envs::VectorEnv venv(config.env, K, seed);
+  const int D = venv.spec().obs_dim, A = venv.spec().act_dim;
+
+  // inference: one thread, no autograd
+  torch::set_num_threads(1);
+  SeedTorch(seed);
+  torch::NoGradGuard no_grad;
+  ActorCritic policy(D, A, config.policy);
+  RunningNormalizer normalizer(D, config.normalizer.clip, config.normalizer.enabled);
+
+  zmq::context_t context(1);
+  zmq::socket_t push(context, zmq::socket_type::push);
+  push.set(zmq::sockopt::sndhwm, config.actors.send_hwm);
+  push.set(zmq::sockopt::linger, 0);
+  push.connect(options.endpoints.trajectories);
+  zmq::socket_t sub(context, zmq::socket_type::sub);
+  sub.set(zmq::sockopt::rcvhwm, 2);
+  sub.set(zmq::sockopt::linger, 0);
+  sub.set(zmq::sockopt::subscribe, "");
+  sub.connect(options.endpoints.weights);
+  WeightsReceiver weights(sub, policy, normalizer);
+
+  // the first weights define the policy; nothing is stepped before them
+  while (!weights.has_version()) {
+    if (StopRequested()) return 0;
+    weights.Poll(100);
+  }
+
+  std::vector<float> current_obs(static_cast<size_t>(K) * D);
+  std::vector<float> normalized(static_cast<size_t>(K) * D);
+  std::vector<float> truncated_obs;
+  venv.Reset(current_obs.data());
+  venv.StaggerEpisodes(venv.spec().max_episode_steps);
+  std::vector<float> episode_returns;
+  std::vector<int32_t> episode_lengths;
+  uint64_t sequence = 0;
+
+  for (int64_t fragment = 0; options.max_fragments < 0 || fragment < options.max_fragments;
+       ++fragment) {
+    if (StopRequested()) break;
+    weights.Poll(0);
+    const int64_t version = weights.version();
+    torch::Tensor log_std = policy->log_std().detach().clone();
+    torch::Tensor std_dev = log_std.exp();
+
+    // frames written in place during the rollout
+    zmq::message_t obs_msg(sizeof(float) * (T + 1) * K * D);
+    zmq::message_t act_msg(sizeof(float) * T * K * A);
+    zmq::message_t logp_msg(sizeof(float) * T * K);
+    zmq::message_t rew_msg(sizeof(float) * T * K);
+    zmq::message_t term_msg(static_cast<size_t>(T) * K);
+    zmq::message_t trunc_msg(static_cast<size_t>(T) * K);
+    float* obs = obs_msg.data<float>();
+    float* actions = act_msg.data<float>();
+    float* log_probs = logp_msg.data<float>();
+    float* rewards = rew_msg.data<float>();
+    uint8_t* terminated = term_msg.data<uint8_t>();
+    uint8_t* truncated = trunc_msg.data<uint8_t>();
+    truncated_obs.clear();
+    std::memcpy(obs, current_obs.data(), sizeof(float) * K * D);
+
+    for (int t = 0; t < T; ++t) {
+      const float* obs_t = obs + static_cast<size_t>(t) * K * D;
+      // one batched forward: sample a ~ N(mean, std), keep its log-prob
+      normalizer.Normalize(obs_t, normalized.data(), K);
+      torch::Tensor x = torch::from_blob(normalized.data(), {K, D});
+      torch::Tensor mean = policy->Mean(x);
+      torch::Tensor a = mean + std_dev * torch::randn({K, A});
+      torch::Tensor logp = policy->LogProb(mean, a);
+      std::memcpy(actions + static_cast<size_t>(t) * K * A, a.data_ptr<float>(),
+                  sizeof(float) * K * A);
+      std::memcpy(log_probs + static_cast<size_t>(t) * K, logp.data_ptr<float>(),
+                  sizeof(float) * K);
+      venv.Step(actions + static_cast<size_t>(t) * K * A, obs + static_cast<size_t>(t + 1) * K * D,
+                rewards + static_cast<size_t>(t) * K, terminated + static_cast<size_t>(t) * K,
+                truncated + static_cast<size_t>(t) * K, &truncated_obs);
+    }
+    std::memcpy(current_obs.data(), obs + static_cast<size_t>(T) * K * D, sizeof(float) * K * D);
+
+    episode_returns.clear();
+    episode_lengths.clear();
+    for (const auto& e : venv.TakeFinishedEpisodes()) {
+      episode_returns.push_back(e.ret);
+      episode_lengths.push_back(e.length);
+    }
+    const int N = static_cast<int>(truncated_obs.size() / D);
+    const int E = static_cast<int>(episode_returns.size());
+
+    wire::Header header = wire::FragmentHeader(static_cast<uint64_t>(version), options.index,
+                                               sequence++, T, K, D, A, N, E);
+    std::vector<uint8_t> head = wire::EncodeHeader(header);
+    std::vector<zmq::message_t> parts;
+    parts.reserve(10);
+    parts.emplace_back(head.data(), head.size());
+    parts.push_back(std::move(obs_msg));
+    parts.push_back(std::move(act_msg));
+    parts.push_back(std::move(logp_msg));
+    parts.push_back(std::move(rew_msg));
+    parts.push_back(std::move(term_msg));
+    parts.push_back(std::move(trunc_msg));
+    parts.emplace_back(truncated_obs.data(), truncated_obs.size() * sizeof(float));
+    parts.emplace_back(episode_returns.data(), episode_returns.size() * sizeof(float));
+    parts.emplace_back(episode_lengths.data(), episode_lengths.size() * sizeof(int32_t));
+
+    // backpressure: wait while the learner is behind, but stay stoppable
+    while (!SendMultipart(push, parts, 100)) {
+      if (StopRequested()) return 0;
+      weights.Poll(0);
+    }
+  }
+  return 0;
+}
+
+}  // namespace robofleet::actors

@@ -1,0 +1,31 @@
+// The actor process: K envs stepped together, one batched forward of a CPU
+// policy copy per step, fragments of T steps streamed to a learner.
+//
+// Each fragment is one multipart message whose array frames are allocated as
+// ZeroMQ messages up front: the vector env writes observations, rewards and
+// flags straight into them, so sending copies nothing. Between fragments the
+// actor drains its SUB socket and keeps only the newest weights. Every
+// fragment carries the policy version that produced it.
+#ifndef ROBOFLEET_ACTORS_ACTOR_H_
+#define ROBOFLEET_ACTORS_ACTOR_H_
+
+#include <cstdint>
+#include <string>
+
+#include "core/config.h"
+#include "core/transport.h"
+
+namespace robofleet::actors {
+
+struct ActorOptions {
+  int index = 0;          // actor id, sent as the fragments' sender id
+  Endpoints endpoints;    // the learner's sockets to connect to
+  int64_t max_fragments = -1;  // stop after this many (-1: until stopped)
+};
+
+// Runs until a stop request (or max_fragments); returns the exit status.
+int RunActor(const ExperimentConfig& config, const ActorOptions& options);
+
+}  // namespace robofleet::actors
+
+#endif  // ROBOFLEET_ACTORS_ACTOR_H_

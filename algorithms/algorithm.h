@@ -1,0 +1,79 @@
+// The Algorithm interface: a learning update on a batch of experience.
+//
+// Algorithms are pure functions of tensors: they know nothing of sockets,
+// processes or gradient averaging. The learner passes a GradientHook that runs
+// after each backward pass and before the gradients are clipped and applied;
+// with several learner ranks it averages the gradients there.
+#ifndef ROBOFLEET_ALGORITHMS_ALGORITHM_H_
+#define ROBOFLEET_ALGORITHMS_ALGORITHM_H_
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/policy.h"
+
+namespace robofleet::algorithms {
+
+// Experience flattened over time and envs, N samples, on the learner's device.
+struct RolloutBatch {
+  torch::Tensor obs;         // f32 [N, D] normalised observations
+  torch::Tensor actions;     // f32 [N, A] actions as sampled (before the env clipped them)
+  torch::Tensor log_probs;   // f32 [N] log-probability under the behaviour policy
+  torch::Tensor advantages;  // f32 [N]
+  torch::Tensor returns;     // f32 [N] value targets (advantages + values)
+};
+
+// Means over the minibatch steps of one update.
+struct UpdateStats {
+  double policy_loss = 0.0;
+  double value_loss = 0.0;
+  double entropy = 0.0;
+  double approx_kl = 0.0;   // E[(r - 1) - log r], r the probability ratio
+  double clip_frac = 0.0;   // fraction of samples whose ratio left [1 - eps, 1 + eps]
+  double grad_norm = 0.0;   // global gradient norm before clipping
+  double learning_rate = 0.0;  // at the end of the update
+  int64_t optimizer_steps = 0;
+};
+
+using GradientHook = std::function<void()>;
+
+class Algorithm {
+ public:
+  virtual ~Algorithm() = default;
+
+  // One update (all epochs and minibatches) on `batch`. `hook` may be empty.
+  virtual UpdateStats Update(const RolloutBatch& batch, const GradientHook& hook) = 0;
+
+  virtual torch::optim::Optimizer& optimizer() = 0;
+
+  // Step size of the parameter groups (learning-rate schedules).
+  void SetLearningRate(double lr);
+  double LearningRate();
+};
+
+// The learning rate `config` asks for at `progress` in [0, 1] of the run;
+// for the adaptive schedule, `current` (the algorithm adapts it itself).
+double ScheduledLearningRate(const AlgorithmConfig& config, double progress, double current);
+
+// Creates the algorithm named by config.name for `policy`; unknown names
+// throw UserError listing AlgorithmNames().
+std::unique_ptr<Algorithm> CreateAlgorithm(const AlgorithmConfig& config, ActorCritic policy);
+std::vector<std::string> AlgorithmNames();
+
+// Generalised advantage estimation over [T, B] tensors (float32).
+// values[t] = V(s_t); next_values[t] = value of the state after step t: 0 when
+// the step terminated, V(final obs) when truncated, V(s_{t+1}) otherwise;
+// dones[t] = 1 when step t ended its episode either way (the recursion stops).
+// Returns advantages [T, B].
+torch::Tensor ComputeGae(const torch::Tensor& rewards, const torch::Tensor& values,
+                         const torch::Tensor& next_values, const torch::Tensor& dones,
+                         double gamma, double lambda);
+
+}  // namespace robofleet::algorithms
+
+#endif  // ROBOFLEET_ALGORITHMS_ALGORITHM_H_

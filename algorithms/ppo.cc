@@ -1,0 +1,115 @@
+#include "algorithms/ppo.h"
+
+namespace robofleet::algorithms {
+
+torch::Tensor ComputeGae(const torch::Tensor& rewards, const torch::Tensor& values,
+                         const torch::Tensor& next_values, const torch::Tensor& dones,
+                         double gamma, double lambda) {
+  // backwards over time; accessors keep this a plain loop over floats
+  const int64_t T = rewards.size(0), B = rewards.size(1);
+  torch::Tensor advantages = torch::empty({T, B}, torch::kFloat32);
+  auto r = rewards.accessor<float, 2>();
+  auto v = values.accessor<float, 2>();
+  auto nv = next_values.accessor<float, 2>();
+  auto d = dones.accessor<float, 2>();
+  auto a = advantages.accessor<float, 2>();
+  const float g = static_cast<float>(gamma), gl = static_cast<float>(gamma * lambda);
+  for (int64_t b = 0; b < B; ++b) {
+    float next_advantage = 0.0f;
+    for (int64_t t = T - 1; t >= 0; --t) {
+      float delta = r[t][b] + g * nv[t][b] - v[t][b];
+      next_advantage = delta + gl * (1.0f - d[t][b]) * next_advantage;
+      a[t][b] = next_advantage;
+    }
+  }
+  return advantages;
+}
+
+PpoLossTerms PpoLoss(const torch::Tensor& log_probs, const torch::Tensor& old_log_probs,
+                     const torch::Tensor& advantages, const torch::Tensor& values,
+                     const torch::Tensor& returns, const torch::Tensor& entropy,
+                     const AlgorithmConfig& config) {
+  const double eps = config.clip_ratio;
+  PpoLossTerms terms;
+  torch::Tensor log_ratio = log_probs - old_log_probs;
+  torch::Tensor ratio = log_ratio.exp();
+  torch::Tensor unclipped = ratio * advantages;
+  torch::Tensor clipped = ratio.clamp(1.0 - eps, 1.0 + eps) * advantages;
+  terms.policy = -torch::min(unclipped, clipped).mean();
+  terms.value = (values - returns).pow(2).mean();
+  terms.entropy = entropy;
+  terms.total = terms.policy + config.value_coef * terms.value - config.entropy_coef * entropy;
+  {
+    torch::NoGradGuard no_grad;
+    terms.approx_kl = ((ratio - 1.0) - log_ratio).mean();
+    terms.clip_frac = ((ratio - 1.0).abs() > eps).to(torch::kFloat32).mean();
+  }
+  return terms;
+}
+
+Ppo::Ppo(const AlgorithmConfig& config, ActorCritic policy)
+    : config_(config),
+      policy_(policy),
+      optimizer_(policy->parameters(),
+                 torch::optim::AdamOptions(config.learning_rate).eps(1e-5)) {}
+
+void Ppo::AdaptLearningRate(double kl) {
+  // rsl_rl's rule: step size follows the KL of each minibatch towards the target
+  double lr = LearningRate();
+  if (kl > 2.0 * config_.desired_kl) lr = std::max(1e-5, lr / 1.5);
+  else if (kl < 0.5 * config_.desired_kl) lr = std::min(1e-2, lr * 1.5);
+  SetLearningRate(lr);
+}
+
+UpdateStats Ppo::Update(const RolloutBatch& batch, const GradientHook& hook) {
+  const int64_t n = batch.obs.size(0);
+  const int64_t minibatch = std::max<int64_t>(1, n / config_.minibatches);
+  UpdateStats stats;
+  // accumulate on tensors; one read back at the end avoids a sync per step
+  torch::Tensor sums = torch::zeros({6});
+  for (int epoch = 0; epoch < config_.epochs; ++epoch) {
+    torch::Tensor order = torch::randperm(n, torch::kLong);
+    for (int64_t start = 0; start + minibatch <= n; start += minibatch) {
+      torch::Tensor idx = order.slice(0, start, start + minibatch);
+      torch::Tensor obs = batch.obs.index_select(0, idx);
+      torch::Tensor advantages = batch.advantages.index_select(0, idx);
+      if (config_.normalize_advantages && minibatch > 1) {
+        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8);
+      }
+      torch::Tensor mean = policy_->Mean(obs);
+      PpoLossTerms terms = PpoLoss(policy_->LogProb(mean, batch.actions.index_select(0, idx)),
+                                   batch.log_probs.index_select(0, idx), advantages,
+                                   policy_->Value(obs), batch.returns.index_select(0, idx),
+                                   policy_->Entropy(), config_);
+      if (config_.lr_schedule == "adaptive") AdaptLearningRate(terms.approx_kl.item<double>());
+      optimizer_.zero_grad();
+      terms.total.backward();
+      if (hook) hook();
+      torch::Tensor grad_norm;
+      if (config_.max_grad_norm > 0) {
+        grad_norm = torch::tensor(
+            torch::nn::utils::clip_grad_norm_(policy_->parameters(), config_.max_grad_norm));
+      } else {
+        grad_norm = torch::tensor(0.0);
+      }
+      optimizer_.step();
+      sums += torch::stack({terms.policy.detach(), terms.value.detach(), terms.entropy.detach(),
+                            terms.approx_kl, terms.clip_frac, grad_norm.to(torch::kFloat32)});
+      ++stats.optimizer_steps;
+    }
+  }
+  if (stats.optimizer_steps > 0) {
+    sums /= static_cast<double>(stats.optimizer_steps);
+    auto s = sums.accessor<float, 1>();
+    stats.policy_loss = s[0];
+    stats.value_loss = s[1];
+    stats.entropy = s[2];
+    stats.approx_kl = s[3];
+    stats.clip_frac = s[4];
+    stats.grad_norm = s[5];
+  }
+  stats.learning_rate = LearningRate();
+  return stats;
+}
+
+}  // namespace robofleet::algorithms

@@ -1,0 +1,43 @@
+// Proximal Policy Optimisation (clipped surrogate), Schulman et al. 2017.
+#ifndef ROBOFLEET_ALGORITHMS_PPO_H_
+#define ROBOFLEET_ALGORITHMS_PPO_H_
+
+#include "algorithms/algorithm.h"
+
+namespace robofleet::algorithms {
+
+// The PPO loss on one minibatch, each term a scalar tensor.
+struct PpoLossTerms {
+  torch::Tensor total;       // policy + value_coef * value - entropy_coef * entropy
+  torch::Tensor policy;      // -E[min(r A, clip(r, 1 - eps, 1 + eps) A)]
+  torch::Tensor value;       // E[(V - R)^2]
+  torch::Tensor entropy;
+  torch::Tensor approx_kl;   // no gradient
+  torch::Tensor clip_frac;   // no gradient
+};
+
+// Pure function of its inputs; advantages are used as given (normalise first
+// when configured). Shapes: [N] for every tensor but `entropy` (a scalar).
+PpoLossTerms PpoLoss(const torch::Tensor& log_probs, const torch::Tensor& old_log_probs,
+                     const torch::Tensor& advantages, const torch::Tensor& values,
+                     const torch::Tensor& returns, const torch::Tensor& entropy,
+                     const AlgorithmConfig& config);
+
+class Ppo : public Algorithm {
+ public:
+  Ppo(const AlgorithmConfig& config, ActorCritic policy);
+
+  UpdateStats Update(const RolloutBatch& batch, const GradientHook& hook) override;
+  torch::optim::Optimizer& optimizer() override { return optimizer_; }
+
+ private:
+  void AdaptLearningRate(double kl);
+
+  AlgorithmConfig config_;
+  ActorCritic policy_;
+  torch::optim::Adam optimizer_;
+};
+
+}  // namespace robofleet::algorithms
+
+#endif  // ROBOFLEET_ALGORITHMS_PPO_H_

@@ -1,0 +1,31 @@
+#include "algorithms/algorithm.h"
+#include "algorithms/ppo.h"
+
+namespace robofleet::algorithms {
+
+void Algorithm::SetLearningRate(double lr) {
+  for (auto& group : optimizer().param_groups()) group.options().set_lr(lr);
+}
+
+double Algorithm::LearningRate() { return optimizer().param_groups()[0].options().get_lr(); }
+
+double ScheduledLearningRate(const AlgorithmConfig& config, double progress, double current) {
+  if (config.lr_schedule == "linear") {
+    return config.learning_rate * std::max(0.0, 1.0 - progress);
+  }
+  if (config.lr_schedule == "adaptive") return current;
+  return config.learning_rate;
+}
+
+std::vector<std::string> AlgorithmNames() { return {"ppo"}; }
+
+std::unique_ptr<Algorithm> CreateAlgorithm(const AlgorithmConfig& config, ActorCritic policy) {
+  // one line per algorithm
+  if (config.name == "ppo") return std::make_unique<Ppo>(config, policy);
+
+  std::string names;
+  for (const auto& n : AlgorithmNames()) names += (names.empty() ? "" : ", ") + n;
+  throw UserError("unknown algorithm '" + config.name + "'; available: " + names);
+}
+
+}  // namespace robofleet::algorithms

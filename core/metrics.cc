@@ -1,0 +1,35 @@
+#include "core/metrics.h"
+
+#include <cmath>
+
+#include "core/check.h"
+#include "core/config.h"
+
+namespace robofleet {
+
+CsvWriter::CsvWriter(const std::string& path, std::vector<std::string> columns)
+    : file_(std::fopen(path.c_str(), "w")), columns_(std::move(columns)) {
+  if (file_ == nullptr) throw UserError(path + ": cannot create the metrics file");
+  for (size_t i = 0; i < columns_.size(); ++i) {
+    std::fprintf(file_, "%s%s", i ? "," : "", columns_[i].c_str());
+  }
+  std::fprintf(file_, "\n");
+  std::fflush(file_);
+}
+
+CsvWriter::~CsvWriter() { std::fclose(file_); }
+
+void CsvWriter::Write(const std::vector<double>& values) {
+  ROBOFLEET_CHECK(values.size() == columns_.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    // integers print without a fraction; NaN (e.g. no episode finished yet) as empty
+    double v = values[i];
+    if (std::isnan(v)) std::fprintf(file_, "%s", i ? "," : "");
+    else if (v == std::floor(v) && std::fabs(v) < 1e15) std::fprintf(file_, "%s%.0f", i ? "," : "", v);
+    else std::fprintf(file_, "%s%.6g", i ? "," : "", v);
+  }
+  std::fprintf(file_, "\n");
+  std::fflush(file_);
+}
+
+}  // namespace robofleet

@@ -1,0 +1,24 @@
+// The robofleet subcommands. Each takes the arguments after its name
+// (argv[0] is the subcommand) and returns the process exit status; bad input
+// throws UserError, which main() prints as one line with status 2.
+#ifndef ROBOFLEET_LAUNCHER_COMMANDS_H_
+#define ROBOFLEET_LAUNCHER_COMMANDS_H_
+
+#include <string>
+
+#include "core/config.h"
+
+namespace robofleet::launcher {
+
+int TrainCommand(int argc, char** argv);
+int ActorCommand(int argc, char** argv);
+int LearnerCommand(int argc, char** argv);
+int BenchCommand(int argc, char** argv);
+int ConfigCommand(int argc, char** argv);
+
+// Loads RUN_DIR/config.yaml, as children of `train` do.
+ExperimentConfig LoadRunConfig(const std::string& run_dir);
+
+}  // namespace robofleet::launcher
+
+#endif  // ROBOFLEET_LAUNCHER_COMMANDS_H_

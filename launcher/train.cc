@@ -1,0 +1,295 @@
+// `robofleet train`: resolve the config, make the run directory, start the
+// learner and the actors as children of this same binary, supervise them.
+// Also the `learner` and `actor` entry points those children run.
+#include <cxxopts.hpp>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "actors/actor.h"
+#include "core/signals.h"
+#include "envs/registry.h"
+#include "launcher/commands.h"
+#include "learner/learner.h"
+
+namespace robofleet::launcher {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string SelfExe() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) throw std::runtime_error("cannot find the robofleet binary (/proc/self/exe)");
+  return exe.string();
+}
+
+std::string UtcTimestamp() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", &tm);
+  return buf;
+}
+
+// Starts `args` (argv[0] is the binary) as a child that dies with us.
+pid_t Spawn(const std::vector<std::string>& args) {
+  const pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    // if the launcher dies, even by SIGKILL, the children go too
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(1);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    std::perror("robofleet: exec");
+    _exit(127);
+  }
+  return pid;
+}
+
+// Sends `sig` to every pid, then waits until all have exited or `timeout_s`
+// passed; returns the pids still alive.
+std::vector<pid_t> SignalAndReap(std::vector<pid_t> pids, int sig, double timeout_s) {
+  for (pid_t p : pids) kill(p, sig);
+  const auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
+  while (!pids.empty() && Clock::now() < deadline) {
+    for (auto it = pids.begin(); it != pids.end();) {
+      it = waitpid(*it, nullptr, WNOHANG) == *it ? pids.erase(it) : it + 1;
+    }
+    if (!pids.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return pids;
+}
+
+std::string DescribeStatus(int status) {
+  if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("signal ") + strsignal(WTERMSIG(status));
+  return "status " + std::to_string(status);
+}
+
+// Socket files live in the run directory unless its path is too long for
+// an ipc:// endpoint (about 100 bytes); then in a fresh /tmp directory.
+std::string SocketDir(const std::string& run_dir, bool* is_temp) {
+  std::string abs = fs::absolute(run_dir).string();
+  *is_temp = abs.size() + 20 > 100;
+  if (!*is_temp) return abs;
+  char tmpl[] = "/tmp/robofleet-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("cannot create a socket directory");
+  return tmpl;
+}
+
+learner::TaskInfo TaskInfoFor(const ExperimentConfig& config) {
+  envs::EnvSpec spec = envs::GetEnvSpec(config.env);
+  return {spec.id, spec.obs_dim, spec.act_dim, spec.obs_names, spec.act_names};
+}
+
+void AddEndpointOptions(cxxopts::Options& options) {
+  options.add_options()
+      ("run-dir", "run directory holding config.yaml", cxxopts::value<std::string>())
+      ("traj", "trajectory endpoint", cxxopts::value<std::string>())
+      ("weights", "weights endpoint", cxxopts::value<std::string>())
+      ("h,help", "show this help");
+}
+
+std::string Required(const cxxopts::ParseResult& args, const char* name) {
+  if (!args.count(name)) throw UserError(std::string("missing --") + name);
+  return args[name].as<std::string>();
+}
+
+}  // namespace
+
+ExperimentConfig LoadRunConfig(const std::string& run_dir) {
+  return LoadExperiment(run_dir + "/config.yaml");
+}
+
+int TrainCommand(int argc, char** argv) {
+  cxxopts::Options options("robofleet train", "Train a policy from an experiment file.");
+  options.positional_help("EXP.yaml");
+  options.add_options()
+      ("experiment", "experiment file", cxxopts::value<std::string>())
+      ("set", "override a config key: --set section.key=value (repeatable)",
+       cxxopts::value<std::vector<std::string>>())
+      ("run-dir", "run directory (default runs/<name>-<UTC timestamp>)",
+       cxxopts::value<std::string>())
+      ("h,help", "show this help");
+  options.parse_positional({"experiment"});
+  cxxopts::ParseResult args = options.parse(argc, argv);
+  if (args.count("help")) {
+    std::printf("%s\n", options.help().c_str());
+    return 0;
+  }
+  if (!args.count("experiment")) throw UserError("no experiment file; usage: robofleet train EXP.yaml");
+
+  // everything that can be wrong with the input is found before anything is made
+  std::vector<std::string> overrides;
+  if (args.count("set")) overrides = args["set"].as<std::vector<std::string>>();
+  const std::string experiment = args["experiment"].as<std::string>();
+  ExperimentConfig config = LoadExperiment(experiment, overrides);
+  envs::EnvSpec spec;
+  try {
+    spec = envs::GetEnvSpec(config.env);
+  } catch (const UserError& e) {
+    throw UserError(experiment + ": env.id: " + e.what());
+  }
+
+  std::string run_dir = args.count("run-dir") ? args["run-dir"].as<std::string>()
+                                              : "runs/" + config.name + "-" + UtcTimestamp();
+  if (fs::exists(run_dir) && !fs::is_empty(run_dir)) {
+    throw UserError("run directory " + run_dir + " exists and is not empty; choose another");
+  }
+  fs::create_directories(run_dir);
+  {
+    std::ofstream out(run_dir + "/config.yaml");
+    out << ToYaml(config);
+  }
+  bool temp_sockets = false;
+  const std::string socket_dir = SocketDir(run_dir, &temp_sockets);
+  const Endpoints endpoints = IpcEndpoints(socket_dir, 0);
+
+  std::printf("robofleet: training %s on %s (obs %d, act %d) with %d actors x %d envs; run dir %s\n",
+              config.name.c_str(), spec.id.c_str(), spec.obs_dim, spec.act_dim,
+              config.actors.count, config.actors.envs_per_actor, run_dir.c_str());
+  std::fflush(stdout);
+
+  InstallStopHandlers();
+  const std::string exe = SelfExe();
+  const pid_t learner = Spawn({exe, "learner", "--run-dir", run_dir, "--traj",
+                               endpoints.trajectories, "--weights", endpoints.weights});
+  auto spawn_actor = [&](int i) {
+    return Spawn({exe, "actor", "--run-dir", run_dir, "--index", std::to_string(i), "--traj",
+                  endpoints.trajectories, "--weights", endpoints.weights});
+  };
+  std::map<pid_t, int> actors;  // pid -> actor index
+  for (int i = 0; i < config.actors.count; ++i) actors[spawn_actor(i)] = i;
+
+  // supervise: restart dead actors, finish when the learner finishes
+  int learner_status = -1;
+  int restarts = 0;
+  bool stopping = false;
+  Clock::time_point stop_deadline;
+  while (learner_status == -1) {
+    if (StopRequested() && !stopping) {
+      stopping = true;
+      kill(learner, SIGTERM);
+      stop_deadline = Clock::now() + std::chrono::seconds(30);
+    }
+    if (stopping && Clock::now() > stop_deadline) kill(learner, SIGKILL);
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid == learner) {
+      learner_status = status;
+    } else if (pid > 0 && actors.count(pid)) {
+      int index = actors[pid];
+      actors.erase(pid);
+      if (!stopping) {
+        std::fprintf(stderr, "robofleet: actor %d ended (%s); restarting it\n", index,
+                     DescribeStatus(status).c_str());
+        if (++restarts > 10 * config.actors.count) {
+          std::fprintf(stderr, "robofleet: actors keep failing; stopping the run\n");
+          kill(learner, SIGTERM);
+          stopping = true;
+          stop_deadline = Clock::now() + std::chrono::seconds(30);
+        } else {
+          actors[spawn_actor(index)] = index;
+        }
+      }
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
+  std::vector<pid_t> remaining;
+  for (const auto& [pid, index] : actors) remaining.push_back(pid);
+  remaining = SignalAndReap(remaining, SIGTERM, 5.0);
+  SignalAndReap(remaining, SIGKILL, 5.0);
+  if (temp_sockets) fs::remove_all(socket_dir);
+
+  if (WIFEXITED(learner_status) && WEXITSTATUS(learner_status) == 0) {
+    std::printf("robofleet: done; policy at %s/policy.pt\n", run_dir.c_str());
+    return 0;
+  }
+  std::fprintf(stderr, "robofleet: the learner failed (%s); see the output above\n",
+               DescribeStatus(learner_status).c_str());
+  return 1;
+}
+
+int ConfigCommand(int argc, char** argv) {
+  cxxopts::Options options("robofleet config", "Print the resolved config of an experiment.");
+  options.positional_help("EXP.yaml");
+  options.add_options()
+      ("experiment", "experiment file", cxxopts::value<std::string>())
+      ("set", "override a config key (repeatable)", cxxopts::value<std::vector<std::string>>())
+      ("reference", "print every key with its type, default and meaning (Markdown)")
+      ("h,help", "show this help");
+  options.parse_positional({"experiment"});
+  cxxopts::ParseResult args = options.parse(argc, argv);
+  if (args.count("help")) {
+    std::printf("%s\n", options.help().c_str());
+    return 0;
+  }
+  if (args.count("reference")) {
+    std::printf("%s", ConfigReferenceMarkdown().c_str());
+    return 0;
+  }
+  if (!args.count("experiment")) throw UserError("no experiment file; usage: robofleet config EXP.yaml");
+  std::vector<std::string> overrides;
+  if (args.count("set")) overrides = args["set"].as<std::vector<std::string>>();
+  ExperimentConfig config = LoadExperiment(args["experiment"].as<std::string>(), overrides);
+  std::printf("%s", ToYaml(config).c_str());
+  return 0;
+}
+
+int LearnerCommand(int argc, char** argv) {
+  cxxopts::Options options("robofleet learner", "A learner process (started by robofleet train).");
+  AddEndpointOptions(options);
+  options.add_options()("quiet", "no progress lines");
+  cxxopts::ParseResult args = options.parse(argc, argv);
+  if (args.count("help")) {
+    std::printf("%s\n", options.help().c_str());
+    return 0;
+  }
+  learner::LearnerOptions learner_options;
+  learner_options.run_dir = Required(args, "run-dir");
+  learner_options.endpoints = {Required(args, "traj"), Required(args, "weights")};
+  learner_options.quiet = args.count("quiet") > 0;
+  ExperimentConfig config = LoadRunConfig(learner_options.run_dir);
+  learner_options.task = TaskInfoFor(config);
+  InstallStopHandlers();
+  return learner::RunLearner(config, learner_options);
+}
+
+int ActorCommand(int argc, char** argv) {
+  cxxopts::Options options("robofleet actor", "An actor process (started by robofleet train).");
+  AddEndpointOptions(options);
+  options.add_options()("index", "actor index", cxxopts::value<int>()->default_value("0"));
+  cxxopts::ParseResult args = options.parse(argc, argv);
+  if (args.count("help")) {
+    std::printf("%s\n", options.help().c_str());
+    return 0;
+  }
+  actors::ActorOptions actor_options;
+  actor_options.index = args["index"].as<int>();
+  actor_options.endpoints = {Required(args, "traj"), Required(args, "weights")};
+  ExperimentConfig config = LoadRunConfig(Required(args, "run-dir"));
+  InstallStopHandlers();
+  return actors::RunActor(config, actor_options);
+}
+
+}  // namespace robofleet::launcher

@@ -1,0 +1,52 @@
+// Checkpoints: everything needed to continue training, written atomically.
+//
+// A checkpoint is one file `checkpoints/ckpt-<update>.pt` (a LibTorch archive)
+// written as temp file, fsync, rename, fsync of the directory: a crash at any
+// instant leaves the previous checkpoint intact. `checkpoints/latest` names
+// the newest one and is replaced the same way.
+#ifndef ROBOFLEET_LEARNER_CHECKPOINT_H_
+#define ROBOFLEET_LEARNER_CHECKPOINT_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+
+#include "core/normalizer.h"
+#include "core/policy.h"
+
+namespace robofleet::learner {
+
+// Training progress saved with the model.
+struct TrainingCounters {
+  int64_t env_steps = 0;          // env steps trained on
+  int64_t updates = 0;            // updates done
+  int64_t policy_version = 0;     // version of the current parameters
+  int64_t dropped_fragments = 0;  // stale plus malformed, since the start
+  double wall_s = 0.0;            // training seconds before this process
+};
+
+// Writes a checkpoint into `dir` (created if missing) and points `latest` at
+// it. Returns its path. Throws std::runtime_error on I/O failure.
+std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
+                           torch::optim::Optimizer& optimizer,
+                           const RunningNormalizer& normalizer, const TrainingCounters& counters);
+
+// Loads a checkpoint file into the given objects, which must have the shapes
+// it was saved with. Throws UserError naming the file when it is unreadable.
+void LoadCheckpoint(const std::string& path, ActorCritic& policy,
+                    torch::optim::Optimizer* optimizer, RunningNormalizer* normalizer,
+                    TrainingCounters* counters);
+
+// The path `dir/latest` points at, or "" when there is none.
+std::string LatestCheckpoint(const std::string& dir);
+
+// Writes `contents` to `path` atomically (temp file, fsync, rename, fsync dir).
+void WriteFileAtomically(const std::string& path, const std::string& contents);
+
+// Makes the finished file `tmp` durable and renames it over `path`.
+void CommitFile(const std::string& tmp, const std::string& path);
+
+}  // namespace robofleet::learner
+
+#endif  // ROBOFLEET_LEARNER_CHECKPOINT_H_

@@ -1,0 +1,330 @@
+#include "learner/learner.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <numeric>
+
+#include "core/check.h"
+#include "core/metrics.h"
+#include "core/signals.h"
+#include "learner/checkpoint.h"
+#include "learner/export.h"
+
+namespace robofleet::learner {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+std::string HumanCount(double x) {
+  char buf[32];
+  if (x >= 1e6) std::snprintf(buf, sizeof(buf), "%.2fM", x / 1e6);
+  else if (x >= 1e3) std::snprintf(buf, sizeof(buf), "%.1fk", x / 1e3);
+  else std::snprintf(buf, sizeof(buf), "%.0f", x);
+  return buf;
+}
+
+std::string HumanDuration(double s) {
+  char buf[32];
+  if (!std::isfinite(s) || s < 0) return "?";
+  if (s >= 3600) std::snprintf(buf, sizeof(buf), "%dh%02dm", int(s / 3600), int(s) % 3600 / 60);
+  else if (s >= 60) std::snprintf(buf, sizeof(buf), "%dm%02ds", int(s / 60), int(s) % 60);
+  else std::snprintf(buf, sizeof(buf), "%ds", int(s));
+  return buf;
+}
+
+const std::vector<std::string> kMetricColumns = {
+    "env_steps", "wall_s",        "sps",         "episode_return_mean", "episode_len_mean",
+    "policy_loss", "value_loss",  "entropy",     "approx_kl",           "clip_frac",
+    "policy_lag_mean", "dropped_fragments", "learning_rate", "grad_norm"};
+
+// Publishes weights and normaliser under a version.
+class WeightsPublisher {
+ public:
+  explicit WeightsPublisher(zmq::socket_t& socket) : socket_(socket) {}
+
+  void Publish(ActorCritic& policy, const RunningNormalizer& normalizer, int64_t version) {
+    torch::Tensor flat = FlattenParameters(*policy);
+    const int D = normalizer.dim();
+    wire::Header header = wire::WeightsHeader(static_cast<uint64_t>(version), 0, sequence_++,
+                                              flat.numel(), D);
+    std::vector<uint8_t> head = wire::EncodeHeader(header);
+    std::vector<zmq::message_t> parts;
+    parts.emplace_back(head.data(), head.size());
+    parts.emplace_back(flat.data_ptr<float>(), flat.numel() * sizeof(float));
+    std::vector<float> mean(D), var(D);
+    for (int i = 0; i < D; ++i) {
+      mean[i] = static_cast<float>(normalizer.mean()[i]);
+      var[i] = static_cast<float>(normalizer.var()[i]);
+    }
+    parts.emplace_back(mean.data(), D * sizeof(float));
+    parts.emplace_back(var.data(), D * sizeof(float));
+    // PUB never blocks: a subscriber that is behind loses old weights, as it should
+    SendMultipart(socket_, parts, 0);
+    last_publish_ = Clock::now();
+  }
+
+  double SecondsSinceLast() const { return Seconds(last_publish_); }
+
+ private:
+  zmq::socket_t& socket_;
+  uint64_t sequence_ = 0;
+  Clock::time_point last_publish_ = Clock::now();
+};
+
+}  // namespace
+
+FragmentBatcher::FragmentBatcher(int T, int K, int obs_dim, int act_dim, int num_fragments)
+    : T_(T), K_(K), D_(obs_dim), A_(act_dim), num_fragments_(num_fragments) {
+  const int64_t B = static_cast<int64_t>(K) * num_fragments;
+  obs_ = torch::empty({T + 1, B, obs_dim});
+  actions_ = torch::empty({T, B, act_dim});
+  log_probs_ = torch::empty({T, B});
+  rewards_ = torch::empty({T, B});
+  terminated_ = torch::empty({T, B});
+  truncated_ = torch::empty({T, B});
+}
+
+void FragmentBatcher::Clear() {
+  count_ = 0;
+  truncated_obs_.clear();
+  truncated_index_.clear();
+}
+
+void FragmentBatcher::Add(const wire::FragmentView& f) {
+  ROBOFLEET_CHECK(!full() && f.T == T_ && f.K == K_ && f.D == D_ && f.A == A_);
+  const int64_t B = this->B();
+  const int64_t col = static_cast<int64_t>(count_) * K_;
+  // each time row of the fragment lands in columns [col, col + K) of the batch
+  float* obs = obs_.data_ptr<float>();
+  float* actions = actions_.data_ptr<float>();
+  float* log_probs = log_probs_.data_ptr<float>();
+  float* rewards = rewards_.data_ptr<float>();
+  float* terminated = terminated_.data_ptr<float>();
+  float* truncated = truncated_.data_ptr<float>();
+  int n = 0;
+  for (int t = 0; t <= T_; ++t) {
+    std::memcpy(obs + (t * B + col) * D_, f.obs + static_cast<int64_t>(t) * K_ * D_,
+                sizeof(float) * K_ * D_);
+    if (t == T_) break;
+    std::memcpy(actions + (t * B + col) * A_, f.actions + static_cast<int64_t>(t) * K_ * A_,
+                sizeof(float) * K_ * A_);
+    std::memcpy(log_probs + t * B + col, f.log_probs + t * K_, sizeof(float) * K_);
+    std::memcpy(rewards + t * B + col, f.rewards + t * K_, sizeof(float) * K_);
+    for (int k = 0; k < K_; ++k) {
+      terminated[t * B + col + k] = f.terminated[t * K_ + k];
+      truncated[t * B + col + k] = f.truncated[t * K_ + k];
+      if (f.truncated[t * K_ + k]) {
+        truncated_index_.push_back(t * B + col + k);
+        truncated_obs_.insert(truncated_obs_.end(), f.truncated_obs + n * D_,
+                              f.truncated_obs + (n + 1) * D_);
+        ++n;
+      }
+    }
+  }
+  ++count_;
+}
+
+torch::Tensor FragmentBatcher::truncated_obs() const {
+  const int64_t n = static_cast<int64_t>(truncated_index_.size());
+  return torch::from_blob(const_cast<float*>(truncated_obs_.data()), {n, D_}).clone();
+}
+
+torch::Tensor FragmentBatcher::truncated_index() const {
+  const int64_t n = static_cast<int64_t>(truncated_index_.size());
+  return torch::from_blob(const_cast<int64_t*>(truncated_index_.data()), {n}, torch::kInt64)
+      .clone();
+}
+
+torch::Tensor NormalizeObs(const torch::Tensor& raw, const RunningNormalizer& normalizer) {
+  if (!normalizer.enabled()) return raw;
+  torch::Tensor mean = torch::tensor(normalizer.mean_f32());
+  torch::Tensor inv_std = torch::tensor(normalizer.inv_std_f32());
+  const double c = normalizer.clip();
+  return ((raw - mean) * inv_std).clamp(-c, c);
+}
+
+algorithms::RolloutBatch BuildRolloutBatch(const FragmentBatcher& batch, ActorCritic& policy,
+                                           const RunningNormalizer& normalizer,
+                                           const AlgorithmConfig& config) {
+  ROBOFLEET_CHECK(batch.full());
+  const int64_t T = batch.T(), B = batch.B();
+  const int64_t D = batch.obs().size(2), A = batch.actions().size(2);
+  torch::Tensor obs = NormalizeObs(batch.obs(), normalizer);  // [T+1, B, D]
+
+  torch::Tensor values, next_values;
+  {
+    torch::NoGradGuard no_grad;
+    torch::Tensor all = policy->Value(obs.reshape({-1, D})).reshape({T + 1, B});
+    values = all.slice(0, 0, T).contiguous();
+    next_values = all.slice(0, 1, T + 1).clone();
+    // truncated steps bootstrap from their final observation, terminated ones from nothing
+    torch::Tensor index = batch.truncated_index();
+    if (index.numel() > 0) {
+      torch::Tensor v = policy->Value(NormalizeObs(batch.truncated_obs(), normalizer));
+      next_values.view({-1}).index_put_({index}, v);
+    }
+    next_values.mul_(1.0 - batch.terminated());
+  }
+  torch::Tensor dones = (batch.terminated() + batch.truncated()).clamp_max(1.0);
+  torch::Tensor advantages =
+      algorithms::ComputeGae(batch.rewards(), values, next_values, dones, config.gamma,
+                             config.gae_lambda);
+
+  algorithms::RolloutBatch out;
+  out.obs = obs.slice(0, 0, T).reshape({T * B, D});
+  out.actions = batch.actions().reshape({T * B, A});
+  out.log_probs = batch.log_probs().reshape({T * B});
+  out.advantages = advantages.reshape({T * B});
+  out.returns = (advantages + values).reshape({T * B});
+  return out;
+}
+
+int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
+  const TaskInfo& task = options.task;
+  const int T = config.actors.rollout_length, K = config.actors.envs_per_actor;
+  const int64_t steps_per_fragment = static_cast<int64_t>(T) * K;
+  const int num_fragments =
+      static_cast<int>((config.learner.batch_size + steps_per_fragment - 1) / steps_per_fragment);
+
+  torch::set_num_threads(config.learner.threads);
+  SeedTorch(config.seed);
+  ActorCritic policy(task.obs_dim, task.act_dim, config.policy);
+  RunningNormalizer normalizer(task.obs_dim, config.normalizer.clip, config.normalizer.enabled);
+  std::unique_ptr<algorithms::Algorithm> algorithm =
+      algorithms::CreateAlgorithm(config.algorithm, policy);
+  TrainingCounters counters;
+
+  const std::string checkpoint_dir = options.run_dir + "/checkpoints";
+  CsvWriter metrics(options.run_dir + "/metrics.csv", kMetricColumns);
+
+  // sockets: fragments in, weights out
+  zmq::context_t context(1);
+  zmq::socket_t pull(context, zmq::socket_type::pull);
+  pull.set(zmq::sockopt::rcvhwm, std::max(2, config.actors.count * config.actors.send_hwm));
+  pull.set(zmq::sockopt::linger, 0);
+  pull.bind(options.endpoints.trajectories);
+  zmq::socket_t pub(context, zmq::socket_type::pub);
+  pub.set(zmq::sockopt::sndhwm, 2);
+  pub.set(zmq::sockopt::linger, 0);
+  pub.bind(options.endpoints.weights);
+  WeightsPublisher publisher(pub);
+  publisher.Publish(policy, normalizer, counters.policy_version);
+
+  FragmentBatcher batcher(T, K, task.obs_dim, task.act_dim, num_fragments);
+  std::deque<float> recent_returns, recent_lengths;  // last 100 finished episodes
+  const size_t kWindow = 100;
+  double lag_sum = 0.0;
+  int64_t malformed = 0, stale = 0;
+  std::vector<zmq::message_t> parts;
+  const Clock::time_point start = Clock::now();
+  Clock::time_point last_log = start;
+  int64_t steps_at_last_log = 0;
+
+  auto mean_of = [](const std::deque<float>& d) {
+    return d.empty() ? std::nan("") : std::accumulate(d.begin(), d.end(), 0.0) / d.size();
+  };
+
+  while (counters.env_steps < config.train.total_env_steps && !StopRequested()) {
+    // fill one batch
+    if (!RecvMultipart(pull, &parts, 100)) {
+      if (publisher.SecondsSinceLast() > 0.5) {
+        publisher.Publish(policy, normalizer, counters.policy_version);
+      }
+      continue;
+    }
+    std::vector<wire::Frame> frames = FramesOf(parts);
+    wire::FragmentView fragment;
+    wire::DecodeStatus status =
+        wire::DecodeFragment(frames.data(), frames.size(), task.obs_dim, task.act_dim, &fragment);
+    if (status.ok() && (fragment.T != T || fragment.K != K)) status.error = "unexpected shape";
+    if (status.ok() && fragment.policy_version > static_cast<uint64_t>(counters.policy_version)) {
+      status.error = "policy version from the future";
+    }
+    if (!status.ok()) {
+      if (malformed++ < 10) std::fprintf(stderr, "learner: dropped fragment: %s\n", status.error.c_str());
+      continue;
+    }
+    const int64_t lag = counters.policy_version - static_cast<int64_t>(fragment.policy_version);
+    if (lag > config.algorithm.max_policy_lag) {
+      ++stale;
+      continue;
+    }
+    lag_sum += static_cast<double>(lag);
+    batcher.Add(fragment);
+    for (int e = 0; e < fragment.E; ++e) {
+      recent_returns.push_back(fragment.episode_returns[e]);
+      recent_lengths.push_back(static_cast<float>(fragment.episode_lengths[e]));
+      if (recent_returns.size() > kWindow) recent_returns.pop_front(), recent_lengths.pop_front();
+    }
+    if (!batcher.full()) continue;
+
+    // update on the full batch
+    algorithms::RolloutBatch batch =
+        BuildRolloutBatch(batcher, policy, normalizer, config.algorithm);
+    algorithm->SetLearningRate(algorithms::ScheduledLearningRate(
+        config.algorithm,
+        static_cast<double>(counters.env_steps) / config.train.total_env_steps,
+        algorithm->LearningRate()));
+    algorithms::UpdateStats stats = algorithm->Update(batch, {});
+    normalizer.Update(batcher.obs().data_ptr<float>(), static_cast<int64_t>(T) * batcher.B());
+    counters.env_steps += batcher.steps();
+    counters.updates += 1;
+    counters.policy_version += 1;
+    counters.dropped_fragments = malformed + stale;
+    const double policy_lag_mean = lag_sum / batcher.count();
+    batcher.Clear();
+    lag_sum = 0.0;
+    publisher.Publish(policy, normalizer, counters.policy_version);
+
+    // report
+    const double wall = counters.wall_s + Seconds(start);
+    const double sps = counters.env_steps / std::max(wall, 1e-9);
+    metrics.Write({static_cast<double>(counters.env_steps), wall, sps, mean_of(recent_returns),
+                   mean_of(recent_lengths), stats.policy_loss, stats.value_loss, stats.entropy,
+                   stats.approx_kl, stats.clip_frac, policy_lag_mean,
+                   static_cast<double>(counters.dropped_fragments), stats.learning_rate,
+                   stats.grad_norm});
+    if (counters.updates % config.train.checkpoint_every == 0) {
+      SaveCheckpoint(checkpoint_dir, policy, algorithm->optimizer(), normalizer, counters);
+    }
+    if (!options.quiet && Seconds(last_log) >= config.train.log_every_s) {
+      const double recent_sps = (counters.env_steps - steps_at_last_log) / Seconds(last_log);
+      const double done = static_cast<double>(counters.env_steps) / config.train.total_env_steps;
+      std::printf("[%3.0f%%] steps %s/%s | %s sps | return %.1f | lag %.2f | dropped %lld | eta %s\n",
+                  100.0 * done, HumanCount(counters.env_steps).c_str(),
+                  HumanCount(config.train.total_env_steps).c_str(), HumanCount(recent_sps).c_str(),
+                  mean_of(recent_returns), policy_lag_mean,
+                  static_cast<long long>(counters.dropped_fragments),
+                  HumanDuration((config.train.total_env_steps - counters.env_steps) /
+                                std::max(recent_sps, 1e-9))
+                      .c_str());
+      std::fflush(stdout);
+      last_log = Clock::now();
+      steps_at_last_log = counters.env_steps;
+    }
+  }
+
+  // the end: a final checkpoint and the exported policy
+  counters.dropped_fragments = malformed + stale;
+  SaveCheckpoint(checkpoint_dir, policy, algorithm->optimizer(), normalizer, counters);
+  PolicyMetadata metadata{task.env_id, task.obs_names, task.act_names, counters.env_steps,
+                          ToYaml(config)};
+  ExportPolicy(policy, normalizer, metadata, options.run_dir + "/policy.pt");
+  if (!options.quiet) {
+    std::printf("learner: %lld env steps in %s, return %.1f over the last %zu episodes; policy at %s\n",
+                static_cast<long long>(counters.env_steps),
+                HumanDuration(counters.wall_s + Seconds(start)).c_str(), mean_of(recent_returns),
+                recent_returns.size(), (options.run_dir + "/policy.pt").c_str());
+  }
+  return 0;
+}
+
+}  // namespace robofleet::learner

@@ -1,0 +1,93 @@
+// The learner process: receives fragments, trains, publishes weights.
+//
+//   PULL fragments -> decode + validate -> lag check -> FragmentBatcher
+//   -> values, GAE -> algorithm update -> normaliser update -> PUB weights
+//   -> metrics.csv, progress line, checkpoints -> ... -> policy.pt
+//
+// The learner binds both sockets; actors connect. It publishes the current
+// weights again every half second while it waits, so actors that connect
+// late (PUB/SUB drops messages sent before a subscriber joins) still start.
+#ifndef ROBOFLEET_LEARNER_LEARNER_H_
+#define ROBOFLEET_LEARNER_LEARNER_H_
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "algorithms/algorithm.h"
+#include "core/config.h"
+#include "core/normalizer.h"
+#include "core/policy.h"
+#include "core/transport.h"
+#include "core/wire.h"
+
+namespace robofleet::learner {
+
+// What the learner needs to know of the task (the launcher asks the env
+// registry; the learner itself does not depend on envs).
+struct TaskInfo {
+  std::string env_id;
+  int obs_dim = 0;
+  int act_dim = 0;
+  std::vector<std::string> obs_names;
+  std::vector<std::string> act_names;
+};
+
+struct LearnerOptions {
+  std::string run_dir;   // metrics.csv, checkpoints/, policy.pt go here
+  Endpoints endpoints;   // sockets to bind
+  TaskInfo task;
+  bool quiet = false;    // no console progress lines
+};
+
+// Runs until train.total_env_steps or a stop request; returns the process
+// exit status (0 on success).
+int RunLearner(const ExperimentConfig& config, const LearnerOptions& options);
+
+// Collects fragments of one shape [T steps, K envs] into a batch of
+// F fragments laid side by side: B = F * K columns.
+class FragmentBatcher {
+ public:
+  FragmentBatcher(int T, int K, int obs_dim, int act_dim, int num_fragments);
+
+  // Copies a validated fragment in. Requires !full() and matching T, K.
+  void Add(const wire::FragmentView& fragment);
+  bool full() const { return count_ == num_fragments_; }
+  int count() const { return count_; }
+  void Clear();
+
+  int T() const { return T_; }
+  int B() const { return K_ * num_fragments_; }
+  int64_t steps() const { return static_cast<int64_t>(T_) * K_ * count_; }
+
+  // Batch tensors (valid when full):
+  const torch::Tensor& obs() const { return obs_; }                // [T+1, B, D] raw
+  const torch::Tensor& actions() const { return actions_; }        // [T, B, A]
+  const torch::Tensor& log_probs() const { return log_probs_; }    // [T, B]
+  const torch::Tensor& rewards() const { return rewards_; }        // [T, B]
+  const torch::Tensor& terminated() const { return terminated_; }  // [T, B] f32 0/1
+  const torch::Tensor& truncated() const { return truncated_; }    // [T, B] f32 0/1
+  // Final observations of truncated steps and their flat (t * B + b) index.
+  torch::Tensor truncated_obs() const;    // [N, D]
+  torch::Tensor truncated_index() const;  // [N] int64
+
+ private:
+  int T_, K_, D_, A_, num_fragments_;
+  int count_ = 0;
+  torch::Tensor obs_, actions_, log_probs_, rewards_, terminated_, truncated_;
+  std::vector<float> truncated_obs_;
+  std::vector<int64_t> truncated_index_;
+};
+
+// Normalises raw observations [..., D] exactly as the actors do.
+torch::Tensor NormalizeObs(const torch::Tensor& raw, const RunningNormalizer& normalizer);
+
+// Values, bootstrap targets and GAE for a full batch: the update's input.
+algorithms::RolloutBatch BuildRolloutBatch(const FragmentBatcher& batch, ActorCritic& policy,
+                                           const RunningNormalizer& normalizer,
+                                           const AlgorithmConfig& config);
+
+}  // namespace robofleet::learner
+
+#endif  // ROBOFLEET_LEARNER_LEARNER_H_

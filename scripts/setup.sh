@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs everything RoboFleet needs on Debian 12 (as root), then configures
+# and builds it in build/. Safe to run again: apt skips what is installed and
+# the build is incremental.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libtorch-dev                 # LibTorch 1.13 (CPU)
+  libopenblas0-pthread         # optimised BLAS: the reference BLAS makes LibTorch ~25x slower
+  libmujoco-dev libqhull-dev   # MuJoCo 2.2; its CMake config names qhull's include folder
+  libzmq3-dev cppzmq-dev       # ZeroMQ and its C++ binding
+  libcxxopts-dev libyaml-cpp-dev
+  libgtest-dev libbenchmark-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# make sure LibTorch's BLAS is OpenBLAS, not the reference implementation
+arch_triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+openblas="/usr/lib/${arch_triplet}/openblas-pthread/libblas.so.3"
+if [[ -e "$openblas" ]]; then
+  update-alternatives --set "libblas.so.3-${arch_triplet}" "$openblas" >/dev/null
+fi
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j2

@@ -1,0 +1,196 @@
+#include <gtest/gtest.h>
+#include <torch/script.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "core/wire.h"
+#include "learner/checkpoint.h"
+#include "learner/export.h"
+#include "learner/learner.h"
+
+namespace robofleet::learner {
+namespace {
+
+std::string TempDir(const std::string& name) {
+  std::string dir = (std::filesystem::temp_directory_path() /
+                     ("robofleet-" + name + "-" + std::to_string(::getpid())))
+                        .string();
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// A policy and a normaliser with non-trivial statistics.
+struct Trained {
+  ActorCritic policy{nullptr};
+  RunningNormalizer normalizer{5, 5.0, true};
+};
+
+Trained MakeTrained(const std::string& activation) {
+  SeedTorch(11);
+  PolicyConfig pc;
+  pc.hidden = {32, 16};
+  pc.activation = activation;
+  Trained t;
+  t.policy = ActorCritic(5, 2, pc);
+  // perturb the small last layer so actions are far from zero
+  torch::NoGradGuard no_grad;
+  for (auto& p : t.policy->parameters()) p.add_(torch::randn(p.sizes()) * 0.3);
+  torch::Tensor data = torch::randn({500, 5}) * 3.0 + 1.0;
+  t.normalizer.Update(data.data_ptr<float>(), 500);
+  return t;
+}
+
+class ExportTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ExportTest, LoadedModuleMatchesLearnerPolicy) {
+  Trained t = MakeTrained(GetParam());
+  const std::string dir = TempDir("export");
+  PolicyMetadata meta{"cartpole_swingup", {"a", "b", "c", "d", "e"}, {"u", "v"}, 1234,
+                      "name: test\n"};
+  ExportPolicy(t.policy, t.normalizer, meta, dir + "/policy.pt");
+
+  torch::jit::ExtraFilesMap extra{{"metadata.json", ""}};
+  torch::jit::Module loaded = torch::jit::load(dir + "/policy.pt", torch::kCPU, extra);
+  // 1,000 random observations, some far outside the normaliser's clip
+  torch::Tensor obs = torch::randn({1000, 5}) * 10.0;
+  torch::Tensor expected;
+  {
+    torch::NoGradGuard no_grad;
+    expected = t.policy->Mean(NormalizeObs(obs, t.normalizer)).clamp(-1.0, 1.0);
+  }
+  torch::Tensor got = loaded.forward({obs}).toTensor();
+  ASSERT_EQ(got.sizes(), expected.sizes());
+  EXPECT_LE((got - expected).abs().max().item<float>(), 1e-5);
+  EXPECT_GE(got.min().item<float>(), -1.0f);
+  EXPECT_LE(got.max().item<float>(), 1.0f);
+  // unclamped actions must actually differ from clamped ones somewhere, or the test is weak
+  EXPECT_GT(expected.abs().max().item<float>(), 0.1f);
+  // one observation at a time gives the same
+  torch::Tensor single = loaded.forward({obs.slice(0, 7, 8)}).toTensor();
+  EXPECT_LE((single - expected.slice(0, 7, 8)).abs().max().item<float>(), 1e-5);
+
+  const std::string& json = extra["metadata.json"];
+  for (const char* field : {"\"obs_dim\": 5", "\"act_dim\": 2", "\"env_id\": \"cartpole_swingup\"",
+                            "\"env_steps\": 1234", "\"config\": \"name: test\\n\""}) {
+    EXPECT_NE(json.find(field), std::string::npos) << field << " in " << json;
+  }
+  std::filesystem::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Activations, ExportTest, ::testing::Values("elu", "tanh", "relu"));
+
+TEST(CheckpointTest, RoundTripRestoresEverything) {
+  Trained t = MakeTrained("elu");
+  torch::optim::Adam optimizer(t.policy->parameters(), torch::optim::AdamOptions(1e-3));
+  // one optimiser step so Adam has moments to save
+  t.policy->Value(torch::randn({4, 5})).sum().backward();
+  optimizer.step();
+  TrainingCounters counters{1000, 7, 7, 3, 12.5};
+  const std::string dir = TempDir("ckpt");
+  std::string path = SaveCheckpoint(dir, t.policy, optimizer, t.normalizer, counters);
+  EXPECT_EQ(LatestCheckpoint(dir), path);
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+
+  PolicyConfig pc;
+  pc.hidden = {32, 16};
+  ActorCritic restored(5, 2, pc);
+  torch::optim::Adam restored_opt(restored->parameters(), torch::optim::AdamOptions(1e-3));
+  RunningNormalizer restored_norm(5, 5.0, true);
+  TrainingCounters restored_counters;
+  LoadCheckpoint(path, restored, &restored_opt, &restored_norm, &restored_counters);
+  EXPECT_TRUE(torch::equal(FlattenParameters(*restored), FlattenParameters(*t.policy)));
+  EXPECT_EQ(restored_norm.mean(), t.normalizer.mean());
+  EXPECT_EQ(restored_norm.var(), t.normalizer.var());
+  EXPECT_EQ(restored_counters.env_steps, 1000);
+  EXPECT_EQ(restored_counters.updates, 7);
+  EXPECT_EQ(restored_counters.dropped_fragments, 3);
+  EXPECT_DOUBLE_EQ(restored_counters.wall_s, 12.5);
+  // Adam state came back: the same gradient gives the same step on both
+  optimizer.zero_grad();
+  restored_opt.zero_grad();
+  for (auto* p : {&t.policy, &restored}) {
+    torch::manual_seed(5);
+    (*p)->Value(torch::randn({4, 5})).sum().backward();
+  }
+  optimizer.step();
+  restored_opt.step();
+  EXPECT_TRUE(torch::allclose(FlattenParameters(*restored), FlattenParameters(*t.policy)));
+
+  // a damaged file is a clear error
+  std::ofstream(dir + "/bad.pt") << "not a checkpoint";
+  EXPECT_THROW(LoadCheckpoint(dir + "/bad.pt", restored, nullptr, nullptr, nullptr), UserError);
+  std::filesystem::remove_all(dir);
+}
+
+// Builds a fragment message for the batcher from plain vectors.
+struct FragmentData {
+  int T, K, D, A;
+  std::vector<float> obs, actions, log_probs, rewards, truncated_obs, returns;
+  std::vector<uint8_t> terminated, truncated;
+  std::vector<int32_t> lengths;
+  wire::FragmentView View() const {
+    wire::FragmentView v;
+    v.T = T, v.K = K, v.D = D, v.A = A;
+    v.N = static_cast<int>(truncated_obs.size() / D);
+    v.obs = obs.data(), v.actions = actions.data(), v.log_probs = log_probs.data();
+    v.rewards = rewards.data(), v.terminated = terminated.data(), v.truncated = truncated.data();
+    v.truncated_obs = truncated_obs.data();
+    return v;
+  }
+};
+
+TEST(BuildRolloutBatchTest, BootstrapsThroughTruncationNotTermination) {
+  Trained t = MakeTrained("elu");
+  const int T = 3, K = 2, D = 5, A = 2;
+  FragmentData f{T, K, D, A};
+  torch::Tensor obs = torch::randn({T + 1, K, D});
+  f.obs.assign(obs.data_ptr<float>(), obs.data_ptr<float>() + obs.numel());
+  f.actions.assign(T * K * A, 0.1f);
+  f.log_probs.assign(T * K, -1.0f);
+  f.rewards = {1, 2, 3, 4, 5, 6};
+  f.terminated = {0, 0, 0, 1, 0, 0};  // env 1 terminates after step 1
+  f.truncated = {0, 0, 1, 0, 0, 0};   // env 0 truncates after step 1
+  f.truncated_obs = {0.5f, -0.5f, 1.0f, 2.0f, -3.0f};
+
+  // two fragments side by side: the second with env columns swapped roles is not needed,
+  // the same data twice checks the column offsets
+  FragmentBatcher batcher(T, K, D, A, 2);
+  batcher.Add(f.View());
+  batcher.Add(f.View());
+  ASSERT_TRUE(batcher.full());
+  EXPECT_EQ(batcher.truncated_index().numel(), 2);
+
+  AlgorithmConfig config;
+  config.gamma = 0.9;
+  config.gae_lambda = 0.7;
+  algorithms::RolloutBatch batch = BuildRolloutBatch(batcher, t.policy, t.normalizer, config);
+  ASSERT_EQ(batch.returns.numel(), T * 2 * K);
+
+  torch::NoGradGuard no_grad;
+  auto value = [&](const std::vector<float>& o) {
+    torch::Tensor x = torch::from_blob(const_cast<float*>(o.data()), {1, D}).clone();
+    return t.policy->Value(NormalizeObs(x, t.normalizer)).item<float>();
+  };
+  auto obs_at = [&](int step, int env) {
+    return std::vector<float>(f.obs.begin() + (step * K + env) * D,
+                              f.obs.begin() + (step * K + env + 1) * D);
+  };
+  const int B = 2 * K;
+  for (int col : {0, K}) {
+    // step 1, env 0 (truncated): advantage = r + gamma V(final obs) - V(s1); no carry from step 2
+    float adv_trunc = batch.advantages[1 * B + col + 0].item<float>();
+    EXPECT_NEAR(adv_trunc, 3.0f + 0.9f * value(f.truncated_obs) - value(obs_at(1, 0)), 1e-4);
+    // step 1, env 1 (terminated): advantage = r - V(s1)
+    float adv_term = batch.advantages[1 * B + col + 1].item<float>();
+    EXPECT_NEAR(adv_term, 4.0f - value(obs_at(1, 1)), 1e-4);
+    // step 2, env 0 (ordinary last step): bootstrap from obs row T
+    float adv_last = batch.advantages[2 * B + col + 0].item<float>();
+    EXPECT_NEAR(adv_last, 5.0f + 0.9f * value(obs_at(3, 0)) - value(obs_at(2, 0)), 1e-4);
+  }
+}
+
+}  // namespace
+}  // namespace robofleet::learner
