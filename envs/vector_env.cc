@@ -69,7 +69,8 @@ void VectorEnv::ResetSlot(Slot& slot, float* obs) {
 
 void VectorEnv::StaggerEpisodes(int max_steps) {
   for (Slot& slot : envs_) {
-    slot.cut_at = std::uniform_int_distribution<int>(1, std::max(1, max_steps))(slot.seeds);
+    // the raw engine output, like every other draw here, so all libraries agree
+    slot.cut_at = 1 + static_cast<int>(slot.seeds() % static_cast<uint64_t>(std::max(1, max_steps)));
   }
 }
 

@@ -762,6 +762,32 @@ TEST_F(VectorEnvTest, NonFiniteActionThrowsBeforeSteppingAnyEnv) {
   EXPECT_EQ(obs, twin_obs);
 }
 
+TEST_F(VectorEnvTest, StaggeredEpisodesEndAsUnreportedTruncations) {
+  constexpr int kEnvs = 8, kLimit = 50, kObs = 5;
+  VectorEnv venv(CartpoleConfig(kLimit), kEnvs, 5);
+  std::vector<float> obs(kEnvs * kObs), reward(kEnvs), actions(kEnvs, 0.0f), final_obs;
+  std::vector<uint8_t> terminated(kEnvs), truncated(kEnvs);
+  venv.Reset(obs.data());
+  venv.StaggerEpisodes(kLimit);
+  // first truncation step of every env: spread out, all within the limit
+  std::vector<int> first_cut(kEnvs, -1);
+  for (int t = 0; t < kLimit; ++t) {
+    venv.Step(actions.data(), obs.data(), reward.data(), terminated.data(), truncated.data(),
+              &final_obs);
+    for (int i = 0; i < kEnvs; ++i) {
+      EXPECT_EQ(terminated[i], 0);
+      if (truncated[i] && first_cut[i] < 0) first_cut[i] = t;
+    }
+  }
+  std::sort(first_cut.begin(), first_cut.end());
+  EXPECT_GE(first_cut.front(), 0) << "every env is cut within the limit";
+  EXPECT_GT(first_cut.back() - first_cut.front(), kLimit / 4) << "cuts are spread out";
+  EXPECT_EQ(final_obs.size() % kObs, 0u);
+  EXPECT_GE(final_obs.size(), static_cast<size_t>(kEnvs * kObs)) << "cut steps keep final obs";
+  // cut episodes are not real episodes: only full-length ones are reported
+  for (const auto& e : venv.TakeFinishedEpisodes()) EXPECT_EQ(e.length, kLimit);
+}
+
 TEST_F(VectorEnvTest, StepBeforeResetThrows) {
   VectorEnv venv(CartpoleConfig(), 1, 0);
   float obs[5], reward[1], action[1] = {0.0f};
