@@ -42,6 +42,8 @@ struct EnvSpec {
   double control_dt = 0.0;              // seconds per control step
   std::vector<std::string> obs_names;   // one name per observation entry
   std::vector<std::string> act_names;   // one name per action entry (actuator)
+  std::vector<double> act_low;          // actuator ctrlrange lower bound, per action entry
+  std::vector<double> act_high;         // ... and upper bound: action -1 maps to low, +1 to high
 };
 
 class Env {

@@ -173,6 +173,8 @@ MujocoEnv::MujocoEnv(const EnvConfig& config, TaskInfo task) {
       ctrl_scale_[i] = 0.5 * (high - low);
       ctrl_offset_[i] = 0.5 * (high + low);
     }
+    spec_.act_low.push_back(ctrl_offset_[i] - ctrl_scale_[i]);
+    spec_.act_high.push_back(ctrl_offset_[i] + ctrl_scale_[i]);
   }
   action_.assign(m->nu, 0.0f);
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/config.h"
+#include "learner/learner.h"
 
 namespace robofleet::launcher {
 
@@ -15,9 +16,14 @@ int ActorCommand(int argc, char** argv);
 int LearnerCommand(int argc, char** argv);
 int BenchCommand(int argc, char** argv);
 int ConfigCommand(int argc, char** argv);
+int ExportCommand(int argc, char** argv);
+int EvalCommand(int argc, char** argv);
 
 // Loads RUN_DIR/config.yaml, as children of `train` do.
 ExperimentConfig LoadRunConfig(const std::string& run_dir);
+
+// The task facts the learner and export need, from the env registry.
+learner::TaskInfo TaskInfoFor(const ExperimentConfig& config);
 
 }  // namespace robofleet::launcher
 

@@ -95,11 +95,6 @@ std::string SocketDir(const std::string& run_dir, bool* is_temp) {
   return tmpl;
 }
 
-learner::TaskInfo TaskInfoFor(const ExperimentConfig& config) {
-  envs::EnvSpec spec = envs::GetEnvSpec(config.env);
-  return {spec.id, spec.obs_dim, spec.act_dim, spec.obs_names, spec.act_names};
-}
-
 void AddEndpointOptions(cxxopts::Options& options) {
   options.add_options()
       ("run-dir", "run directory holding config.yaml", cxxopts::value<std::string>())
@@ -114,6 +109,12 @@ std::string Required(const cxxopts::ParseResult& args, const char* name) {
 }
 
 }  // namespace
+
+learner::TaskInfo TaskInfoFor(const ExperimentConfig& config) {
+  envs::EnvSpec spec = envs::GetEnvSpec(config.env);
+  return {spec.id,        spec.obs_dim,  spec.act_dim, spec.obs_names,
+          spec.act_names, spec.act_low, spec.act_high};
+}
 
 ExperimentConfig LoadRunConfig(const std::string& run_dir) {
   return LoadExperiment(run_dir + "/config.yaml");

@@ -1,5 +1,7 @@
 #include "learner/export.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <cstdio>
 #include <limits>
 
@@ -36,11 +38,44 @@ std::string JsonStrings(const std::vector<std::string>& v) {
   return out + "]";
 }
 
+std::string JsonNumbers(const std::vector<double>& v) {
+  std::string out = "[";
+  char buf[32];
+  for (size_t i = 0; i < v.size(); ++i) {
+    std::snprintf(buf, sizeof(buf), "%.9g", v[i]);
+    out += (i ? ", " : "") + std::string(buf);
+  }
+  return out + "]";
+}
+
+// Registers an MLP's linear layers as parameters <prefix><i>_w / <prefix><i>_b
+// and returns the TorchScript lines that apply it to `x`.
+std::string RegisterMlp(torch::jit::Module& module, torch::nn::Sequential& mlp,
+                        const std::string& prefix, const std::string& activation) {
+  std::string body;
+  int layer = 0;
+  for (size_t i = 0; i < mlp->size(); ++i) {
+    auto* linear = mlp->ptr(i)->as<torch::nn::Linear>();
+    if (linear == nullptr) continue;
+    const std::string w = prefix + std::to_string(layer) + "_w";
+    const std::string b = prefix + std::to_string(layer) + "_b";
+    module.register_parameter(w, linear->weight.detach().clone(), false);
+    module.register_parameter(b, linear->bias.detach().clone(), false);
+    if (layer > 0) body += "    x = torch." + activation + "(x)\n";
+    body += "    x = torch.linear(x, self." + w + ", self." + b + ")\n";
+    ++layer;
+  }
+  ROBOFLEET_CHECK(layer >= 1);
+  return body;
+}
+
 }  // namespace
 
-torch::jit::Module BuildPolicyModule(ActorCritic& policy, const RunningNormalizer& normalizer) {
+torch::jit::Module BuildPolicyModule(ActorCritic& policy, const RunningNormalizer& normalizer,
+                                     const std::vector<double>& act_low,
+                                     const std::vector<double>& act_high) {
   torch::jit::Module module("RoboFleetPolicy");
-  const int D = policy->obs_dim();
+  const int D = policy->obs_dim(), A = policy->act_dim();
 
   // normaliser as buffers: exactly the float32 values the learner applies
   torch::Tensor mean = torch::zeros({D}), inv_std = torch::ones({D});
@@ -54,46 +89,65 @@ torch::jit::Module BuildPolicyModule(ActorCritic& policy, const RunningNormalize
   module.register_buffer("obs_inv_std", inv_std);
   module.register_attribute("obs_clip", c10::FloatType::get(), clip);
 
-  // the actor MLP's linear layers as w<i>, b<i>
-  std::string body;
-  int layer = 0;
-  const std::string& act = policy->config().activation;
-  for (size_t i = 0; i < policy->actor()->size(); ++i) {
-    auto* linear = policy->actor()->ptr(i)->as<torch::nn::Linear>();
-    if (linear == nullptr) continue;
-    const std::string w = "w" + std::to_string(layer), b = "b" + std::to_string(layer);
-    module.register_parameter(w, linear->weight.detach().clone(), false);
-    module.register_parameter(b, linear->bias.detach().clone(), false);
-    body += "    x = torch.linear(x, self." + w + ", self." + b + ")\n";
-    body += "    x = torch." + act + "(x)\n";
-    ++layer;
+  // actuator ranges for actuator_action
+  ROBOFLEET_CHECK(act_low.size() == act_high.size());
+  ROBOFLEET_CHECK(act_low.empty() || static_cast<int>(act_low.size()) == A);
+  torch::Tensor low = torch::full({A}, -1.0), high = torch::full({A}, 1.0);
+  if (!act_low.empty()) {
+    low = torch::tensor(act_low).to(torch::kFloat32);
+    high = torch::tensor(act_high).to(torch::kFloat32);
   }
-  // no activation after the last layer
-  body.erase(body.rfind("    x = torch."));
-  ROBOFLEET_CHECK(layer >= 1);
+  module.register_buffer("act_low", low);
+  module.register_buffer("act_high", high);
+  module.register_parameter("log_std", policy->log_std().detach().clone(), false);
 
+  const std::string& act = policy->config().activation;
+  const std::string actor = RegisterMlp(module, policy->actor(), "pi", act);
+  const std::string critic = RegisterMlp(module, policy->critic(), "vf", act);
   module.define(
       "def normalize(self, obs: Tensor) -> Tensor:\n"
       "    return torch.clamp((obs - self.obs_mean) * self.obs_inv_std, -self.obs_clip, "
       "self.obs_clip)\n"
       "def action_mean(self, obs: Tensor) -> Tensor:\n"
       "    x = self.normalize(obs)\n" +
-      body +
+      actor +
       "    return x\n"
       "def forward(self, obs: Tensor) -> Tensor:\n"
-      "    return torch.clamp(self.action_mean(obs), -1.0, 1.0)\n");
+      "    return torch.clamp(self.action_mean(obs), -1.0, 1.0)\n"
+      "def stochastic_action(self, obs: Tensor) -> Tensor:\n"
+      "    mean = self.action_mean(obs)\n"
+      "    noise = torch.randn_like(mean)\n"
+      "    return torch.clamp(mean + torch.exp(self.log_std) * noise, -1.0, 1.0)\n"
+      "def actuator_action(self, obs: Tensor) -> Tensor:\n"
+      "    a = self.forward(obs)\n"
+      "    return self.act_low + (a + 1.0) * 0.5 * (self.act_high - self.act_low)\n"
+      "def value(self, obs: Tensor) -> Tensor:\n"
+      "    x = self.normalize(obs)\n" +
+      critic +
+      "    return x.squeeze(-1)\n");
   module.eval();
   return module;
 }
 
 std::string MetadataJson(const ActorCritic& policy, const PolicyMetadata& metadata) {
+  // the env section of the resolved config, as YAML of its own
+  std::string env_config;
+  try {
+    YAML::Node env = YAML::Load(metadata.config_yaml)["env"];
+    if (env) env_config = YAML::Dump(env) + "\n";
+  } catch (const YAML::Exception&) {
+  }
   std::string json = "{\n";
   json += "  \"format\": \"robofleet-policy\",\n";
+  json += "  \"robofleet_version\": " + JsonString(ROBOFLEET_VERSION) + ",\n";
   json += "  \"obs_dim\": " + std::to_string(policy->obs_dim()) + ",\n";
   json += "  \"act_dim\": " + std::to_string(policy->act_dim()) + ",\n";
   json += "  \"obs_names\": " + JsonStrings(metadata.obs_names) + ",\n";
   json += "  \"act_names\": " + JsonStrings(metadata.act_names) + ",\n";
+  json += "  \"act_low\": " + JsonNumbers(metadata.act_low) + ",\n";
+  json += "  \"act_high\": " + JsonNumbers(metadata.act_high) + ",\n";
   json += "  \"env_id\": " + JsonString(metadata.env_id) + ",\n";
+  json += "  \"env_config\": " + JsonString(env_config) + ",\n";
   json += "  \"env_steps\": " + std::to_string(metadata.env_steps) + ",\n";
   json += "  \"config\": " + JsonString(metadata.config_yaml) + "\n";
   return json + "}\n";
@@ -101,7 +155,8 @@ std::string MetadataJson(const ActorCritic& policy, const PolicyMetadata& metada
 
 void ExportPolicy(ActorCritic& policy, const RunningNormalizer& normalizer,
                   const PolicyMetadata& metadata, const std::string& path) {
-  torch::jit::Module module = BuildPolicyModule(policy, normalizer);
+  torch::jit::Module module =
+      BuildPolicyModule(policy, normalizer, metadata.act_low, metadata.act_high);
   torch::jit::ExtraFilesMap extra{{"metadata.json", MetadataJson(policy, metadata)}};
   const std::string tmp = path + ".tmp";
   module.save(tmp, extra);

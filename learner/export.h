@@ -1,12 +1,15 @@
 // TorchScript export of the trained policy, built in C++ (no Python).
 //
-// The exported module `RoboFleetPolicy` holds the actor MLP's weights, the
-// observation normaliser and the action bounds:
-//   forward(obs: f32[B, obs_dim]) -> f32[B, act_dim]
-// the deterministic action clamp(mean(normalise(obs)), -1, 1). A robot
-// controller needs only LibTorch (C++) or torch (Python) to run it.
-// The extra file `metadata.json` holds obs_dim, act_dim, the observation and
-// action names, env id, env steps trained, and the resolved config.
+// The exported module `RoboFleetPolicy` holds the actor and critic MLPs, the
+// observation normaliser and the actuators' ranges. obs is float32
+// [B, obs_dim], raw (the module normalises it):
+//   forward(obs) -> [B, act_dim]            deterministic action, clamp(mean, -1, 1)
+//   stochastic_action(obs) -> [B, act_dim]  clamp(mean + std * N(0, 1), -1, 1)
+//   value(obs) -> [B]                       the critic's value estimate
+//   actuator_action(obs) -> [B, act_dim]    forward() mapped onto each ctrlrange
+//   normalize(obs) -> [B, obs_dim]          the normalised observation
+// A robot controller needs only LibTorch (C++) or torch (Python) to run it.
+// The extra file `metadata.json` describes it (see MetadataJson).
 #ifndef ROBOFLEET_LEARNER_EXPORT_H_
 #define ROBOFLEET_LEARNER_EXPORT_H_
 
@@ -22,16 +25,23 @@ namespace robofleet::learner {
 
 struct PolicyMetadata {
   std::string env_id;
-  std::vector<std::string> obs_names;
-  std::vector<std::string> act_names;
-  int64_t env_steps = 0;
-  std::string config_yaml;  // the resolved experiment config
+  std::vector<std::string> obs_names;  // observation layout, one name per entry
+  std::vector<std::string> act_names;  // actuator names, one per action entry
+  std::vector<double> act_low;         // actuator ctrlrange, per action entry
+  std::vector<double> act_high;
+  int64_t env_steps = 0;               // env steps trained on
+  std::string config_yaml;             // the resolved experiment config
 };
 
-// Builds the TorchScript module for `policy` and `normalizer`.
-torch::jit::Module BuildPolicyModule(ActorCritic& policy, const RunningNormalizer& normalizer);
+// Builds the TorchScript module for `policy` and `normalizer`; act_low and
+// act_high (each act_dim long, or empty for [-1, 1]) bound actuator_action.
+torch::jit::Module BuildPolicyModule(ActorCritic& policy, const RunningNormalizer& normalizer,
+                                     const std::vector<double>& act_low = {},
+                                     const std::vector<double>& act_high = {});
 
-// The metadata.json text.
+// The metadata.json text: format, robofleet_version, obs_dim, act_dim,
+// obs_names, act_names, act_low, act_high, env_id, env_config (the env
+// section as YAML), env_steps, config (the whole resolved config as YAML).
 std::string MetadataJson(const ActorCritic& policy, const PolicyMetadata& metadata);
 
 // Builds the module and saves it with metadata.json to `path` (atomically).

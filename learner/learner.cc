@@ -79,7 +79,22 @@ class WeightsPublisher {
   Clock::time_point last_publish_ = Clock::now();
 };
 
+PolicyMetadata MakeMetadata(const TaskInfo& task, int64_t env_steps,
+                            const ExperimentConfig& config) {
+  return {task.env_id,  task.obs_names, task.act_names, task.act_low,
+          task.act_high, env_steps,     ToYaml(config)};
+}
+
 }  // namespace
+
+void ExportCheckpoint(const ExperimentConfig& config, const TaskInfo& task,
+                      const std::string& checkpoint, const std::string& out) {
+  ActorCritic policy(task.obs_dim, task.act_dim, config.policy);
+  RunningNormalizer normalizer(task.obs_dim, config.normalizer.clip, config.normalizer.enabled);
+  TrainingCounters counters;
+  LoadCheckpoint(checkpoint, policy, nullptr, &normalizer, &counters);
+  ExportPolicy(policy, normalizer, MakeMetadata(task, counters.env_steps, config), out);
+}
 
 FragmentBatcher::FragmentBatcher(int T, int K, int obs_dim, int act_dim, int num_fragments)
     : T_(T), K_(K), D_(obs_dim), A_(act_dim), num_fragments_(num_fragments) {
@@ -315,9 +330,8 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
   // the end: a final checkpoint and the exported policy
   counters.dropped_fragments = malformed + stale;
   SaveCheckpoint(checkpoint_dir, policy, algorithm->optimizer(), normalizer, counters);
-  PolicyMetadata metadata{task.env_id, task.obs_names, task.act_names, counters.env_steps,
-                          ToYaml(config)};
-  ExportPolicy(policy, normalizer, metadata, options.run_dir + "/policy.pt");
+  ExportPolicy(policy, normalizer, MakeMetadata(task, counters.env_steps, config),
+               options.run_dir + "/policy.pt");
   if (!options.quiet) {
     std::printf("learner: %lld env steps in %s, return %.1f over the last %zu episodes; policy at %s\n",
                 static_cast<long long>(counters.env_steps),

@@ -32,6 +32,8 @@ struct TaskInfo {
   int act_dim = 0;
   std::vector<std::string> obs_names;
   std::vector<std::string> act_names;
+  std::vector<double> act_low;   // actuator ctrlrange per action entry
+  std::vector<double> act_high;
 };
 
 struct LearnerOptions {
@@ -44,6 +46,12 @@ struct LearnerOptions {
 // Runs until train.total_env_steps or a stop request; returns the process
 // exit status (0 on success).
 int RunLearner(const ExperimentConfig& config, const LearnerOptions& options);
+
+// Exports the policy of checkpoint file `checkpoint` of a run with `config`
+// to `out` (TorchScript with metadata.json), exactly as the end of a run
+// does. Throws UserError when the checkpoint cannot be read.
+void ExportCheckpoint(const ExperimentConfig& config, const TaskInfo& task,
+                      const std::string& checkpoint, const std::string& out);
 
 // Collects fragments of one shape [T steps, K envs] into a batch of
 // F fragments laid side by side: B = F * K columns.

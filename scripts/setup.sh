@@ -13,6 +13,7 @@ packages=(
   libzmq3-dev cppzmq-dev       # ZeroMQ and its C++ binding
   libcxxopts-dev libyaml-cpp-dev
   libgtest-dev libbenchmark-dev
+  python3 python3-torch        # the Python deployment example and its test
 )
 
 missing=()

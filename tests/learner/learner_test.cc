@@ -48,8 +48,8 @@ class ExportTest : public ::testing::TestWithParam<std::string> {};
 TEST_P(ExportTest, LoadedModuleMatchesLearnerPolicy) {
   Trained t = MakeTrained(GetParam());
   const std::string dir = TempDir("export");
-  PolicyMetadata meta{"cartpole_swingup", {"a", "b", "c", "d", "e"}, {"u", "v"}, 1234,
-                      "name: test\n"};
+  PolicyMetadata meta{"cartpole_swingup", {"a", "b", "c", "d", "e"}, {"u", "v"}, {-2.0, 0.0},
+                      {2.0, 10.0}, 1234, "name: test\nenv:\n  id: cartpole_swingup\n"};
   ExportPolicy(t.policy, t.normalizer, meta, dir + "/policy.pt");
 
   torch::jit::ExtraFilesMap extra{{"metadata.json", ""}};
@@ -72,9 +72,31 @@ TEST_P(ExportTest, LoadedModuleMatchesLearnerPolicy) {
   torch::Tensor single = loaded.forward({obs.slice(0, 7, 8)}).toTensor();
   EXPECT_LE((single - expected.slice(0, 7, 8)).abs().max().item<float>(), 1e-5);
 
+  // the other methods: value, actuator units, stochastic action
+  torch::Tensor value = loaded.get_method("value")({obs}).toTensor();
+  torch::Tensor expected_value;
+  {
+    torch::NoGradGuard no_grad;
+    expected_value = t.policy->Value(NormalizeObs(obs, t.normalizer));
+  }
+  ASSERT_EQ(value.sizes(), expected_value.sizes());
+  EXPECT_LE((value - expected_value).abs().max().item<float>(), 1e-4);
+  torch::Tensor units = loaded.get_method("actuator_action")({obs}).toTensor();
+  torch::Tensor low = torch::tensor({-2.0f, 0.0f}), high = torch::tensor({2.0f, 10.0f});
+  EXPECT_LE((units - (low + (expected + 1.0) * 0.5 * (high - low))).abs().max().item<float>(),
+            1e-4);
+  torch::manual_seed(3);
+  torch::Tensor noisy = loaded.get_method("stochastic_action")({obs}).toTensor();
+  EXPECT_GE(noisy.min().item<float>(), -1.0f);
+  EXPECT_LE(noisy.max().item<float>(), 1.0f);
+  EXPECT_GT((noisy - got).abs().mean().item<float>(), 1e-3) << "stochastic action has no noise";
+
   const std::string& json = extra["metadata.json"];
   for (const char* field : {"\"obs_dim\": 5", "\"act_dim\": 2", "\"env_id\": \"cartpole_swingup\"",
-                            "\"env_steps\": 1234", "\"config\": \"name: test\\n\""}) {
+                            "\"env_steps\": 1234", "\"obs_names\": [\"a\"", "\"act_names\": [\"u\", \"v\"]",
+                            "\"act_low\": [-2, 0]", "\"act_high\": [2, 10]",
+                            "\"env_config\": \"id: cartpole_swingup\\n\"",
+                            "\"robofleet_version\": \"", "\"config\": \"name: test\\n"}) {
     EXPECT_NE(json.find(field), std::string::npos) << field << " in " << json;
   }
   std::filesystem::remove_all(dir);

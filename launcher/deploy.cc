@@ -1,0 +1,173 @@
+// `robofleet export` and `robofleet eval`: the policy file a robot runs, and
+// the proof that the file on disk is the policy that was trained.
+#include <cxxopts.hpp>
+#include <torch/script.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "envs/registry.h"
+#include "launcher/commands.h"
+#include "learner/checkpoint.h"
+
+namespace robofleet::launcher {
+namespace fs = std::filesystem;
+
+namespace {
+
+// An exported policy and the metadata saved beside it.
+struct LoadedPolicy {
+  torch::jit::Module module;
+  YAML::Node metadata;
+};
+
+LoadedPolicy LoadPolicy(const std::string& path) {
+  if (!fs::exists(path)) throw UserError(path + ": no such policy file");
+  torch::jit::ExtraFilesMap extra{{"metadata.json", ""}};
+  LoadedPolicy p;
+  try {
+    p.module = torch::jit::load(path, torch::kCPU, extra);
+  } catch (const c10::Error& e) {
+    std::string what = e.what_without_backtrace();
+    throw UserError(path + ": not a TorchScript file (" + what.substr(0, what.find('\n')) + ")");
+  }
+  // JSON is YAML: one parser for both
+  try {
+    p.metadata = YAML::Load(extra["metadata.json"]);
+  } catch (const YAML::Exception&) {
+  }
+  if (!p.metadata || !p.metadata["format"] ||
+      p.metadata["format"].as<std::string>() != "robofleet-policy") {
+    throw UserError(path + ": no RoboFleet metadata.json inside; export it with robofleet export");
+  }
+  return p;
+}
+
+}  // namespace
+
+int ExportCommand(int argc, char** argv) {
+  cxxopts::Options options("robofleet export",
+                           "Export a run's policy as TorchScript from any of its checkpoints.");
+  options.positional_help("RUN_DIR");
+  options.add_options()
+      ("run-dir", "run directory", cxxopts::value<std::string>())
+      ("checkpoint", "checkpoint file (default: the run's latest)", cxxopts::value<std::string>())
+      ("out", "output file (default: RUN_DIR/policy.pt)", cxxopts::value<std::string>())
+      ("h,help", "show this help");
+  options.parse_positional({"run-dir"});
+  cxxopts::ParseResult args = options.parse(argc, argv);
+  if (args.count("help")) {
+    std::printf("%s\n", options.help().c_str());
+    return 0;
+  }
+  if (!args.count("run-dir")) throw UserError("no run directory; usage: robofleet export RUN_DIR");
+  const std::string run_dir = args["run-dir"].as<std::string>();
+  if (!fs::exists(run_dir + "/config.yaml")) {
+    throw UserError(run_dir + ": not a run directory (no config.yaml)");
+  }
+  std::string checkpoint = args.count("checkpoint")
+                               ? args["checkpoint"].as<std::string>()
+                               : learner::LatestCheckpoint(run_dir + "/checkpoints");
+  if (checkpoint.empty()) throw UserError(run_dir + ": the run has no checkpoint yet");
+  if (!fs::exists(checkpoint)) throw UserError(checkpoint + ": no such checkpoint");
+  const std::string out =
+      args.count("out") ? args["out"].as<std::string>() : run_dir + "/policy.pt";
+
+  ExperimentConfig config = LoadRunConfig(run_dir);
+  learner::ExportCheckpoint(config, TaskInfoFor(config), checkpoint, out);
+  std::printf("exported %s -> %s\n", checkpoint.c_str(), out.c_str());
+  return 0;
+}
+
+int EvalCommand(int argc, char** argv) {
+  cxxopts::Options options("robofleet eval",
+                           "Run an exported policy in MuJoCo and report its return.");
+  options.positional_help("POLICY.pt");
+  options.add_options()
+      ("policy", "exported policy file", cxxopts::value<std::string>())
+      ("env", "task to run (default: the one in the policy's metadata)",
+       cxxopts::value<std::string>())
+      ("episodes", "episodes to run", cxxopts::value<int>()->default_value("10"))
+      ("seed", "seed of the first episode; episode i uses seed + i",
+       cxxopts::value<uint64_t>()->default_value("0"))
+      ("stochastic", "sample actions instead of taking the mean")
+      ("json", "print one JSON object")
+      ("h,help", "show this help");
+  options.parse_positional({"policy"});
+  cxxopts::ParseResult args = options.parse(argc, argv);
+  if (args.count("help")) {
+    std::printf("%s\n", options.help().c_str());
+    return 0;
+  }
+  if (!args.count("policy")) throw UserError("no policy file; usage: robofleet eval POLICY.pt");
+  const std::string path = args["policy"].as<std::string>();
+  const int episodes = args["episodes"].as<int>();
+  if (episodes <= 0) throw UserError("--episodes must be >= 1");
+  const uint64_t seed = args["seed"].as<uint64_t>();
+
+  LoadedPolicy policy = LoadPolicy(path);
+  // the env and its config come from the metadata unless --env names another
+  ExperimentConfig trained = ParseExperiment(policy.metadata["config"].as<std::string>(""),
+                                             path + ":metadata.json");
+  EnvConfig env_config = trained.env;
+  if (args.count("env")) {
+    env_config = EnvConfig{};
+    env_config.id = args["env"].as<std::string>();
+  }
+  std::unique_ptr<envs::Env> env = envs::MakeEnv(env_config);
+  const envs::EnvSpec& spec = env->spec();
+  const int obs_dim = policy.metadata["obs_dim"].as<int>(-1);
+  const int act_dim = policy.metadata["act_dim"].as<int>(-1);
+  if (obs_dim != spec.obs_dim || act_dim != spec.act_dim) {
+    throw UserError(path + " takes " + std::to_string(obs_dim) + " observations and gives " +
+                    std::to_string(act_dim) + " actions, but env '" + spec.id + "' has " +
+                    std::to_string(spec.obs_dim) + " and " + std::to_string(spec.act_dim) +
+                    "; choose the env it was trained on");
+  }
+
+  torch::NoGradGuard no_grad;
+  torch::jit::Method act = policy.module.get_method(args.count("stochastic") ? "stochastic_action"
+                                                                             : "forward");
+  torch::Tensor obs = torch::zeros({1, spec.obs_dim});
+  std::vector<double> returns, lengths;
+  for (int e = 0; e < episodes; ++e) {
+    env->Reset(seed + static_cast<uint64_t>(e), obs.data_ptr<float>());
+    double ret = 0.0;
+    int length = 0;
+    for (;;) {
+      torch::Tensor action = act({obs}).toTensor().contiguous();
+      envs::StepResult r = env->Step(action.data_ptr<float>(), obs.data_ptr<float>());
+      ret += r.reward;
+      ++length;
+      if (r.terminated || r.truncated) break;
+    }
+    returns.push_back(ret);
+    lengths.push_back(length);
+  }
+
+  auto mean_std = [](const std::vector<double>& v) {
+    double mean = 0.0, var = 0.0;
+    for (double x : v) mean += x / v.size();
+    for (double x : v) var += (x - mean) * (x - mean) / v.size();
+    return std::pair{mean, std::sqrt(var)};
+  };
+  auto [ret_mean, ret_std] = mean_std(returns);
+  auto [len_mean, len_std] = mean_std(lengths);
+  if (args.count("json")) {
+    std::printf(
+        "{\"policy\": \"%s\", \"env\": \"%s\", \"episodes\": %d, \"seed\": %llu, "
+        "\"return_mean\": %.4f, \"return_std\": %.4f, \"length_mean\": %.2f, "
+        "\"length_std\": %.2f}\n",
+        path.c_str(), spec.id.c_str(), episodes, static_cast<unsigned long long>(seed), ret_mean,
+        ret_std, len_mean, len_std);
+  } else {
+    std::printf("%s on %s, %d episodes from seed %llu: return %.1f ± %.1f, length %.0f ± %.0f\n",
+                path.c_str(), spec.id.c_str(), episodes, static_cast<unsigned long long>(seed),
+                ret_mean, ret_std, len_mean, len_std);
+  }
+  return 0;
+}
+
+}  // namespace robofleet::launcher

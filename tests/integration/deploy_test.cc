@@ -1,0 +1,127 @@
+// Export, evaluation and the deployment examples, on a real (tiny) run.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "tests/integration/subprocess.h"
+
+namespace robofleet::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+double JsonNumber(const std::string& json, const std::string& key) {
+  size_t at = json.find("\"" + key + "\": ");
+  if (at == std::string::npos) return std::nan("");
+  return std::stod(json.substr(at + key.size() + 4));
+}
+
+class DeployTest : public ::testing::Test {
+ protected:
+  // one tiny training run shared by every test here
+  static void SetUpTestSuite() {
+    dir_ = new std::string(MakeTempDir("deploy"));
+    std::ofstream(*dir_ + "/exp.yaml") << "name: tiny\nenv:\n  max_episode_steps: 40\n"
+                                          "actors:\n  count: 1\n  envs_per_actor: 4\n"
+                                          "  rollout_length: 16\npolicy:\n  hidden: [16, 16]\n"
+                                          "learner:\n  batch_size: 64\ntrain:\n"
+                                          "  total_env_steps: 320\n  checkpoint_every: 2\n";
+    Child train({ROBOFLEET_BINARY, "train", *dir_ + "/exp.yaml", "--run-dir", *dir_ + "/run"},
+                *dir_ + "/train");
+    ASSERT_TRUE(train.Wait(120)) << train.err();
+    ASSERT_EQ(train.exit_code(), 0) << train.err();
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*dir_);
+    delete dir_;
+  }
+  static std::string Run() { return *dir_ + "/run"; }
+
+  // Runs robofleet with `args`; returns the child after it finished.
+  static std::unique_ptr<Child> Robofleet(std::vector<std::string> args, const std::string& log) {
+    args.insert(args.begin(), ROBOFLEET_BINARY);
+    auto child = std::make_unique<Child>(args, *dir_ + "/" + log);
+    EXPECT_TRUE(child->Wait(120)) << log << " did not finish";
+    return child;
+  }
+
+  static std::string* dir_;
+};
+std::string* DeployTest::dir_ = nullptr;
+
+TEST_F(DeployTest, ExportFromAnyCheckpointThenEval) {
+  const std::string out = *dir_ + "/early.pt";
+  auto exported = Robofleet({"export", Run(), "--checkpoint", Run() + "/checkpoints/ckpt-2.pt",
+                             "--out", out},
+                            "export");
+  ASSERT_EQ(exported->exit_code(), 0) << exported->err();
+  ASSERT_TRUE(fs::exists(out));
+  auto eval = Robofleet({"eval", out, "--episodes", "3", "--json"}, "eval_early");
+  ASSERT_EQ(eval->exit_code(), 0) << eval->err();
+  EXPECT_DOUBLE_EQ(JsonNumber(eval->out(), "length_mean"), 40.0) << eval->out();
+  EXPECT_EQ(JsonNumber(eval->out(), "episodes"), 3);
+  // a different checkpoint is a different policy
+  auto final_eval = Robofleet({"eval", Run() + "/policy.pt", "--episodes", "3", "--json"}, "eval");
+  ASSERT_EQ(final_eval->exit_code(), 0) << final_eval->err();
+  EXPECT_NE(JsonNumber(eval->out(), "return_mean"), JsonNumber(final_eval->out(), "return_mean"));
+}
+
+TEST_F(DeployTest, EvalIsRepeatableForOneSeed) {
+  auto a = Robofleet({"eval", Run() + "/policy.pt", "--episodes", "2", "--seed", "9", "--json"}, "a");
+  auto b = Robofleet({"eval", Run() + "/policy.pt", "--episodes", "2", "--seed", "9", "--json"}, "b");
+  ASSERT_EQ(a->exit_code(), 0) << a->err();
+  EXPECT_EQ(a->out(), b->out());
+  EXPECT_FALSE(std::isnan(JsonNumber(a->out(), "return_mean"))) << a->out();
+}
+
+TEST_F(DeployTest, BadInputIsOneLineAndExitTwo) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"eval", *dir_ + "/missing.pt"},
+           {"eval", *dir_ + "/exp.yaml"},
+           {"eval", Run() + "/policy.pt", "--env", "nosuch"},
+           {"export", *dir_},
+           {"export", Run(), "--checkpoint", *dir_ + "/nope.pt"}}) {
+    auto child = Robofleet(args, "bad");
+    EXPECT_EQ(child->exit_code(), 2) << args[0] << " " << args[1] << ": " << child->err();
+    std::string err = child->err();
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  }
+}
+
+TEST_F(DeployTest, CppExampleBuildsAgainstLibTorchAloneAndRuns) {
+  const std::string build = *dir_ + "/deploy_cpp";
+  Child configure({"/usr/bin/cmake", "-S", std::string(ROBOFLEET_SOURCE_DIR) + "/examples/deploy_cpp",
+                   "-B", build},
+                  *dir_ + "/configure");
+  ASSERT_TRUE(configure.Wait(120));
+  ASSERT_EQ(configure.exit_code(), 0) << configure.err();
+  Child make({"/usr/bin/cmake", "--build", build}, *dir_ + "/make");
+  ASSERT_TRUE(make.Wait(300));
+  ASSERT_EQ(make.exit_code(), 0) << make.out() << make.err();
+  Child run({build + "/deploy_policy", Run() + "/policy.pt", "--hz", "1000", "--steps", "300"},
+            *dir_ + "/deploy");
+  ASSERT_TRUE(run.Wait(60));
+  EXPECT_EQ(run.exit_code(), 0) << run.err();
+  EXPECT_NE(run.out().find("p50"), std::string::npos) << run.out();
+  EXPECT_NE(run.out().find("p99"), std::string::npos) << run.out();
+}
+
+TEST_F(DeployTest, PythonExampleLoadsWithTorchAlone) {
+  ASSERT_TRUE(fs::exists("/usr/bin/python3")) << "install python3 (scripts/setup.sh does)";
+  Child check({"/usr/bin/python3", "-c", "import torch"}, *dir_ + "/torch_check");
+  ASSERT_TRUE(check.Wait(60));
+  ASSERT_EQ(check.exit_code(), 0) << "Python cannot import torch: install python3-torch "
+                                     "(scripts/setup.sh does)\n"
+                                  << check.err();
+  Child run({"/usr/bin/python3", std::string(ROBOFLEET_SOURCE_DIR) + "/examples/deploy_python.py",
+             Run() + "/policy.pt"},
+            *dir_ + "/python");
+  ASSERT_TRUE(run.Wait(60));
+  EXPECT_EQ(run.exit_code(), 0) << run.out() << run.err();
+  EXPECT_NE(run.out().find("cartpole_swingup: obs 5"), std::string::npos) << run.out();
+}
+
+}  // namespace
+}  // namespace robofleet::testing
