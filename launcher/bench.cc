@@ -10,7 +10,6 @@
 #include "launcher/commands.h"
 
 namespace robofleet::launcher {
-namespace {
 
 std::vector<int> ParseWidths(const std::string& text) {
   std::vector<int> widths;
@@ -27,6 +26,8 @@ std::vector<int> ParseWidths(const std::string& text) {
   if (widths.empty()) throw UserError("--hidden needs at least one width, e.g. 256,256");
   return widths;
 }
+
+namespace {
 
 // PPO-update samples/s on a synthetic batch: batch x epochs / seconds.
 int BenchLearner(int argc, char** argv) {
@@ -113,12 +114,13 @@ int BenchLearner(int argc, char** argv) {
 
 int BenchCommand(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
-    std::printf("usage: robofleet bench learner [options]   (robofleet bench learner --help)\n");
+    std::printf("usage: robofleet bench learner|inference [options]   (robofleet bench NAME --help)\n");
     return argc < 2 ? 2 : 0;
   }
   const std::string what = argv[1];
   if (what == "learner") return BenchLearner(argc - 1, argv + 1);
-  throw UserError("unknown benchmark '" + what + "'; benchmarks: learner");
+  if (what == "inference") return BenchInference(argc - 1, argv + 1);
+  throw UserError("unknown benchmark '" + what + "'; benchmarks: learner, inference");
 }
 
 }  // namespace robofleet::launcher

@@ -15,12 +15,16 @@ int TrainCommand(int argc, char** argv);
 int ActorCommand(int argc, char** argv);
 int LearnerCommand(int argc, char** argv);
 int BenchCommand(int argc, char** argv);
+int BenchInference(int argc, char** argv);
 int ConfigCommand(int argc, char** argv);
 int ExportCommand(int argc, char** argv);
 int EvalCommand(int argc, char** argv);
 
 // Loads RUN_DIR/config.yaml, as children of `train` do.
 ExperimentConfig LoadRunConfig(const std::string& run_dir);
+
+// "256,256" -> {256, 256}; throws UserError naming --hidden.
+std::vector<int> ParseWidths(const std::string& text);
 
 // The task facts the learner and export need, from the env registry.
 learner::TaskInfo TaskInfoFor(const ExperimentConfig& config);

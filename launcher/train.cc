@@ -2,12 +2,14 @@
 // learner and the actors as children of this same binary, supervise them.
 // Also the `learner` and `actor` entry points those children run.
 #include <cxxopts.hpp>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -76,6 +78,39 @@ std::vector<pid_t> SignalAndReap(std::vector<pid_t> pids, int sig, double timeou
     if (!pids.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return pids;
+}
+
+// Runs a helper program to completion with its output discarded; returns
+// its exit status, or -1 when it could not be started.
+int RunQuietly(const std::vector<std::string>& args) {
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Draws RUN_DIR/curves.png with scripts/plot_runs.py; a missing Python or
+// matplotlib costs the picture, never the run.
+void PlotCurves(const std::string& run_dir) {
+  const std::string script = std::string(ROBOFLEET_SOURCE_DIR) + "/scripts/plot_runs.py";
+  const std::string out = run_dir + "/curves.png";
+  for (const char* python : {"python3", "/usr/bin/python3"}) {
+    if (RunQuietly({python, script, run_dir, "-o", out}) == 0) return;
+  }
+  std::fprintf(stderr, "robofleet: no curves.png (needs python3 with matplotlib: "
+                       "apt-get install python3-matplotlib)\n");
 }
 
 std::string DescribeStatus(int status) {
@@ -223,6 +258,7 @@ int TrainCommand(int argc, char** argv) {
   if (temp_sockets) fs::remove_all(socket_dir);
 
   if (WIFEXITED(learner_status) && WEXITSTATUS(learner_status) == 0) {
+    PlotCurves(run_dir);
     std::printf("robofleet: done; policy at %s/policy.pt\n", run_dir.c_str());
     return 0;
   }

@@ -11,6 +11,7 @@
 #include "core/check.h"
 #include "core/metrics.h"
 #include "core/signals.h"
+#include "core/tensorboard.h"
 #include "learner/checkpoint.h"
 #include "learner/export.h"
 
@@ -219,6 +220,9 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
 
   const std::string checkpoint_dir = options.run_dir + "/checkpoints";
   CsvWriter metrics(options.run_dir + "/metrics.csv", kMetricColumns);
+  TensorBoardWriter tensorboard(options.run_dir + "/tb");
+  tensorboard.AddText("config", 0, "```yaml\n" + ToYaml(config) + "```\n");
+  tensorboard.Flush();
 
   // sockets: fragments in, weights out
   zmq::context_t context(1);
@@ -302,11 +306,17 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     // report
     const double wall = counters.wall_s + Seconds(start);
     const double sps = counters.env_steps / std::max(wall, 1e-9);
-    metrics.Write({static_cast<double>(counters.env_steps), wall, sps, mean_of(recent_returns),
-                   mean_of(recent_lengths), stats.policy_loss, stats.value_loss, stats.entropy,
-                   stats.approx_kl, stats.clip_frac, policy_lag_mean,
-                   static_cast<double>(counters.dropped_fragments), stats.learning_rate,
-                   stats.grad_norm});
+    const std::vector<double> row = {
+        static_cast<double>(counters.env_steps), wall, sps, mean_of(recent_returns),
+        mean_of(recent_lengths), stats.policy_loss, stats.value_loss, stats.entropy,
+        stats.approx_kl, stats.clip_frac, policy_lag_mean,
+        static_cast<double>(counters.dropped_fragments), stats.learning_rate, stats.grad_norm};
+    metrics.Write(row);
+    // the same scalars for TensorBoard, against env steps
+    for (size_t i = 1; i < row.size(); ++i) {
+      if (!std::isnan(row[i])) tensorboard.AddScalar(kMetricColumns[i], counters.env_steps, row[i]);
+    }
+    tensorboard.Flush();
     if (counters.updates % config.train.checkpoint_every == 0) {
       SaveCheckpoint(checkpoint_dir, policy, algorithm->optimizer(), normalizer, counters);
     }

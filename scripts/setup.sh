@@ -14,6 +14,8 @@ packages=(
   libcxxopts-dev libyaml-cpp-dev
   libgtest-dev libbenchmark-dev
   python3 python3-torch        # the Python deployment example and its test
+  python3-matplotlib           # scripts/plot_runs.py: curves.png at the end of a run
+  python3-venv python3-pip     # the tests' Python tools (TensorBoard's event reader)
 )
 
 missing=()
@@ -34,3 +36,9 @@ fi
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j2
+
+# Python tools the tests use, in a venv that also sees Debian's torch and matplotlib
+if ! build/pyvenv/bin/python -c "import tensorboard" 2>/dev/null; then
+  /usr/bin/python3 -m venv --system-site-packages build/pyvenv
+  build/pyvenv/bin/pip install --quiet --disable-pip-version-check tensorboard
+fi

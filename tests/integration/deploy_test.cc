@@ -108,6 +108,28 @@ TEST_F(DeployTest, CppExampleBuildsAgainstLibTorchAloneAndRuns) {
   EXPECT_NE(run.out().find("p99"), std::string::npos) << run.out();
 }
 
+TEST_F(DeployTest, TensorBoardEventsMatchMetricsCsv) {
+  const std::string python = ROBOFLEET_TEST_PYTHON;
+  ASSERT_TRUE(fs::exists(python)) << python << " is missing: run scripts/setup.sh, which makes "
+                                                "it and installs TensorBoard's reader into it";
+  Child check({python, std::string(ROBOFLEET_SOURCE_DIR) + "/tests/integration/check_tensorboard.py",
+               Run()},
+              *dir_ + "/tensorboard");
+  ASSERT_TRUE(check.Wait(120));
+  EXPECT_EQ(check.exit_code(), 0) << check.out() << check.err();
+  EXPECT_NE(check.out().find("0 problems"), std::string::npos) << check.out();
+}
+
+TEST_F(DeployTest, RunEndsWithLearningCurves) {
+  const std::string png = Run() + "/curves.png";
+  ASSERT_TRUE(fs::exists(png)) << "no curves.png: install python3-matplotlib (setup.sh does)";
+  std::ifstream in(png, std::ios::binary);
+  char magic[8] = {};
+  in.read(magic, 8);
+  EXPECT_EQ(std::string(magic + 1, 3), "PNG");
+  EXPECT_GT(fs::file_size(png), 10000u);
+}
+
 TEST_F(DeployTest, PythonExampleLoadsWithTorchAlone) {
   ASSERT_TRUE(fs::exists("/usr/bin/python3")) << "install python3 (scripts/setup.sh does)";
   Child check({"/usr/bin/python3", "-c", "import torch"}, *dir_ + "/torch_check");
