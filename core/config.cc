@@ -19,9 +19,15 @@ std::string TypeName() {
   if constexpr (std::is_same_v<T, bool>) return "bool";
   if constexpr (std::is_same_v<T, std::string>) return "string";
   if constexpr (std::is_same_v<T, std::vector<int>>) return "list of int";
+  if constexpr (std::is_same_v<T, std::vector<double>>) return "list of number";
   if constexpr (std::is_floating_point_v<T>) return "number";
   if constexpr (std::is_integral_v<T>) return "integer";
 }
+
+template <class T>
+struct IsList : std::false_type {};
+template <class E>
+struct IsList<std::vector<E>> : std::true_type {};
 
 template <class T>
 std::string Format(const T& value) {
@@ -31,9 +37,9 @@ std::string Format(const T& value) {
     YAML::Emitter out;
     out << YAML::DoubleQuoted << value;
     return out.c_str();
-  } else if constexpr (std::is_same_v<T, std::vector<int>>) {
+  } else if constexpr (IsList<T>::value) {
     std::string s = "[";
-    for (size_t i = 0; i < value.size(); ++i) s += (i ? ", " : "") + std::to_string(value[i]);
+    for (size_t i = 0; i < value.size(); ++i) s += (i ? ", " : "") + Format(value[i]);
     return s + "]";
   } else if constexpr (std::is_floating_point_v<T>) {
     // the fewest digits that read back as the same number
@@ -55,11 +61,11 @@ std::string Format(const T& value) {
 // Converts a YAML node to T; returns false when the node is not a T.
 template <class T>
 bool Decode(const YAML::Node& node, T* out) {
-  if constexpr (std::is_same_v<T, std::vector<int>>) {
+  if constexpr (IsList<T>::value) {
     if (!node.IsSequence()) return false;
-    std::vector<int> v;
+    T v;
     for (const auto& item : node) {
-      int x;
+      typename T::value_type x;
       if (!Decode(item, &x)) return false;
       v.push_back(x);
     }
@@ -296,10 +302,75 @@ std::string ClosestName(const std::string& key, const std::vector<std::string>& 
   return best;
 }
 
+namespace {
+
+// A [low, high] range with low <= high and low >= `min` (a range must exclude
+// `min` itself when `min_exclusive`).
+template <class T>
+void CheckRange(const std::string& key, const std::vector<T>& range, double min,
+                bool min_exclusive) {
+  if (range.size() != 2) {
+    Reject(key, "must be a [low, high] pair, e.g. [0.8, 1.2] (got " + Format(range) + ")");
+  }
+  if (range[0] > range[1]) Reject(key, "has low > high (got " + Format(range) + ")");
+  if (range[0] < min || (min_exclusive && range[0] == min)) {
+    Reject(key, std::string("must lie ") + (min_exclusive ? "above " : "at or above ") +
+                    Format(min) + " (got " + Format(range) + ")");
+  }
+}
+
+}  // namespace
+
+void RandomizeConfig::Validate() const {
+  CheckRange("env.randomize.body_mass_scale", body_mass_scale, 0.0, true);
+  CheckRange("env.randomize.geom_friction_scale", geom_friction_scale, 0.0, false);
+  CheckRange("env.randomize.joint_damping_scale", joint_damping_scale, 0.0, false);
+  CheckRange("env.randomize.actuator_gain_scale", actuator_gain_scale, 0.0, false);
+  CheckRange("env.randomize.gravity_scale", gravity_scale, 0.0, false);
+  if (!(obs_noise >= 0)) Reject("env.randomize.obs_noise", "must be >= 0 (0 disables it)");
+  if (!(action_noise >= 0)) Reject("env.randomize.action_noise", "must be >= 0 (0 disables it)");
+  CheckRange("env.randomize.action_delay", action_delay, 0.0, false);
+  if (action_delay[1] > 1000) {
+    Reject("env.randomize.action_delay", "must be at most 1000 control steps");
+  }
+}
+
+bool RandomizeConfig::ChangesModel() const {
+  const auto varies = [](const std::vector<double>& range) {
+    return range[0] != 1.0 || range[1] != 1.0;
+  };
+  return varies(body_mass_scale) || varies(geom_friction_scale) ||
+         varies(joint_damping_scale) || varies(actuator_gain_scale) || varies(gravity_scale);
+}
+
+void MjcfTaskConfig::Validate() const {
+  if (forward_axis.size() != 3) {
+    Reject("env.mjcf.forward_axis", "must have 3 entries, e.g. [1, 0, 0]");
+  }
+  if (forward_axis[0] == 0 && forward_axis[1] == 0 && forward_axis[2] == 0) {
+    Reject("env.mjcf.forward_axis", "must not be zero; e.g. [1, 0, 0] for world x");
+  }
+  if (!healthy_height.empty()) {
+    CheckRange("env.mjcf.healthy_height", healthy_height, -1e9, false);
+  }
+  if (ctrl_cost_weight < 0) Reject("env.mjcf.ctrl_cost_weight", "must be >= 0 (it is a cost)");
+  if (contact_cost_weight < 0) {
+    Reject("env.mjcf.contact_cost_weight", "must be >= 0 (it is a cost)");
+  }
+  if (reset_noise < 0) Reject("env.mjcf.reset_noise", "must be >= 0");
+}
+
 void EnvConfig::Validate() const {
   if (id.empty()) Reject("env.id", "is empty; name a task, e.g. cartpole_swingup");
   if (frame_skip < 0) Reject("env.frame_skip", "must be >= 0 (0 keeps the task's default)");
-  if (max_episode_steps <= 0) Reject("env.max_episode_steps", "must be a positive step count");
+  if (max_episode_steps < 0) {
+    Reject("env.max_episode_steps", "must be a positive step count (or 0: the task's default)");
+  }
+  randomize.Validate();
+  mjcf.Validate();
+  if (id == "mjcf" && mjcf.path.empty()) {
+    Reject("env.mjcf.path", "is empty; env.id mjcf needs the MJCF file to load");
+  }
 }
 
 void ActorsConfig::Validate() const {

@@ -23,11 +23,105 @@ class UserError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Domain randomisation: physical parameters drawn per episode, and noise on
+// what the policy sees and does. Ranges are [low, high] pairs, sampled
+// uniformly per episode from the env's seeded stream (one draw per body, geom,
+// joint or actuator); [1, 1] (or 0 for the noises and the delay) turns a term
+// off. The defaults change nothing.
+struct RandomizeConfig {
+  std::vector<double> body_mass_scale = {1.0, 1.0};
+  std::vector<double> geom_friction_scale = {1.0, 1.0};
+  std::vector<double> joint_damping_scale = {1.0, 1.0};
+  std::vector<double> actuator_gain_scale = {1.0, 1.0};
+  std::vector<double> gravity_scale = {1.0, 1.0};
+  double obs_noise = 0.0;
+  double action_noise = 0.0;
+  std::vector<int> action_delay = {0, 0};
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("body_mass_scale", body_mass_scale,
+            "[low, high] factor on each body's mass and inertia, drawn per body");
+    v.Field("geom_friction_scale", geom_friction_scale,
+            "[low, high] factor on each geom's friction coefficients, drawn per geom");
+    v.Field("joint_damping_scale", joint_damping_scale,
+            "[low, high] factor on each joint degree of freedom's damping, drawn per dof");
+    v.Field("actuator_gain_scale", actuator_gain_scale,
+            "[low, high] factor on each actuator's force (gain and bias), drawn per actuator");
+    v.Field("gravity_scale", gravity_scale, "[low, high] factor on the gravity vector");
+    v.Field("obs_noise", obs_noise,
+            "standard deviation of Gaussian noise added to every observation entry, each step");
+    v.Field("action_noise", action_noise,
+            "standard deviation of Gaussian noise added to every action entry (in [-1, 1] "
+            "units) before clipping, each step");
+    v.Field("action_delay", action_delay,
+            "[low, high] control steps between choosing an action and applying it, drawn per "
+            "episode; the zero action is applied until the first one arrives");
+  }
+  void Validate() const;
+  // Whether any model parameter (mass, friction, damping, gain, gravity) varies.
+  bool ChangesModel() const;
+};
+
+// The generic `mjcf` task: any MJCF file, with its reward and termination
+// built from weighted terms. The terms about a body all use `body`.
+struct MjcfTaskConfig {
+  std::string path;
+  std::string body;
+  std::vector<double> forward_axis = {1.0, 0.0, 0.0};
+  double forward_weight = 1.0;
+  double height_weight = 0.0;
+  double upright_weight = 0.0;
+  double ctrl_cost_weight = 0.0;
+  double alive_bonus = 0.0;
+  double contact_cost_weight = 0.0;
+  std::vector<double> healthy_height;
+  double reset_noise = 0.0;
+  bool obs_root_xy = false;
+  bool obs_actuator_forces = false;
+  bool obs_contact_forces = false;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("path", path, "MJCF model file (relative to the working directory)");
+    v.Field("body", body,
+            "body the forward, height, upright and healthy terms refer to; empty: the first "
+            "body below the world");
+    v.Field("forward_axis", forward_axis, "world direction counted as forward (normalised)");
+    v.Field("forward_weight", forward_weight,
+            "reward per m/s of the body's velocity along forward_axis (mean over the step)");
+    v.Field("height_weight", height_weight, "reward per metre of the body's height (world z)");
+    v.Field("upright_weight", upright_weight,
+            "reward times the cosine between the body's z axis and world z (1 upright)");
+    v.Field("ctrl_cost_weight", ctrl_cost_weight,
+            "penalty times the sum of squared actions (each in [-1, 1])");
+    v.Field("alive_bonus", alive_bonus, "reward per control step");
+    v.Field("contact_cost_weight", contact_cost_weight,
+            "penalty times the sum of squared external contact forces and torques on all "
+            "bodies (N^2, Nm^2)");
+    v.Field("healthy_height", healthy_height,
+            "[low, high] range of the body's height in metres; leaving it terminates the "
+            "episode; empty: never terminates");
+    v.Field("reset_noise", reset_noise,
+            "initial qpos and qvel get uniform noise in [-reset_noise, reset_noise]");
+    v.Field("obs_root_xy", obs_root_xy,
+            "observe the root's world x and y position (false drops them: translation "
+            "invariance)");
+    v.Field("obs_actuator_forces", obs_actuator_forces, "append actuator forces to the observation");
+    v.Field("obs_contact_forces", obs_contact_forces,
+            "append each body's external contact force and torque (6 per body) to the "
+            "observation");
+  }
+  void Validate() const;
+};
+
 // The simulated task.
 struct EnvConfig {
   std::string id = "cartpole_swingup";
   int frame_skip = 0;
-  int max_episode_steps = 1000;
+  int max_episode_steps = 0;
+  RandomizeConfig randomize;
+  MjcfTaskConfig mjcf;
 
   template <class V>
   void Visit(V& v) {
@@ -35,7 +129,10 @@ struct EnvConfig {
     v.Field("frame_skip", frame_skip,
             "physics steps per control step; 0 keeps the task's own default");
     v.Field("max_episode_steps", max_episode_steps,
-            "time limit in control steps; reaching it truncates the episode");
+            "time limit in control steps; reaching it truncates the episode; 0 keeps the "
+            "task's own default");
+    v.Section("randomize", randomize, "domain randomisation");
+    v.Section("mjcf", mjcf, "the generic mjcf task (env.id: mjcf)");
   }
   void Validate() const;
 };

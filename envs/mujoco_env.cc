@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "envs/randomize.h"
+
 #ifndef ROBOFLEET_ASSETS_DIR
 #define ROBOFLEET_ASSETS_DIR "envs/assets"
 #endif
@@ -103,24 +105,25 @@ std::shared_ptr<const mjModel> LoadModel(const std::string& path) {
   auto it = cache.models.find(path);
   if (it != cache.models.end()) return it->second;
 
-  // a missing file gets a plainer message than the XML parser's
-  if (!std::ifstream(path).good()) {
-    throw UserError("MJCF model '" + path +
-                    "' cannot be read; check the path, or set ROBOFLEET_ASSETS to the "
-                    "folder holding the task's assets");
-  }
-
   // parse and compile; MuJoCo reports problems through `error`, or by raising
   // an error that our handler turns into an exception
   char error[1024] = "";
   mjModel* raw = nullptr;
+  std::string problem;
   try {
     raw = mj_loadXML(path.c_str(), nullptr, error, sizeof(error));
+    problem = error;
   } catch (const std::runtime_error& e) {
-    throw UserError("MJCF model '" + path + "' failed to load: " + OneLine(e.what()));
+    problem = e.what();
   }
   if (raw == nullptr) {
-    throw UserError("MJCF model '" + path + "' failed to load: " + OneLine(error));
+    std::string message = "MJCF model '" + path + "' failed to load: " + OneLine(problem);
+    // a missing file deserves a hint beyond the XML parser's words
+    if (!std::ifstream(path).good()) {
+      message += "; check the path, or set ROBOFLEET_ASSETS to the folder holding the task's "
+                 "assets";
+    }
+    throw UserError(message);
   }
   std::shared_ptr<const mjModel> model(
       raw, [](const mjModel* m) { mj_deleteModel(const_cast<mjModel*>(m)); });
@@ -142,15 +145,18 @@ double EnvRandom::Normal() {
 
 MujocoEnv::MujocoEnv(const EnvConfig& config, TaskInfo task) {
   config.Validate();
-  model_ = LoadModel(task.model_path);
-  const mjModel* m = model_.get();
+  model_path_ = task.model_path;
+  shared_model_ = LoadModel(model_path_);
+  model_ = shared_model_.get();
+  const mjModel* m = model_;
 
   // describe the task
   spec_.id = task.id;
   spec_.obs_dim = static_cast<int>(task.obs_names.size());
   spec_.act_dim = m->nu;
   spec_.frame_skip = config.frame_skip > 0 ? config.frame_skip : task.default_frame_skip;
-  spec_.max_episode_steps = config.max_episode_steps;
+  spec_.max_episode_steps = config.max_episode_steps > 0 ? config.max_episode_steps
+                                                         : task.default_max_episode_steps;
   spec_.control_dt = m->opt.timestep * spec_.frame_skip;
   spec_.obs_names = std::move(task.obs_names);
   for (int i = 0; i < m->nu; ++i) {
@@ -158,10 +164,12 @@ MujocoEnv::MujocoEnv(const EnvConfig& config, TaskInfo task) {
     spec_.act_names.push_back(name != nullptr && name[0] != '\0' ? name
                                                                  : "actuator_" + std::to_string(i));
   }
-  if (spec_.frame_skip < 1) {
+  if (spec_.frame_skip < 1 || spec_.max_episode_steps < 1) {
     throw std::logic_error("env '" + spec_.id + "' declares default frame_skip " +
-                           std::to_string(spec_.frame_skip) + "; it must be >= 1");
+                           std::to_string(spec_.frame_skip) + " and time limit " +
+                           std::to_string(spec_.max_episode_steps) + "; both must be >= 1");
   }
+  needs_contact_forces_ = task.needs_contact_forces;
 
   // [-1, 1] maps onto ctrlrange; unlimited actuators take the action as is
   ctrl_scale_.assign(m->nu, 1.0);
@@ -177,6 +185,14 @@ MujocoEnv::MujocoEnv(const EnvConfig& config, TaskInfo task) {
     spec_.act_high.push_back(ctrl_offset_[i] + ctrl_scale_[i]);
   }
   action_.assign(m->nu, 0.0f);
+  applied_.assign(m->nu, 0.0f);
+
+  // randomisation only when asked for: the plain env keeps the shared model
+  const RandomizeConfig& r = config.randomize;
+  if (r.ChangesModel() || r.obs_noise > 0 || r.action_noise > 0 || r.action_delay[1] > 0) {
+    randomizer_ = std::make_unique<DomainRandomizer>(r, shared_model_, m->nu);
+    model_ = randomizer_->model();
+  }
 
   data_.reset(mj_makeData(m));
   if (data_ == nullptr) {
@@ -187,18 +203,21 @@ MujocoEnv::MujocoEnv(const EnvConfig& config, TaskInfo task) {
 MujocoEnv::~MujocoEnv() = default;
 
 void MujocoEnv::Reset(uint64_t seed, float* obs) {
-  const mjModel* m = model_.get();
+  const mjModel* m = model_;
   mjData* d = data_.get();
 
-  // reference state, then the task's draw from the seeded stream
-  mj_resetData(m, d);
+  // this episode's physics first (it may use the data as scratch), then the
+  // reference state and the task's draw, all from the seeded stream
   rng_.Seed(seed);
+  if (randomizer_ != nullptr) randomizer_->BeginEpisode(rng_, d);
+  mj_resetData(m, d);
   InitializeEpisode(d, rng_);
   mj_forward(m, d);
+  ComputeDerived();
 
   episode_step_ = 0;
   episode_live_ = true;
-  WriteObservation(*d, obs);
+  Observe(obs);
 }
 
 StepResult MujocoEnv::Step(const float* action, float* obs) {
@@ -206,7 +225,7 @@ StepResult MujocoEnv::Step(const float* action, float* obs) {
     throw std::logic_error("env '" + spec_.id +
                            "': Step called before Reset or after the episode ended");
   }
-  const mjModel* m = model_.get();
+  const mjModel* m = model_;
   mjData* d = data_.get();
 
   // reject non-finite actions before touching the state
@@ -218,11 +237,15 @@ StepResult MujocoEnv::Step(const float* action, float* obs) {
     }
   }
 
-  // clip to [-1, 1] and scale onto the actuators' ctrlrange
-  for (int i = 0; i < spec_.act_dim; ++i) {
-    action_[i] = std::clamp(action[i], -1.0f, 1.0f);
-    d->ctrl[i] = ctrl_offset_[i] + ctrl_scale_[i] * action_[i];
+  // clip to [-1, 1], randomise, and scale onto the actuators' ctrlrange
+  for (int i = 0; i < spec_.act_dim; ++i) action_[i] = std::clamp(action[i], -1.0f, 1.0f);
+  const float* applied = action_.data();
+  if (randomizer_ != nullptr) {
+    randomizer_->FilterAction(action_.data(), applied_.data(), rng_);
+    applied = applied_.data();
   }
+  for (int i = 0; i < spec_.act_dim; ++i) d->ctrl[i] = ctrl_offset_[i] + ctrl_scale_[i] * applied[i];
+  BeforeStep(*d);
 
   // physics; stop at the first sign of divergence. A MuJoCo error inside
   // the step (e.g. the arena overflowing on a contact explosion) leaves the
@@ -248,18 +271,29 @@ StepResult MujocoEnv::Step(const float* action, float* obs) {
     // a finite final observation, from the reference state
     mj_resetData(m, d);
     mj_forward(m, d);
-    WriteObservation(*d, obs);
+    ComputeDerived();
+    Observe(obs);
     result.reward = 0.0f;
     result.terminated = true;
     result.diverged = true;
   } else {
-    WriteObservation(*d, obs);
-    result.reward = ComputeReward(*d, action_.data());
+    ComputeDerived();
+    Observe(obs);
+    result.reward = ComputeReward(*d, applied);
     result.terminated = IsTerminal(*d);
     result.truncated = !result.terminated && episode_step_ >= spec_.max_episode_steps;
   }
   episode_live_ = !(result.terminated || result.truncated);
   return result;
+}
+
+void MujocoEnv::ComputeDerived() {
+  if (needs_contact_forces_) mj_rnePostConstraint(model_, data_.get());
+}
+
+void MujocoEnv::Observe(float* obs) {
+  WriteObservation(*data_, obs);
+  if (randomizer_ != nullptr) randomizer_->AddObservationNoise(obs, spec_.obs_dim, rng_);
 }
 
 bool MujocoEnv::Diverged() const {

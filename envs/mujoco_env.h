@@ -1,13 +1,15 @@
 // MujocoEnv: the Env contract implemented once for every MuJoCo task.
 //
-// A task is a subclass that names its MJCF file and default frame_skip and
-// fills in four hooks: the initial-state distribution, the observation, the
-// reward and (optionally) a termination test. Everything else lives here:
-// action checking, clipping and scaling to the actuators' ctrlrange, the
-// physics loop, divergence detection, the time limit and seeding.
+// A task is a subclass that names its MJCF file, default frame_skip and time
+// limit, and fills in four hooks: the initial-state distribution, the
+// observation, the reward and (optionally) a termination test. Everything
+// else lives here: action checking, clipping and scaling to the actuators'
+// ctrlrange, the physics loop, divergence detection, the time limit, seeding
+// and domain randomisation (EnvConfig.randomize, see envs/randomize.h).
 //
 // Models are loaded once per process (LoadModel caches by path) and shared
-// read-only between envs; each env owns its mjData.
+// read-only between envs; each env owns its mjData. An env whose model
+// parameters are randomised simulates its own copy of the model instead.
 #ifndef ROBOFLEET_ENVS_MUJOCO_ENV_H_
 #define ROBOFLEET_ENVS_MUJOCO_ENV_H_
 
@@ -56,14 +58,16 @@ std::string AssetPath(const std::string& file);
 // Loads and compiles the MJCF model at `path`, once per process: later calls
 // with the same path return the same model. The model is read-only and may be
 // shared by any number of envs on any threads. Thread-safe.
-// Throws robofleet::UserError naming the path and MuJoCo's own message when
-// the file is missing or does not compile.
+// Throws robofleet::UserError, one line naming the path and carrying MuJoCo's
+// own message, when the file is missing or does not compile.
 std::shared_ptr<const mjModel> LoadModel(const std::string& path);
 
 // Random numbers for initial-state noise. Built only on mt19937_64's
 // bit-exact output, not on std:: distributions (whose results differ between
 // standard library implementations), so a seed draws the same initial states
 // whichever library the binary was built against.
+class DomainRandomizer;
+
 class EnvRandom {
  public:
   explicit EnvRandom(uint64_t seed = 0) : engine_(seed) {}
@@ -99,9 +103,11 @@ class MujocoEnv : public Env {
 
   // One control step: checks that every action entry is finite (else throws
   // std::invalid_argument naming the env id and the index), clips it to
-  // [-1, 1], maps it linearly onto the actuator's ctrlrange (actuators
+  // [-1, 1], passes it through the randomiser's action noise and delay when
+  // configured, maps it linearly onto the actuator's ctrlrange (actuators
   // without a ctrlrange get the clipped value unchanged) and runs frame_skip
-  // physics steps.
+  // physics steps. Observation noise, when configured, is added to every
+  // observation written, the first and the final ones included.
   //
   // A diverged simulation (MuJoCo's bad qpos/qvel/qacc warnings, a
   // non-finite qpos/qvel, or a MuJoCo error raised inside mj_step) ends the
@@ -114,13 +120,17 @@ class MujocoEnv : public Env {
   // ended without a new Reset.
   StepResult Step(const float* action, float* obs) final;
 
-  // The shared model and this env's data, for tests and tools. The data is
-  // valid until the env is destroyed.
-  const mjModel* model() const { return model_.get(); }
+  // The model this env simulates (the shared one, or this env's randomised
+  // copy) and this env's data, for tests and tools. Both are valid until the
+  // env is destroyed; a randomised model changes at every Reset.
+  const mjModel* model() const { return model_; }
   const mjData* data() const { return data_.get(); }
 
   // Control steps taken in the current episode.
   int episode_step() const { return episode_step_; }
+
+  // The MJCF file this env was built from.
+  const std::string& model_path() const { return model_path_; }
 
  protected:
   // What a task tells the base class about itself.
@@ -129,6 +139,11 @@ class MujocoEnv : public Env {
     std::string model_path;              // MJCF file, e.g. AssetPath("cartpole.xml")
     int default_frame_skip = 1;          // used when EnvConfig.frame_skip is 0
     std::vector<std::string> obs_names;  // defines obs_dim
+    int default_max_episode_steps = 1000;  // used when EnvConfig.max_episode_steps is 0
+    // Fill data.cfrc_ext (external contact forces per body) after every step
+    // and reset, for tasks that observe or penalise contact forces. MuJoCo
+    // leaves it unset otherwise, since computing it costs time.
+    bool needs_contact_forces = false;
   };
 
   // Loads (or reuses) the model and allocates this env's data. Throws
@@ -136,15 +151,21 @@ class MujocoEnv : public Env {
   MujocoEnv(const EnvConfig& config, TaskInfo task);
 
   // Sets the initial state in `data`, which holds the model's reference
-  // state (qpos0, zero velocity) when called; draw all randomness from `rng`.
-  // mj_forward runs afterwards.
+  // state (qpos0, zero velocity, mocap bodies at their model positions) when
+  // called; draw all randomness from `rng`. mj_forward runs afterwards.
   virtual void InitializeEpisode(mjData* data, EnvRandom& rng) = 0;
+
+  // Called at the start of every Step, before the physics, with the state the
+  // step starts from (e.g. to remember a position and reward the distance
+  // travelled). Default: nothing.
+  virtual void BeforeStep(const mjData& /*data*/) {}
 
   // Writes spec().obs_dim floats describing `data` into obs.
   virtual void WriteObservation(const mjData& data, float* obs) const = 0;
 
-  // Reward of the step that led to `data`, given the applied action after
-  // clipping (act_dim entries in [-1, 1]).
+  // Reward of the step that led to `data`, given the action applied in that
+  // step (act_dim entries in [-1, 1]: clipped, and noisy or delayed when the
+  // env randomises actions).
   virtual float ComputeReward(const mjData& data, const float* action) const = 0;
 
   // Whether `data` is a real end of the episode (fell over). Divergence is
@@ -154,14 +175,23 @@ class MujocoEnv : public Env {
  private:
   // True when the last physics step left a bad state behind.
   bool Diverged() const;
+  // Runs what the task needs computed on top of mj_step / mj_forward.
+  void ComputeDerived();
+  // Writes the observation, with noise when configured.
+  void Observe(float* obs);
 
   EnvSpec spec_;
-  std::shared_ptr<const mjModel> model_;
+  std::string model_path_;
+  std::shared_ptr<const mjModel> shared_model_;
+  std::unique_ptr<DomainRandomizer> randomizer_;  // null without randomisation
+  const mjModel* model_ = nullptr;                // shared_model_ or the randomiser's copy
+  bool needs_contact_forces_ = false;
   MjDataPtr data_;
   EnvRandom rng_;
   std::vector<double> ctrl_scale_;  // ctrl = ctrl_offset_ + ctrl_scale_ * action
   std::vector<double> ctrl_offset_;
-  std::vector<float> action_;  // clipped action of the current step
+  std::vector<float> action_;   // clipped action of the current step
+  std::vector<float> applied_;  // action_ after the randomiser's noise and delay
   int episode_step_ = 0;
   bool episode_live_ = false;  // Reset done and the episode has not ended
 };

@@ -3,7 +3,16 @@
 #include <algorithm>
 #include <iterator>
 
+#include "envs/ant.h"
+#include "envs/arm_push.h"
+#include "envs/arm_reach.h"
 #include "envs/cartpole_swingup.h"
+#include "envs/halfcheetah.h"
+#include "envs/hopper.h"
+#include "envs/humanoid.h"
+#include "envs/mjcf_env.h"
+#include "envs/reacher.h"
+#include "envs/walker2d.h"
 
 namespace robofleet::envs {
 namespace {
@@ -22,7 +31,16 @@ struct Entry {
 
 // one line per task, in alphabetical order
 constexpr Entry kTasks[] = {
+    {"ant", &Make<Ant>},
+    {"arm_push", &Make<ArmPush>},
+    {"arm_reach", &Make<ArmReach>},
     {"cartpole_swingup", &Make<CartpoleSwingup>},
+    {"halfcheetah", &Make<HalfCheetah>},
+    {"hopper", &Make<Hopper>},
+    {"humanoid", &Make<Humanoid>},
+    {"mjcf", &Make<MjcfEnv>},
+    {"reacher", &Make<Reacher>},
+    {"walker2d", &Make<Walker2d>},
 };
 
 }  // namespace

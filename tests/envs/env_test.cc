@@ -21,9 +21,14 @@
 #include "envs/registry.h"
 #include "envs/rewards.h"
 #include "envs/vector_env.h"
+#include "tests/envs/env_test_util.h"
 
 namespace robofleet::envs {
 namespace {
+
+using test::RandomPolicy;
+using test::WarningFreeTest;
+using test::WriteTempFile;
 
 // a slider driven by one ranged and one unlimited motor
 constexpr char kSliderXml[] = R"(
@@ -73,13 +78,6 @@ constexpr char kStackOverflowXml[] = R"(
 </mujoco>
 )";
 
-// writes `text` to a fresh file in the test temp dir and returns its path
-std::string WriteTempFile(const std::string& name, const std::string& text) {
-  const std::string path = testing::TempDir() + "/robofleet_envs_test_" + name;
-  std::ofstream(path) << text;
-  return path;
-}
-
 // a minimal task over the first joint: obs (q, v), reward = first action
 class TinyEnv : public MujocoEnv {
  public:
@@ -116,31 +114,6 @@ EnvConfig CartpoleConfig(int max_episode_steps = 1000, int frame_skip = 0) {
   config.frame_skip = frame_skip;
   return config;
 }
-
-// fails the test when MuJoCo raised any warning during it
-class WarningFreeTest : public testing::Test {
- protected:
-  void SetUp() override {
-    InstallMujocoHandlers();
-    warnings_before_ = MujocoWarningCount();
-  }
-  void TearDown() override {
-    EXPECT_EQ(MujocoWarningCount(), warnings_before_) << "MuJoCo warned: " << LastMujocoWarning();
-  }
-
- private:
-  int64_t warnings_before_ = 0;
-};
-
-// one deterministic pseudo-random action in [-1, 1] per call
-class RandomPolicy {
- public:
-  explicit RandomPolicy(uint64_t seed) : rng_(seed) {}
-  float Next() { return static_cast<float>(rng_.Uniform(-1.0, 1.0)); }
-
- private:
-  EnvRandom rng_;
-};
 
 // ---------------------------------------------------------------------------
 
@@ -255,7 +228,11 @@ TEST_F(MujocoEnvTest, MissingMjcfIsUserErrorNamingThePath) {
     LoadModel(path);
     FAIL() << "expected UserError";
   } catch (const UserError& e) {
-    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    const std::string what = e.what();
+    EXPECT_NE(what.find(path), std::string::npos) << what;
+    // MuJoCo's own words, on one line
+    EXPECT_NE(what.find("FILE_NOT_FOUND"), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
   }
 }
 
@@ -337,7 +314,7 @@ TEST_F(MujocoEnvTest, MujocoErrorsThrowInsteadOfExiting) {
 TEST_F(MujocoEnvTest, BadConfigIsUserError) {
   const std::string path = WriteTempFile("slider.xml", kSliderXml);
   EnvConfig config = TinyConfig();
-  config.max_episode_steps = 0;
+  config.max_episode_steps = -1;
   EXPECT_THROW(TinyEnv(config, path, 0.0), UserError);
   config = TinyConfig();
   config.frame_skip = -1;
@@ -622,8 +599,13 @@ TEST_F(EnvRegistryTest, UnknownIdListsAvailableNames) {
 }
 
 TEST_F(EnvRegistryTest, BadConfigIsUserError) {
-  EXPECT_THROW(MakeEnv(CartpoleConfig(0)), UserError);
+  EXPECT_THROW(MakeEnv(CartpoleConfig(-1)), UserError);
   EXPECT_THROW(MakeEnv(CartpoleConfig(10, -2)), UserError);
+}
+
+TEST_F(EnvRegistryTest, ZeroTimeLimitKeepsTheTaskDefault) {
+  EXPECT_EQ(GetEnvSpec(CartpoleConfig(0)).max_episode_steps, 1000);
+  EXPECT_EQ(GetEnvSpec(CartpoleConfig(25)).max_episode_steps, 25);
 }
 
 // ---------------------------------------------------------------------------
