@@ -247,12 +247,15 @@ struct TrainConfig {
   int64_t total_env_steps = 3000000;
   int checkpoint_every = 50;
   double log_every_s = 5.0;
+  bool record_video = false;
 
   template <class V>
   void Visit(V& v) {
     v.Field("total_env_steps", total_env_steps, "training stops after this many env steps");
     v.Field("checkpoint_every", checkpoint_every, "updates between checkpoints (and one at the end)");
     v.Field("log_every_s", log_every_s, "seconds between console progress lines");
+    v.Field("record_video", record_video,
+            "at the end, render one episode of the final policy to RUN_DIR/final.mp4");
   }
   void Validate() const;
 };

@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "envs/mujoco_env.h"
 #include "envs/registry.h"
+#include "launcher/video.h"
 #include "launcher/commands.h"
 #include "learner/checkpoint.h"
 
@@ -93,6 +95,11 @@ int EvalCommand(int argc, char** argv) {
       ("seed", "seed of the first episode; episode i uses seed + i",
        cxxopts::value<uint64_t>()->default_value("0"))
       ("stochastic", "sample actions instead of taking the mean")
+      ("video", "render the episodes offscreen into this .mp4", cxxopts::value<std::string>())
+      ("camera", "camera of the model for --video (default: track the root body)",
+       cxxopts::value<std::string>()->default_value(""))
+      ("width", "video width in pixels", cxxopts::value<int>()->default_value("640"))
+      ("height", "video height in pixels", cxxopts::value<int>()->default_value("480"))
       ("json", "print one JSON object")
       ("h,help", "show this help");
   options.parse_positional({"policy"});
@@ -127,6 +134,20 @@ int EvalCommand(int argc, char** argv) {
                     "; choose the env it was trained on");
   }
 
+  // offscreen video of every episode, one frame per control step
+  std::unique_ptr<VideoRecorder> video;
+  const envs::MujocoEnv* mujoco_env = dynamic_cast<const envs::MujocoEnv*>(env.get());
+  if (args.count("video")) {
+    if (mujoco_env == nullptr) throw UserError("env '" + spec.id + "' cannot be rendered");
+    VideoOptions video_options;
+    video_options.path = args["video"].as<std::string>();
+    video_options.width = args["width"].as<int>();
+    video_options.height = args["height"].as<int>();
+    video_options.camera = args["camera"].as<std::string>();
+    video_options.fps = 1.0 / spec.control_dt;
+    video = std::make_unique<VideoRecorder>(mujoco_env->model(), video_options);
+  }
+
   torch::NoGradGuard no_grad;
   torch::jit::Method act = policy.module.get_method(args.count("stochastic") ? "stochastic_action"
                                                                              : "forward");
@@ -134,11 +155,13 @@ int EvalCommand(int argc, char** argv) {
   std::vector<double> returns, lengths;
   for (int e = 0; e < episodes; ++e) {
     env->Reset(seed + static_cast<uint64_t>(e), obs.data_ptr<float>());
+    if (video) video->AddFrame(mujoco_env->data());
     double ret = 0.0;
     int length = 0;
     for (;;) {
       torch::Tensor action = act({obs}).toTensor().contiguous();
       envs::StepResult r = env->Step(action.data_ptr<float>(), obs.data_ptr<float>());
+      if (video) video->AddFrame(mujoco_env->data());
       ret += r.reward;
       ++length;
       if (r.terminated || r.truncated) break;
@@ -146,6 +169,9 @@ int EvalCommand(int argc, char** argv) {
     returns.push_back(ret);
     lengths.push_back(length);
   }
+
+  int frames = 0;
+  if (video) frames = video->Finish();
 
   auto mean_std = [](const std::vector<double>& v) {
     double mean = 0.0, var = 0.0;
@@ -166,6 +192,10 @@ int EvalCommand(int argc, char** argv) {
     std::printf("%s on %s, %d episodes from seed %llu: return %.1f ± %.1f, length %.0f ± %.0f\n",
                 path.c_str(), spec.id.c_str(), episodes, static_cast<unsigned long long>(seed),
                 ret_mean, ret_std, len_mean, len_std);
+  }
+  if (video) {
+    std::fprintf(args.count("json") ? stderr : stdout, "video: %d frames -> %s\n", frames,
+                 args["video"].as<std::string>().c_str());
   }
   return 0;
 }

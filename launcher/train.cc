@@ -259,6 +259,16 @@ int TrainCommand(int argc, char** argv) {
 
   if (WIFEXITED(learner_status) && WEXITSTATUS(learner_status) == 0) {
     PlotCurves(run_dir);
+    if (config.train.record_video) {
+      const std::string video = run_dir + "/final.mp4";
+      if (RunQuietly({exe, "eval", run_dir + "/policy.pt", "--episodes", "1", "--video", video}) ==
+          0) {
+        std::printf("robofleet: video of the final policy at %s\n", video.c_str());
+      } else {
+        std::fprintf(stderr, "robofleet: could not record %s; try robofleet eval %s/policy.pt "
+                             "--video out.mp4 to see why\n", video.c_str(), run_dir.c_str());
+      }
+    }
     std::printf("robofleet: done; policy at %s/policy.pt\n", run_dir.c_str());
     return 0;
   }

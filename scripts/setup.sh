@@ -16,6 +16,7 @@ packages=(
   python3 python3-torch        # the Python deployment example and its test
   python3-matplotlib           # scripts/plot_runs.py: curves.png at the end of a run
   python3-venv python3-pip     # the tests' Python tools (TensorBoard's event reader)
+  ffmpeg libegl-dev libegl-mesa0 libgl1-mesa-dri  # offscreen video without a display
 )
 
 missing=()

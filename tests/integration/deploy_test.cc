@@ -27,7 +27,8 @@ class DeployTest : public ::testing::Test {
                                           "actors:\n  count: 1\n  envs_per_actor: 4\n"
                                           "  rollout_length: 16\npolicy:\n  hidden: [16, 16]\n"
                                           "learner:\n  batch_size: 64\ntrain:\n"
-                                          "  total_env_steps: 320\n  checkpoint_every: 2\n";
+                                          "  total_env_steps: 320\n  checkpoint_every: 2\n"
+                                          "  record_video: true\n";
     Child train({ROBOFLEET_BINARY, "train", *dir_ + "/exp.yaml", "--run-dir", *dir_ + "/run"},
                 *dir_ + "/train");
     ASSERT_TRUE(train.Wait(120)) << train.err();
@@ -128,6 +129,36 @@ TEST_F(DeployTest, RunEndsWithLearningCurves) {
   in.read(magic, 8);
   EXPECT_EQ(std::string(magic + 1, 3), "PNG");
   EXPECT_GT(fs::file_size(png), 10000u);
+}
+
+// Frame count, width and height of a video, read by ffprobe.
+std::string Probe(const std::string& video, const std::string& log) {
+  Child probe({"/usr/bin/ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames",
+               "-show_entries", "stream=nb_read_frames,width,height", "-of", "csv=p=0", video},
+              log);
+  EXPECT_TRUE(probe.Wait(60));
+  EXPECT_EQ(probe.exit_code(), 0) << "ffprobe failed (install ffmpeg): " << probe.err();
+  return probe.out();
+}
+
+TEST_F(DeployTest, EvalRendersEpisodesToVideo) {
+  ASSERT_TRUE(fs::exists("/usr/bin/ffprobe")) << "install ffmpeg (scripts/setup.sh does)";
+  const std::string video = *dir_ + "/eval.mp4";
+  auto eval = Robofleet({"eval", Run() + "/policy.pt", "--episodes", "2", "--video", video,
+                         "--width", "320", "--height", "240"},
+                        "video");
+  ASSERT_EQ(eval->exit_code(), 0) << eval->err();
+  // two episodes of 40 steps, each with its first frame: 82 frames
+  EXPECT_EQ(Probe(video, *dir_ + "/probe"), "320,240,82\n");
+  auto bad = Robofleet({"eval", Run() + "/policy.pt", "--video", video, "--camera", "nosuch"},
+                       "bad_camera");
+  EXPECT_EQ(bad->exit_code(), 2);
+  EXPECT_NE(bad->err().find("no camera 'nosuch'"), std::string::npos) << bad->err();
+}
+
+TEST_F(DeployTest, TrainRecordsTheFinalPolicy) {
+  ASSERT_TRUE(fs::exists(Run() + "/final.mp4")) << "train.record_video left no final.mp4";
+  EXPECT_EQ(Probe(Run() + "/final.mp4", *dir_ + "/probe_final"), "640,480,41\n");
 }
 
 TEST_F(DeployTest, PythonExampleLoadsWithTorchAlone) {
