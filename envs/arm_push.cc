@@ -32,7 +32,7 @@ std::vector<std::string> ObservationNames() {
 
 ArmPush::ArmPush(const EnvConfig& config)
     : MujocoEnv(config,
-                TaskInfo{"arm_push", AssetPath("arm_push.xml"), 10, ObservationNames(), 250}),
+                TaskInfo{"arm_push", AssetPath("arm_push.xml"), 5, ObservationNames(), 250}),
       arm_(model(), model_path()) {
   const mjModel* m = model();
   const int block = mj_name2id(m, mjOBJ_JOINT, "block");

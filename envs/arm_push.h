@@ -5,8 +5,8 @@
 // Model: envs/assets/arm_push.xml (the arm of arm7.xml on a table whose top
 // is z = 0, a 5 cm, 0.3 kg block with a free joint, and a mocap target disc).
 // Each action entry sets one joint's servo target over the joint's whole
-// range (see envs/arm.h). Physics runs at 0.002 s with a default frame_skip
-// of 10: one control step is 0.02 s and the default 250-step episode lasts
+// range (see envs/arm.h). Physics runs at 0.004 s with a default frame_skip
+// of 5: one control step is 0.02 s and the default 250-step episode lasts
 // 5 s.
 //
 // Observation (34 float32):

@@ -45,7 +45,7 @@ float* WriteAxes(const double mat[9], float* obs) {
 
 ArmReach::ArmReach(const EnvConfig& config)
     : MujocoEnv(config,
-                TaskInfo{"arm_reach", AssetPath("arm_reach.xml"), 10, ObservationNames(), 200}),
+                TaskInfo{"arm_reach", AssetPath("arm_reach.xml"), 5, ObservationNames(), 200}),
       arm_(model(), model_path()) {}
 
 void ArmReach::InitializeEpisode(mjData* data, EnvRandom& rng) {

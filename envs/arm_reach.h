@@ -3,8 +3,8 @@
 //
 // Model: envs/assets/arm_reach.xml (the arm of arm7.xml on the floor, and a
 // mocap target frame). Each action entry sets one joint's servo target over
-// the joint's whole range (see envs/arm.h). Physics runs at 0.002 s with a
-// default frame_skip of 10: one control step is 0.02 s and the default
+// the joint's whole range (see envs/arm.h). Physics runs at 0.004 s with a
+// default frame_skip of 5: one control step is 0.02 s and the default
 // 200-step episode lasts 4 s.
 //
 // Observation (38 float32):
