@@ -16,6 +16,7 @@ int ActorCommand(int argc, char** argv);
 int LearnerCommand(int argc, char** argv);
 int BenchCommand(int argc, char** argv);
 int BenchInference(int argc, char** argv);
+int BenchEnv(int argc, char** argv);
 int ConfigCommand(int argc, char** argv);
 int ExportCommand(int argc, char** argv);
 int EvalCommand(int argc, char** argv);
