@@ -35,7 +35,9 @@ class WeightsReceiver {
         ++rejected_;
         continue;
       }
-      if (has_version_ && static_cast<int64_t>(w.policy_version) <= version_) continue;
+      // messages arrive in publishing order, so the last one is the newest; a
+      // restarted learner may publish a lower version than the one it replaced
+      if (has_version_ && static_cast<int64_t>(w.policy_version) == version_) continue;
       LoadFlatParameters(*policy_, w.params, w.num_params);
       normalizer_.Set(w.obs_mean, w.obs_var, 0.0);
       version_ = static_cast<int64_t>(w.policy_version);

@@ -423,6 +423,12 @@ void TrainConfig::Validate() const {
   if (total_env_steps <= 0) Reject("train.total_env_steps", "must be >= 1");
   if (checkpoint_every <= 0) Reject("train.checkpoint_every", "must be >= 1");
   if (!(log_every_s > 0)) Reject("train.log_every_s", "must be > 0");
+  if (keep_checkpoints < 1) Reject("train.keep_checkpoints", "must be >= 1");
+}
+
+void LauncherConfig::Validate() const {
+  if (max_restarts < 0) Reject("launcher.max_restarts", "must be >= 0");
+  if (actor_restarts_per_minute < 0) Reject("launcher.actor_restarts_per_minute", "must be >= 0");
 }
 
 void ExperimentConfig::Validate() const {
@@ -436,6 +442,7 @@ void ExperimentConfig::Validate() const {
   normalizer.Validate();
   learner.Validate();
   train.Validate();
+  launcher.Validate();
   const int64_t batch_steps = static_cast<int64_t>(learner.batch_size);
   if (batch_steps < algorithm.minibatches) {
     Reject("algorithm.minibatches", "exceeds learner.batch_size; lower it or raise the batch");

@@ -248,6 +248,7 @@ struct TrainConfig {
   int checkpoint_every = 50;
   double log_every_s = 5.0;
   bool record_video = false;
+  int keep_checkpoints = 5;
 
   template <class V>
   void Visit(V& v) {
@@ -256,6 +257,22 @@ struct TrainConfig {
     v.Field("log_every_s", log_every_s, "seconds between console progress lines");
     v.Field("record_video", record_video,
             "at the end, render one episode of the final policy to RUN_DIR/final.mp4");
+    v.Field("keep_checkpoints", keep_checkpoints, "the newest checkpoints kept on disk");
+  }
+  void Validate() const;
+};
+
+// Process supervision by `robofleet train`.
+struct LauncherConfig {
+  int max_restarts = 3;
+  int actor_restarts_per_minute = 10;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("max_restarts", max_restarts,
+            "times a dead learner is restarted from its last checkpoint before the run fails");
+    v.Field("actor_restarts_per_minute", actor_restarts_per_minute,
+            "actor restarts allowed in any minute before the run fails");
   }
   void Validate() const;
 };
@@ -271,6 +288,7 @@ struct ExperimentConfig {
   NormalizerConfig normalizer;
   LearnerConfig learner;
   TrainConfig train;
+  LauncherConfig launcher;
 
   template <class V>
   void Visit(V& v) {
@@ -283,6 +301,7 @@ struct ExperimentConfig {
     v.Section("normalizer", normalizer, "observation normalisation");
     v.Section("learner", learner, "learner process");
     v.Section("train", train, "run length, checkpoints, reporting");
+    v.Section("launcher", launcher, "process supervision");
   }
   void Validate() const;
 };

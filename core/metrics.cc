@@ -1,6 +1,8 @@
 #include "core/metrics.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
 
 #include "core/check.h"
 #include "core/config.h"
@@ -15,6 +17,29 @@ CsvWriter::CsvWriter(const std::string& path, std::vector<std::string> columns)
   }
   std::fprintf(file_, "\n");
   std::fflush(file_);
+}
+
+CsvWriter::CsvWriter(std::FILE* file, std::vector<std::string> columns)
+    : file_(file), columns_(std::move(columns)) {}
+
+std::unique_ptr<CsvWriter> CsvWriter::Resume(const std::string& path,
+                                             std::vector<std::string> columns, double last_kept) {
+  std::ifstream in(path);
+  std::string header, expected, line, kept;
+  for (size_t i = 0; i < columns.size(); ++i) expected += (i ? "," : "") + columns[i];
+  if (!in || !std::getline(in, header) || header != expected) {
+    return std::make_unique<CsvWriter>(path, std::move(columns));
+  }
+  kept = header + "\n";
+  while (std::getline(in, line)) {
+    if (!line.empty() && std::strtod(line.c_str(), nullptr) <= last_kept) kept += line + "\n";
+  }
+  in.close();
+  std::FILE* file = std::fopen(path.c_str(), "w");
+  if (file == nullptr) throw UserError(path + ": cannot rewrite the metrics file");
+  std::fputs(kept.c_str(), file);
+  std::fflush(file);
+  return std::unique_ptr<CsvWriter>(new CsvWriter(file, std::move(columns)));
 }
 
 CsvWriter::~CsvWriter() { std::fclose(file_); }

@@ -40,9 +40,6 @@ class TensorBoardWriter {
   std::FILE* file_ = nullptr;
 };
 
-// CRC-32C (Castagnoli) of `size` bytes, as the record framing uses.
-uint32_t Crc32c(const void* data, size_t size);
-
 }  // namespace robofleet
 
 #endif  // ROBOFLEET_CORE_TENSORBOARD_H_

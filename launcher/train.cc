@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -23,6 +24,7 @@
 #include "core/signals.h"
 #include "envs/registry.h"
 #include "launcher/commands.h"
+#include "learner/checkpoint.h"
 #include "learner/learner.h"
 
 namespace robofleet::launcher {
@@ -35,7 +37,15 @@ std::string SelfExe() {
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (ec) throw std::runtime_error("cannot find the robofleet binary (/proc/self/exe)");
-  return exe.string();
+  // a binary replaced on disk while running (a rebuild, an upgrade) reads as
+  // "PATH (deleted)"; children then run the new file at the same path
+  std::string path = exe.string();
+  const std::string deleted = " (deleted)";
+  if (path.size() > deleted.size() &&
+      path.compare(path.size() - deleted.size(), deleted.size(), deleted) == 0) {
+    path.resize(path.size() - deleted.size());
+  }
+  return path;
 }
 
 std::string UtcTimestamp() {
@@ -164,6 +174,8 @@ int TrainCommand(int argc, char** argv) {
        cxxopts::value<std::vector<std::string>>())
       ("run-dir", "run directory (default runs/<name>-<UTC timestamp>)",
        cxxopts::value<std::string>())
+      ("resume", "continue the run in this directory from its newest checkpoint",
+       cxxopts::value<std::string>())
       ("h,help", "show this help");
   options.parse_positional({"experiment"});
   cxxopts::ParseResult args = options.parse(argc, argv);
@@ -171,24 +183,41 @@ int TrainCommand(int argc, char** argv) {
     std::printf("%s\n", options.help().c_str());
     return 0;
   }
-  if (!args.count("experiment")) throw UserError("no experiment file; usage: robofleet train EXP.yaml");
+  const bool resume = args.count("resume") > 0;
+  if (!args.count("experiment") && !resume) {
+    throw UserError("no experiment file; usage: robofleet train EXP.yaml (or --resume RUN_DIR)");
+  }
 
   // everything that can be wrong with the input is found before anything is made
   std::vector<std::string> overrides;
   if (args.count("set")) overrides = args["set"].as<std::vector<std::string>>();
-  const std::string experiment = args["experiment"].as<std::string>();
-  ExperimentConfig config = LoadExperiment(experiment, overrides);
+  std::string run_dir;
+  ExperimentConfig config;
+  std::string experiment;
+  if (resume) {
+    run_dir = args["resume"].as<std::string>();
+    experiment = run_dir + "/config.yaml";
+    if (!fs::exists(experiment)) throw UserError(run_dir + ": not a run directory (no config.yaml)");
+    if (learner::LatestCheckpoint(run_dir + "/checkpoints").empty()) {
+      throw UserError(run_dir + ": no valid checkpoint to resume from");
+    }
+    // the run's own config, plus overrides (a longer run, say)
+    config = LoadExperiment(experiment, overrides);
+  } else {
+    experiment = args["experiment"].as<std::string>();
+    config = LoadExperiment(experiment, overrides);
+    run_dir = args.count("run-dir") ? args["run-dir"].as<std::string>()
+                                    : "runs/" + config.name + "-" + UtcTimestamp();
+    if (fs::exists(run_dir) && !fs::is_empty(run_dir)) {
+      throw UserError("run directory " + run_dir + " exists and is not empty; choose another, "
+                      "or continue it with --resume " + run_dir);
+    }
+  }
   envs::EnvSpec spec;
   try {
     spec = envs::GetEnvSpec(config.env);
   } catch (const UserError& e) {
     throw UserError(experiment + ": env.id: " + e.what());
-  }
-
-  std::string run_dir = args.count("run-dir") ? args["run-dir"].as<std::string>()
-                                              : "runs/" + config.name + "-" + UtcTimestamp();
-  if (fs::exists(run_dir) && !fs::is_empty(run_dir)) {
-    throw UserError("run directory " + run_dir + " exists and is not empty; choose another");
   }
   fs::create_directories(run_dir);
   {
@@ -206,44 +235,74 @@ int TrainCommand(int argc, char** argv) {
 
   InstallStopHandlers();
   const std::string exe = SelfExe();
-  const pid_t learner = Spawn({exe, "learner", "--run-dir", run_dir, "--traj",
-                               endpoints.trajectories, "--weights", endpoints.weights});
+  auto spawn_learner = [&](bool from_checkpoint) {
+    std::vector<std::string> args = {exe, "learner", "--run-dir", run_dir, "--traj",
+                                     endpoints.trajectories, "--weights", endpoints.weights};
+    if (from_checkpoint) args.push_back("--resume");
+    return Spawn(args);
+  };
   auto spawn_actor = [&](int i) {
     return Spawn({exe, "actor", "--run-dir", run_dir, "--index", std::to_string(i), "--traj",
                   endpoints.trajectories, "--weights", endpoints.weights});
   };
+  pid_t learner = spawn_learner(resume);
   std::map<pid_t, int> actors;  // pid -> actor index
   for (int i = 0; i < config.actors.count; ++i) actors[spawn_actor(i)] = i;
 
-  // supervise: restart dead actors, finish when the learner finishes
+  // supervise: restart dead actors (with backoff) and a dead learner (from its
+  // last checkpoint); finish when the learner finishes
   int learner_status = -1;
-  int restarts = 0;
+  int learner_restarts = 0;
+  std::deque<Clock::time_point> actor_restarts;      // within the last minute
+  std::map<int, int> consecutive_failures;            // actor index -> recent failures
+  std::multimap<Clock::time_point, int> pending;      // actor restarts waiting out their backoff
   bool stopping = false;
   Clock::time_point stop_deadline;
+  auto stop_run = [&](const char* why) {
+    if (why != nullptr) std::fprintf(stderr, "robofleet: %s; stopping the run\n", why);
+    stopping = true;
+    kill(learner, SIGTERM);
+    stop_deadline = Clock::now() + std::chrono::seconds(30);
+  };
   while (learner_status == -1) {
-    if (StopRequested() && !stopping) {
-      stopping = true;
-      kill(learner, SIGTERM);
-      stop_deadline = Clock::now() + std::chrono::seconds(30);
-    }
+    if (StopRequested() && !stopping) stop_run(nullptr);
     if (stopping && Clock::now() > stop_deadline) kill(learner, SIGKILL);
+    while (!stopping && !pending.empty() && pending.begin()->first <= Clock::now()) {
+      const int index = pending.begin()->second;
+      pending.erase(pending.begin());
+      actors[spawn_actor(index)] = index;
+    }
     int status = 0;
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid == learner) {
-      learner_status = status;
+      const bool crashed = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 1);
+      if (!stopping && crashed && learner_restarts < config.launcher.max_restarts &&
+          !learner::LatestCheckpoint(run_dir + "/checkpoints").empty()) {
+        ++learner_restarts;
+        std::fprintf(stderr, "robofleet: the learner ended (%s); restarting it from its last "
+                             "checkpoint (%d of %d)\n", DescribeStatus(status).c_str(),
+                     learner_restarts, config.launcher.max_restarts);
+        learner = spawn_learner(true);
+      } else {
+        learner_status = status;
+      }
     } else if (pid > 0 && actors.count(pid)) {
-      int index = actors[pid];
+      const int index = actors[pid];
       actors.erase(pid);
       if (!stopping) {
-        std::fprintf(stderr, "robofleet: actor %d ended (%s); restarting it\n", index,
-                     DescribeStatus(status).c_str());
-        if (++restarts > 10 * config.actors.count) {
-          std::fprintf(stderr, "robofleet: actors keep failing; stopping the run\n");
-          kill(learner, SIGTERM);
-          stopping = true;
-          stop_deadline = Clock::now() + std::chrono::seconds(30);
+        actor_restarts.push_back(Clock::now());
+        while (actor_restarts.front() < Clock::now() - std::chrono::minutes(1)) {
+          actor_restarts.pop_front();
+        }
+        if (static_cast<int>(actor_restarts.size()) > config.launcher.actor_restarts_per_minute) {
+          stop_run("actors keep failing (launcher.actor_restarts_per_minute)");
         } else {
-          actors[spawn_actor(index)] = index;
+          // backoff doubles with each failure in a row: 0.25 s, 0.5 s, ... up to 8 s
+          const int failures = consecutive_failures[index]++;
+          const auto delay = std::chrono::milliseconds(250 << std::min(failures, 5));
+          std::fprintf(stderr, "robofleet: actor %d ended (%s); restarting it in %.2f s\n",
+                       index, DescribeStatus(status).c_str(), delay.count() / 1000.0);
+          pending.emplace(Clock::now() + delay, index);
         }
       }
     } else {
@@ -306,7 +365,8 @@ int ConfigCommand(int argc, char** argv) {
 int LearnerCommand(int argc, char** argv) {
   cxxopts::Options options("robofleet learner", "A learner process (started by robofleet train).");
   AddEndpointOptions(options);
-  options.add_options()("quiet", "no progress lines");
+  options.add_options()("quiet", "no progress lines")(
+      "resume", "continue from the newest valid checkpoint of the run");
   cxxopts::ParseResult args = options.parse(argc, argv);
   if (args.count("help")) {
     std::printf("%s\n", options.help().c_str());
@@ -316,6 +376,7 @@ int LearnerCommand(int argc, char** argv) {
   learner_options.run_dir = Required(args, "run-dir");
   learner_options.endpoints = {Required(args, "traj"), Required(args, "weights")};
   learner_options.quiet = args.count("quiet") > 0;
+  learner_options.resume = args.count("resume") > 0;
   ExperimentConfig config = LoadRunConfig(learner_options.run_dir);
   learner_options.task = TaskInfoFor(config);
   InstallStopHandlers();

@@ -2,14 +2,16 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include "core/config.h"
+#include "core/crc32c.h"
 
 namespace robofleet::learner {
 namespace {
@@ -20,6 +22,46 @@ void FsyncPath(const std::string& path, bool directory) {
   int rc = ::fsync(fd);
   ::close(fd);
   if (rc != 0) throw std::runtime_error("fsync failed on " + path);
+}
+
+// Size and CRC-32C of a whole file; false when it cannot be read.
+bool FileChecksum(const std::string& path, uint64_t* bytes, uint32_t* crc) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::vector<char> buffer(1 << 20);
+  *bytes = 0;
+  *crc = 0;
+  while (in) {
+    in.read(buffer.data(), buffer.size());
+    const std::streamsize n = in.gcount();
+    *crc = Crc32c(buffer.data(), static_cast<size_t>(n), *crc);
+    *bytes += static_cast<uint64_t>(n);
+  }
+  return true;
+}
+
+std::string ManifestPath(const std::string& checkpoint) {
+  return checkpoint.substr(0, checkpoint.size() - 3) + ".json";
+}
+
+// Update numbers of the checkpoints with manifests in `dir`, newest first.
+std::vector<int64_t> CheckpointUpdates(const std::string& dir) {
+  std::vector<int64_t> updates;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("ckpt-", 0) != 0 || entry.path().extension() != ".json") continue;
+    try {
+      updates.push_back(std::stoll(name.substr(5)));
+    } catch (const std::exception&) {
+    }
+  }
+  std::sort(updates.rbegin(), updates.rend());
+  return updates;
+}
+
+std::string CheckpointPath(const std::string& dir, int64_t update) {
+  return dir + "/ckpt-" + std::to_string(update) + ".pt";
 }
 
 }  // namespace
@@ -44,7 +86,8 @@ void WriteFileAtomically(const std::string& path, const std::string& contents) {
 
 std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
                            torch::optim::Optimizer& optimizer,
-                           const RunningNormalizer& normalizer, const TrainingCounters& counters) {
+                           const RunningNormalizer& normalizer, const TrainingCounters& counters,
+                           int keep) {
   std::filesystem::create_directories(dir);
   torch::serialize::OutputArchive archive;
   torch::serialize::OutputArchive model_archive, optimizer_archive;
@@ -63,12 +106,55 @@ std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
                               torch::kInt64));
   archive.write("wall_s", torch::tensor({counters.wall_s}, f64));
 
-  const std::string name = "ckpt-" + std::to_string(counters.updates) + ".pt";
-  const std::string path = dir + "/" + name;
+  archive.write("rng_state", at::detail::getDefaultCPUGenerator().get_state());
+
+  // the archive, then its manifest: a checkpoint exists once both are durable
+  const std::string path = CheckpointPath(dir, counters.updates);
   archive.save_to(path + ".tmp");
   CommitFile(path + ".tmp", path);
-  WriteFileAtomically(dir + "/latest", name + "\n");
+  uint64_t bytes = 0;
+  uint32_t crc = 0;
+  if (!FileChecksum(path, &bytes, &crc)) throw std::runtime_error("cannot read back " + path);
+  WriteFileAtomically(ManifestPath(path),
+                      "{\"file\": \"" + std::filesystem::path(path).filename().string() +
+                          "\", \"bytes\": " + std::to_string(bytes) +
+                          ", \"crc32c\": " + std::to_string(crc) +
+                          ", \"env_steps\": " + std::to_string(counters.env_steps) +
+                          ", \"updates\": " + std::to_string(counters.updates) + "}\n");
+  WriteFileAtomically(dir + "/latest", std::filesystem::path(path).filename().string() + "\n");
+
+  // keep the newest `keep`
+  std::vector<int64_t> updates = CheckpointUpdates(dir);
+  for (size_t i = static_cast<size_t>(std::max(keep, 1)); i < updates.size(); ++i) {
+    const std::string old = CheckpointPath(dir, updates[i]);
+    std::remove(ManifestPath(old).c_str());
+    std::remove(old.c_str());
+  }
   return path;
+}
+
+bool VerifyCheckpoint(const std::string& path, std::string* problem) {
+  auto fail = [&](const std::string& why) {
+    if (problem != nullptr) *problem = why;
+    return false;
+  };
+  YAML::Node manifest;
+  try {
+    manifest = YAML::LoadFile(ManifestPath(path));
+  } catch (const YAML::Exception&) {
+    return fail("no readable manifest " + ManifestPath(path));
+  }
+  uint64_t bytes = 0;
+  uint32_t crc = 0;
+  if (!FileChecksum(path, &bytes, &crc)) return fail("cannot read " + path);
+  if (!manifest["bytes"] || manifest["bytes"].as<uint64_t>(0) != bytes) {
+    return fail(path + " has " + std::to_string(bytes) + " bytes, its manifest says " +
+                manifest["bytes"].as<std::string>("?"));
+  }
+  if (!manifest["crc32c"] || manifest["crc32c"].as<uint32_t>(0) != crc) {
+    return fail(path + " fails its CRC-32C check");
+  }
+  return true;
 }
 
 void LoadCheckpoint(const std::string& path, ActorCritic& policy,
@@ -105,6 +191,11 @@ void LoadCheckpoint(const std::string& path, ActorCritic& policy,
       counters->policy_version = v[2];
       counters->dropped_fragments = v[3];
       counters->wall_s = wall.item<double>();
+      // the sampling stream continues where it stopped
+      torch::Tensor rng;
+      archive.read("rng_state", rng);
+      at::Generator generator = at::detail::getDefaultCPUGenerator();
+      generator.set_state(rng);
     }
   } catch (const c10::Error& e) {
     std::string what = e.what_without_backtrace();
@@ -114,10 +205,13 @@ void LoadCheckpoint(const std::string& path, ActorCritic& policy,
 }
 
 std::string LatestCheckpoint(const std::string& dir) {
-  std::ifstream in(dir + "/latest");
-  std::string name;
-  if (!(in >> name)) return "";
-  return dir + "/" + name;
+  for (int64_t update : CheckpointUpdates(dir)) {
+    const std::string path = CheckpointPath(dir, update);
+    std::string problem;
+    if (VerifyCheckpoint(path, &problem)) return path;
+    std::fprintf(stderr, "warning: skipping damaged checkpoint: %s\n", problem.c_str());
+  }
+  return "";
 }
 
 }  // namespace robofleet::learner

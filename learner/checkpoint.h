@@ -1,9 +1,14 @@
-// Checkpoints: everything needed to continue training, written atomically.
+// Checkpoints: everything needed to continue training, written atomically
+// and verified before use.
 //
-// A checkpoint is one file `checkpoints/ckpt-<update>.pt` (a LibTorch archive)
-// written as temp file, fsync, rename, fsync of the directory: a crash at any
-// instant leaves the previous checkpoint intact. `checkpoints/latest` names
-// the newest one and is replaced the same way.
+// A checkpoint is `checkpoints/ckpt-<update>.pt` (a LibTorch archive: model,
+// optimiser, normaliser, counters, the RNG state) plus its manifest
+// `ckpt-<update>.json` holding the file's size and CRC-32C. Both are written
+// as temp file, fsync, rename, fsync of the directory, the manifest last: a
+// crash at any instant leaves the previous checkpoint intact, and a file
+// damaged later fails its checksum, so loading falls back to the one before.
+// The newest `keep` checkpoints are kept; `checkpoints/latest` names the
+// newest for people and scripts.
 #ifndef ROBOFLEET_LEARNER_CHECKPOINT_H_
 #define ROBOFLEET_LEARNER_CHECKPOINT_H_
 
@@ -26,11 +31,13 @@ struct TrainingCounters {
   double wall_s = 0.0;            // training seconds before this process
 };
 
-// Writes a checkpoint into `dir` (created if missing) and points `latest` at
-// it. Returns its path. Throws std::runtime_error on I/O failure.
+// Writes a checkpoint into `dir` (created if missing), points `latest` at
+// it and deletes all but the newest `keep`. Returns its path. Throws
+// std::runtime_error on I/O failure.
 std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
                            torch::optim::Optimizer& optimizer,
-                           const RunningNormalizer& normalizer, const TrainingCounters& counters);
+                           const RunningNormalizer& normalizer, const TrainingCounters& counters,
+                           int keep = 5);
 
 // Loads a checkpoint file into the given objects, which must have the shapes
 // it was saved with. Throws UserError naming the file when it is unreadable.
@@ -38,8 +45,13 @@ void LoadCheckpoint(const std::string& path, ActorCritic& policy,
                     torch::optim::Optimizer* optimizer, RunningNormalizer* normalizer,
                     TrainingCounters* counters);
 
-// The path `dir/latest` points at, or "" when there is none.
+// The newest checkpoint in `dir` whose file matches its manifest, or "" when
+// there is none. Newer ones that fail the check are reported on stderr and
+// skipped.
 std::string LatestCheckpoint(const std::string& dir);
+
+// True when `path` exists and matches its manifest's size and checksum.
+bool VerifyCheckpoint(const std::string& path, std::string* problem = nullptr);
 
 // Writes `contents` to `path` atomically (temp file, fsync, rename, fsync dir).
 void WriteFileAtomically(const std::string& path, const std::string& contents);

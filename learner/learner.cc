@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <filesystem>
 #include <numeric>
 
@@ -44,7 +45,7 @@ std::string HumanDuration(double s) {
 const std::vector<std::string> kMetricColumns = {
     "env_steps", "wall_s",        "sps",         "episode_return_mean", "episode_len_mean",
     "policy_loss", "value_loss",  "entropy",     "approx_kl",           "clip_frac",
-    "policy_lag_mean", "dropped_fragments", "learning_rate", "grad_norm"};
+    "policy_lag_mean", "dropped_fragments", "learning_rate", "grad_norm", "actor_restarts"};
 
 // Publishes weights and normaliser under a version.
 class WeightsPublisher {
@@ -219,7 +220,25 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
   TrainingCounters counters;
 
   const std::string checkpoint_dir = options.run_dir + "/checkpoints";
-  CsvWriter metrics(options.run_dir + "/metrics.csv", kMetricColumns);
+  std::unique_ptr<CsvWriter> metrics;
+  if (options.resume) {
+    // every piece of state comes back: model, optimiser (with the adaptive
+    // learning rate), normaliser, counters, the sampling RNG
+    const std::string checkpoint = LatestCheckpoint(checkpoint_dir);
+    if (checkpoint.empty()) {
+      throw UserError(options.run_dir + ": nothing to resume from: no valid checkpoint in " +
+                      checkpoint_dir);
+    }
+    LoadCheckpoint(checkpoint, policy, &algorithm->optimizer(), &normalizer, &counters);
+    metrics = CsvWriter::Resume(options.run_dir + "/metrics.csv", kMetricColumns,
+                                static_cast<double>(counters.env_steps));
+    if (!options.quiet) {
+      std::printf("learner: resuming from %s at %lld env steps\n", checkpoint.c_str(),
+                  static_cast<long long>(counters.env_steps));
+    }
+  } else {
+    metrics = std::make_unique<CsvWriter>(options.run_dir + "/metrics.csv", kMetricColumns);
+  }
   TensorBoardWriter tensorboard(options.run_dir + "/tb");
   tensorboard.AddText("config", 0, "```yaml\n" + ToYaml(config) + "```\n");
   tensorboard.Flush();
@@ -241,7 +260,10 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
   std::deque<float> recent_returns, recent_lengths;  // last 100 finished episodes
   const size_t kWindow = 100;
   double lag_sum = 0.0;
-  int64_t malformed = 0, stale = 0;
+  int64_t malformed = counters.dropped_fragments, stale = 0, malformed_logged = 0;
+  // a restarted actor starts its sequence numbers again: that is how restarts are counted
+  std::map<uint32_t, uint64_t> last_sequence;
+  int64_t actor_restarts = 0;
   std::vector<zmq::message_t> parts;
   const Clock::time_point start = Clock::now();
   Clock::time_point last_log = start;
@@ -252,27 +274,32 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
   };
 
   while (counters.env_steps < config.train.total_env_steps && !StopRequested()) {
-    // fill one batch
-    if (!RecvMultipart(pull, &parts, 100)) {
-      if (publisher.SecondsSinceLast() > 0.5) {
-        publisher.Publish(policy, normalizer, counters.policy_version);
-      }
-      continue;
+    // fill one batch; the current weights go out again every half second, so
+    // late subscribers (new or restarted actors, or all of them after a learner
+    // restart) catch up even while stale fragments keep arriving
+    if (publisher.SecondsSinceLast() > 0.5) {
+      publisher.Publish(policy, normalizer, counters.policy_version);
     }
+    if (!RecvMultipart(pull, &parts, 100)) continue;
     std::vector<wire::Frame> frames = FramesOf(parts);
     wire::FragmentView fragment;
     wire::DecodeStatus status =
         wire::DecodeFragment(frames.data(), frames.size(), task.obs_dim, task.act_dim, &fragment);
     if (status.ok() && (fragment.T != T || fragment.K != K)) status.error = "unexpected shape";
-    if (status.ok() && fragment.policy_version > static_cast<uint64_t>(counters.policy_version)) {
-      status.error = "policy version from the future";
-    }
     if (!status.ok()) {
-      if (malformed++ < 10) std::fprintf(stderr, "learner: dropped fragment: %s\n", status.error.c_str());
+      // the first few reasons are worth a line; all are counted
+      if (++malformed_logged <= 10) {
+        std::fprintf(stderr, "learner: dropped fragment: %s\n", status.error.c_str());
+      }
+      ++malformed;
       continue;
     }
+    auto [last, first_seen] = last_sequence.try_emplace(fragment.sender_id, fragment.sequence);
+    if (!first_seen && fragment.sequence <= last->second) ++actor_restarts;
+    last->second = fragment.sequence;
+    // too old, or newer than us (made with weights of a learner we replaced)
     const int64_t lag = counters.policy_version - static_cast<int64_t>(fragment.policy_version);
-    if (lag > config.algorithm.max_policy_lag) {
+    if (lag < 0 || lag > config.algorithm.max_policy_lag) {
       ++stale;
       continue;
     }
@@ -310,15 +337,17 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
         static_cast<double>(counters.env_steps), wall, sps, mean_of(recent_returns),
         mean_of(recent_lengths), stats.policy_loss, stats.value_loss, stats.entropy,
         stats.approx_kl, stats.clip_frac, policy_lag_mean,
-        static_cast<double>(counters.dropped_fragments), stats.learning_rate, stats.grad_norm};
-    metrics.Write(row);
+        static_cast<double>(counters.dropped_fragments), stats.learning_rate, stats.grad_norm,
+        static_cast<double>(actor_restarts)};
+    metrics->Write(row);
     // the same scalars for TensorBoard, against env steps
     for (size_t i = 1; i < row.size(); ++i) {
       if (!std::isnan(row[i])) tensorboard.AddScalar(kMetricColumns[i], counters.env_steps, row[i]);
     }
     tensorboard.Flush();
     if (counters.updates % config.train.checkpoint_every == 0) {
-      SaveCheckpoint(checkpoint_dir, policy, algorithm->optimizer(), normalizer, counters);
+      SaveCheckpoint(checkpoint_dir, policy, algorithm->optimizer(), normalizer, counters,
+                     config.train.keep_checkpoints);
     }
     if (!options.quiet && Seconds(last_log) >= config.train.log_every_s) {
       const double recent_sps = (counters.env_steps - steps_at_last_log) / Seconds(last_log);
@@ -339,7 +368,8 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
 
   // the end: a final checkpoint and the exported policy
   counters.dropped_fragments = malformed + stale;
-  SaveCheckpoint(checkpoint_dir, policy, algorithm->optimizer(), normalizer, counters);
+  SaveCheckpoint(checkpoint_dir, policy, algorithm->optimizer(), normalizer, counters,
+                config.train.keep_checkpoints);
   ExportPolicy(policy, normalizer, MakeMetadata(task, counters.env_steps, config),
                options.run_dir + "/policy.pt");
   if (!options.quiet) {

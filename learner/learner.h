@@ -41,6 +41,7 @@ struct LearnerOptions {
   Endpoints endpoints;   // sockets to bind
   TaskInfo task;
   bool quiet = false;    // no console progress lines
+  bool resume = false;   // continue from the newest valid checkpoint in run_dir
 };
 
 // Runs until train.total_env_steps or a stop request; returns the process

@@ -147,6 +147,43 @@ TEST(CheckpointTest, RoundTripRestoresEverything) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(CheckpointTest, DamagedNewestFallsBackToThePreviousAndOldOnesArePruned) {
+  Trained t = MakeTrained("elu");
+  torch::optim::Adam optimizer(t.policy->parameters(), torch::optim::AdamOptions(1e-3));
+  const std::string dir = TempDir("ckpt-damage");
+  TrainingCounters counters;
+  std::vector<std::string> paths;
+  for (int update = 1; update <= 4; ++update) {
+    counters.updates = update;
+    paths.push_back(SaveCheckpoint(dir, t.policy, optimizer, t.normalizer, counters, 3));
+  }
+  EXPECT_FALSE(std::filesystem::exists(paths[0])) << "only the newest 3 are kept";
+  EXPECT_TRUE(std::filesystem::exists(paths[1]));
+  EXPECT_EQ(LatestCheckpoint(dir), paths[3]);
+  // one flipped byte in the newest: detected, the previous one is used
+  {
+    std::fstream f(paths[3], std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    char c = 0;
+    f.read(&c, 1);
+    f.seekp(100);
+    c ^= 0x5A;
+    f.write(&c, 1);
+  }
+  std::string problem;
+  EXPECT_FALSE(VerifyCheckpoint(paths[3], &problem));
+  EXPECT_NE(problem.find("CRC-32C"), std::string::npos) << problem;
+  EXPECT_EQ(LatestCheckpoint(dir), paths[2]);
+  // a truncated one too
+  std::filesystem::resize_file(paths[2], std::filesystem::file_size(paths[2]) / 2);
+  EXPECT_EQ(LatestCheckpoint(dir), paths[1]);
+  TrainingCounters loaded;
+  ActorCritic restored(5, 2, t.policy->config());
+  LoadCheckpoint(LatestCheckpoint(dir), restored, nullptr, nullptr, &loaded);
+  EXPECT_EQ(loaded.updates, 2);
+  std::filesystem::remove_all(dir);
+}
+
 // Builds a fragment message for the batcher from plain vectors.
 struct FragmentData {
   int T, K, D, A;
