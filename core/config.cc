@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -162,14 +163,17 @@ struct YamlReader {
     Read(node, section, source, prefix + name + ".");
   }
 
+  // `also_valid` names keys that may appear beside the struct's own and are
+  // read elsewhere (the file-level `extends` and `sweep`).
   template <class S>
   static void Read(const YAML::Node& node, S& s, const std::string& source,
-                   const std::string& prefix) {
+                   const std::string& prefix, const std::vector<std::string>& also_valid = {}) {
     if (!node.IsMap()) {
       throw UserError(Where(source, node) + ": '" + (prefix.empty() ? "the file" : prefix) +
                       "' must be a map of key: value");
     }
     std::vector<std::string> valid = KeysOf(s);
+    valid.insert(valid.end(), also_valid.begin(), also_valid.end());
     for (const auto& kv : node) {
       const std::string key = kv.first.Scalar();
       if (std::find(valid.begin(), valid.end(), key) == valid.end()) {
@@ -258,6 +262,21 @@ struct DocWriter {
   template <class S>
   void Section(const char* name, S& section, const char*) {
     DocWriter inner{out, prefix + name + "."};
+    section.Visit(inner);
+  }
+};
+
+// Dotted keys with their type names.
+struct KeyTypeLister {
+  std::vector<std::pair<std::string, std::string>>* out;
+  std::string prefix;
+  template <class T>
+  void Field(const char* name, T&, const char*) {
+    out->emplace_back(prefix + name, TypeName<T>());
+  }
+  template <class S>
+  void Section(const char* name, S& section, const char*) {
+    KeyTypeLister inner{out, prefix + name + "."};
     section.Visit(inner);
   }
 };
@@ -461,17 +480,66 @@ void ApplyOverrides(ExperimentConfig& config, const std::vector<std::string>& ov
   config.Validate();
 }
 
-ExperimentConfig ParseExperiment(const std::string& yaml_text, const std::string& source) {
-  YAML::Node root;
+namespace {
+
+// Keys an experiment file may hold beside the config's sections.
+const std::vector<std::string> kFileKeys = {"extends", "sweep"};
+
+YAML::Node LoadYaml(const std::string& text, const std::string& source) {
   try {
-    root = YAML::Load(yaml_text);
+    return YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     throw UserError(source + ":" + std::to_string(e.mark.line + 1) + ": YAML syntax error: " +
                     e.msg + "; fix the file's syntax");
   }
+}
+
+// Reads one file of an `extends:` chain into `config`: the file it extends
+// first, then its own keys over those. `chain` holds the files that led here,
+// outermost first, to catch cycles.
+void ReadExperimentText(const std::string& text, const std::string& source,
+                        std::vector<std::string>& chain, ExperimentConfig& config,
+                        SweepSource* sweep) {
+  const YAML::Node root = LoadYaml(text, source);
+  if (!root || root.IsNull()) return;
+  if (root.IsMap() && root["extends"]) {
+    const YAML::Node extends = root["extends"];
+    if (!extends.IsScalar() || extends.Scalar().empty()) {
+      throw UserError(Where(source, extends) +
+                      ": 'extends' must name one experiment file, e.g. extends: base.yaml");
+    }
+    const std::filesystem::path relative = extends.Scalar();
+    const std::filesystem::path base =
+        relative.is_absolute() ? relative
+                               : std::filesystem::path(source).parent_path() / relative;
+    std::ifstream in(base);
+    if (!in) {
+      throw UserError(Where(source, extends) + ": extends: cannot read " + base.string() +
+                      "; the path is relative to the folder of " + source);
+    }
+    const std::string id = std::filesystem::weakly_canonical(base).string();
+    chain.push_back(std::filesystem::weakly_canonical(source).string());
+    if (std::find(chain.begin(), chain.end(), id) != chain.end()) {
+      std::string cycle;
+      for (const auto& file : chain) cycle += file + " -> ";
+      throw UserError(Where(source, extends) + ": extends makes a cycle (" + cycle + id +
+                      "); remove one of these extends: lines");
+    }
+    std::stringstream base_text;
+    base_text << in.rdbuf();
+    ReadExperimentText(base_text.str(), base.string(), chain, config, sweep);
+    chain.pop_back();
+  }
+  YamlReader::Read(root, config, source, "", kFileKeys);
+  // the nearest file's sweep block wins, whole
+  if (sweep != nullptr && root["sweep"]) *sweep = {source, text};
+}
+
+ExperimentConfig ParseExperimentText(const std::string& text, const std::string& source,
+                                     SweepSource* sweep) {
   ExperimentConfig config;
-  if (!root || root.IsNull()) return config.Validate(), config;
-  YamlReader::Read(root, config, source, "");
+  std::vector<std::string> chain;
+  ReadExperimentText(text, source, chain, config, sweep);
   try {
     config.Validate();
   } catch (const UserError& e) {
@@ -480,14 +548,26 @@ ExperimentConfig ParseExperiment(const std::string& yaml_text, const std::string
   return config;
 }
 
-ExperimentConfig LoadExperiment(const std::string& path, const std::vector<std::string>& overrides) {
+}  // namespace
+
+ExperimentConfig ParseExperiment(const std::string& yaml_text, const std::string& source) {
+  return ParseExperimentText(yaml_text, source, nullptr);
+}
+
+ExperimentConfig LoadExperiment(const std::string& path, const std::vector<std::string>& overrides,
+                                SweepSource* sweep) {
   std::ifstream in(path);
   if (!in) throw UserError(path + ": cannot read the experiment file; check the path");
   std::stringstream text;
   text << in.rdbuf();
-  ExperimentConfig config = ParseExperiment(text.str(), path);
+  if (sweep != nullptr) *sweep = {};
+  ExperimentConfig config = ParseExperimentText(text.str(), path, sweep);
   ApplyOverrides(config, overrides);
   return config;
+}
+
+ExperimentConfig LoadExperiment(const std::string& path, const std::vector<std::string>& overrides) {
+  return LoadExperiment(path, overrides, nullptr);
 }
 
 std::string ToYaml(const ExperimentConfig& config) {
@@ -495,6 +575,14 @@ std::string ToYaml(const ExperimentConfig& config) {
   YamlWriter writer{&out, 0};
   const_cast<ExperimentConfig&>(config).Visit(writer);
   return out;
+}
+
+std::vector<std::pair<std::string, std::string>> ConfigKeyTypes() {
+  std::vector<std::pair<std::string, std::string>> keys;
+  ExperimentConfig defaults;
+  KeyTypeLister lister{&keys, ""};
+  defaults.Visit(lister);
+  return keys;
 }
 
 std::string ConfigReferenceMarkdown() {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace robofleet {
@@ -309,8 +310,26 @@ struct ExperimentConfig {
 // Reads an experiment file, applies `key=value` overrides (dotted keys, YAML
 // values), validates, and returns the resolved config. Throws UserError with
 // "FILE:LINE: problem; fix" on any bad input.
+//
+// A file may start from another: `extends: base.yaml` (a path relative to the
+// including file's folder) reads the base first and lays the file's own keys
+// over it, key by key; bases may extend further files, and a cycle is an
+// error. A top-level `sweep:` block is left to `robofleet sweep`: here it is
+// ignored, so `robofleet train` on a sweep file trains its base config once.
 ExperimentConfig LoadExperiment(const std::string& path,
                                 const std::vector<std::string>& overrides = {});
+
+// Where the sweep block of an experiment file is: the nearest file of the
+// `extends:` chain that has a top-level `sweep:` key, with that file's whole
+// text, so that the sweep parser (core/sweep.h) can name its lines.
+struct SweepSource {
+  std::string path;  // empty when no file of the chain has a sweep block
+  std::string text;
+};
+
+// LoadExperiment that also reports the sweep block, for `robofleet sweep`.
+ExperimentConfig LoadExperiment(const std::string& path, const std::vector<std::string>& overrides,
+                                SweepSource* sweep);
 
 // Applies overrides to an already-resolved config (used by child processes
 // and tests). Throws UserError.
@@ -321,11 +340,17 @@ void ApplyOverrides(ExperimentConfig& config, const std::vector<std::string>& ov
 std::string ToYaml(const ExperimentConfig& config);
 
 // Parses YAML text (as written by ToYaml or a user) into a validated config.
-// `source` names the text in error messages.
+// `source` names the text in error messages; an `extends:` path in the text
+// is taken relative to the folder of `source`.
 ExperimentConfig ParseExperiment(const std::string& yaml_text, const std::string& source);
 
 // Every key as "section.key", its type, default and meaning, as a Markdown table.
 std::string ConfigReferenceMarkdown();
+
+// Every settable key as "section.key" with its type as the errors name it
+// ("integer", "number", "bool", "string", "list of int", "list of number"),
+// in declaration order.
+std::vector<std::pair<std::string, std::string>> ConfigKeyTypes();
 
 // The valid key closest to `key` by edit distance among `candidates`, or "".
 std::string ClosestName(const std::string& key, const std::vector<std::string>& candidates);
