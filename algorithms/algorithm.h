@@ -38,6 +38,7 @@ struct UpdateStats {
   double grad_norm = 0.0;   // global gradient norm before clipping
   double learning_rate = 0.0;  // at the end of the update
   int64_t optimizer_steps = 0;
+  int64_t skipped_steps = 0;   // minibatches whose loss or gradients were not finite
 };
 
 using GradientHook = std::function<void()>;

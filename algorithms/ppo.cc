@@ -1,5 +1,8 @@
 #include "algorithms/ppo.h"
 
+#include <cmath>
+#include <limits>
+
 namespace robofleet::algorithms {
 
 torch::Tensor ComputeGae(const torch::Tensor& rewards, const torch::Tensor& values,
@@ -81,17 +84,24 @@ UpdateStats Ppo::Update(const RolloutBatch& batch, const GradientHook& hook) {
                                    batch.log_probs.index_select(0, idx), advantages,
                                    policy_->Value(obs), batch.returns.index_select(0, idx),
                                    policy_->Entropy(), config_);
+      // a non-finite loss or gradient would poison the parameters: skip the step
+      if (!std::isfinite(terms.total.item<double>())) {
+        ++stats.skipped_steps;
+        continue;
+      }
       if (config_.lr_schedule == "adaptive") AdaptLearningRate(terms.approx_kl.item<double>());
       optimizer_.zero_grad();
       terms.total.backward();
       if (hook) hook();
-      torch::Tensor grad_norm;
-      if (config_.max_grad_norm > 0) {
-        grad_norm = torch::tensor(
-            torch::nn::utils::clip_grad_norm_(policy_->parameters(), config_.max_grad_norm));
-      } else {
-        grad_norm = torch::tensor(0.0);
+      const double norm = torch::nn::utils::clip_grad_norm_(
+          policy_->parameters(),
+          config_.max_grad_norm > 0 ? config_.max_grad_norm : std::numeric_limits<double>::max());
+      if (!std::isfinite(norm)) {
+        optimizer_.zero_grad();
+        ++stats.skipped_steps;
+        continue;
       }
+      torch::Tensor grad_norm = torch::tensor(norm);
       optimizer_.step();
       sums += torch::stack({terms.policy.detach(), terms.value.detach(), terms.entropy.detach(),
                             terms.approx_kl, terms.clip_frac, grad_norm.to(torch::kFloat32)});

@@ -443,6 +443,7 @@ void TrainConfig::Validate() const {
   if (checkpoint_every <= 0) Reject("train.checkpoint_every", "must be >= 1");
   if (!(log_every_s > 0)) Reject("train.log_every_s", "must be > 0");
   if (keep_checkpoints < 1) Reject("train.keep_checkpoints", "must be >= 1");
+  if (max_nonfinite_updates < 1) Reject("train.max_nonfinite_updates", "must be >= 1");
 }
 
 void LauncherConfig::Validate() const {

@@ -250,6 +250,7 @@ struct TrainConfig {
   double log_every_s = 5.0;
   bool record_video = false;
   int keep_checkpoints = 5;
+  int max_nonfinite_updates = 3;
 
   template <class V>
   void Visit(V& v) {
@@ -259,6 +260,9 @@ struct TrainConfig {
     v.Field("record_video", record_video,
             "at the end, render one episode of the final policy to RUN_DIR/final.mp4");
     v.Field("keep_checkpoints", keep_checkpoints, "the newest checkpoints kept on disk");
+    v.Field("max_nonfinite_updates", max_nonfinite_updates,
+            "updates in a row whose every step had a non-finite loss or gradient before the "
+            "run stops with an error (the last good checkpoint stays)");
   }
   void Validate() const;
 };

@@ -45,7 +45,8 @@ std::string HumanDuration(double s) {
 const std::vector<std::string> kMetricColumns = {
     "env_steps", "wall_s",        "sps",         "episode_return_mean", "episode_len_mean",
     "policy_loss", "value_loss",  "entropy",     "approx_kl",           "clip_frac",
-    "policy_lag_mean", "dropped_fragments", "learning_rate", "grad_norm", "actor_restarts"};
+    "policy_lag_mean", "dropped_fragments", "learning_rate", "grad_norm", "actor_restarts",
+    "nonfinite_steps"};
 
 // Publishes weights and normaliser under a version.
 class WeightsPublisher {
@@ -264,6 +265,8 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
   // a restarted actor starts its sequence numbers again: that is how restarts are counted
   std::map<uint32_t, uint64_t> last_sequence;
   int64_t actor_restarts = 0;
+  int64_t nonfinite_steps = 0;
+  int nonfinite_updates = 0;  // in a row
   std::vector<zmq::message_t> parts;
   const Clock::time_point start = Clock::now();
   Clock::time_point last_log = start;
@@ -320,6 +323,19 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
         static_cast<double>(counters.env_steps) / config.train.total_env_steps,
         algorithm->LearningRate()));
     algorithms::UpdateStats stats = algorithm->Update(batch, {});
+    nonfinite_steps += stats.skipped_steps;
+    if (stats.optimizer_steps == 0 && stats.skipped_steps > 0) {
+      // nothing could be learned from this batch; a few in a row mean the run is broken
+      if (++nonfinite_updates >= config.train.max_nonfinite_updates) {
+        std::fprintf(stderr,
+                     "learner: %d updates in a row had only non-finite losses or gradients; "
+                     "stopping. The last good checkpoint is %s\n",
+                     nonfinite_updates, LatestCheckpoint(checkpoint_dir).c_str());
+        return 3;
+      }
+    } else {
+      nonfinite_updates = 0;
+    }
     normalizer.Update(batcher.obs().data_ptr<float>(), static_cast<int64_t>(T) * batcher.B());
     counters.env_steps += batcher.steps();
     counters.updates += 1;
@@ -338,7 +354,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
         mean_of(recent_lengths), stats.policy_loss, stats.value_loss, stats.entropy,
         stats.approx_kl, stats.clip_frac, policy_lag_mean,
         static_cast<double>(counters.dropped_fragments), stats.learning_rate, stats.grad_norm,
-        static_cast<double>(actor_restarts)};
+        static_cast<double>(actor_restarts), static_cast<double>(nonfinite_steps)};
     metrics->Write(row);
     // the same scalars for TensorBoard, against env steps
     for (size_t i = 1; i < row.size(); ++i) {

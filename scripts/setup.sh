@@ -17,6 +17,8 @@ packages=(
   python3-matplotlib           # scripts/plot_runs.py: curves.png at the end of a run
   python3-venv python3-pip     # the tests' Python tools (TensorBoard's event reader)
   ffmpeg libegl-dev libegl-mesa0 libgl1-mesa-dri  # offscreen video without a display
+  slurm-wlm munge              # robofleet sweep --backend slurm, and its tests (scripts/ci/start_slurm.sh)
+  clang libclang-rt-14-dev     # the wire decoder's libFuzzer target
 )
 
 missing=()

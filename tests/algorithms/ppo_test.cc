@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 namespace robofleet::algorithms {
 namespace {
@@ -104,6 +105,32 @@ TEST(PpoTest, ManyUpdatesOnRandomDataStayFinite) {
   EXPECT_GT((after - before).abs().max().item<float>(), 1e-4);
   // random targets mean large KLs: the adaptive rule must have lowered the rate
   EXPECT_LT(algo->LearningRate(), config.learning_rate);
+}
+
+TEST(PpoTest, NonFiniteLossSkipsTheStepAndLeavesParametersAlone) {
+  SeedTorch(4);
+  PolicyConfig pc;
+  pc.hidden = {8};
+  ActorCritic policy(3, 1, pc);
+  AlgorithmConfig config;
+  config.epochs = 2;
+  config.minibatches = 2;
+  auto algo = CreateAlgorithm(config, policy);
+  RolloutBatch batch = RandomBatch(64, 3, 1);
+  batch.returns[5] = std::numeric_limits<float>::quiet_NaN();  // poisons one minibatch per epoch
+  torch::Tensor before = FlattenParameters(*policy).clone();
+  UpdateStats s = algo->Update(batch, {});
+  EXPECT_EQ(s.skipped_steps, 2);
+  EXPECT_EQ(s.optimizer_steps, 2);
+  EXPECT_TRUE(torch::isfinite(FlattenParameters(*policy)).all().item<bool>());
+  EXPECT_FALSE(torch::equal(before, FlattenParameters(*policy))) << "the clean steps still ran";
+  // every sample poisoned: nothing moves
+  batch.advantages.fill_(std::numeric_limits<float>::infinity());
+  before = FlattenParameters(*policy).clone();
+  s = algo->Update(batch, {});
+  EXPECT_EQ(s.optimizer_steps, 0);
+  EXPECT_EQ(s.skipped_steps, 4);
+  EXPECT_TRUE(torch::equal(before, FlattenParameters(*policy)));
 }
 
 TEST(PpoTest, UnknownAlgorithmListsValidNames) {
