@@ -12,27 +12,6 @@
 namespace robofleet::testing {
 namespace {
 
-// Column `name` of a metrics CSV, empty cells skipped.
-std::vector<double> Column(const std::string& path, const std::string& name) {
-  std::ifstream in(path);
-  std::string line, cell;
-  std::getline(in, line);
-  std::stringstream header(line);
-  int index = -1, i = 0;
-  while (std::getline(header, cell, ',')) {
-    if (cell == name) index = i;
-    ++i;
-  }
-  std::vector<double> values;
-  while (std::getline(in, line)) {
-    std::stringstream row(line);
-    for (int j = 0; std::getline(row, cell, ','); ++j) {
-      if (j == index && !cell.empty()) values.push_back(std::stod(cell));
-    }
-  }
-  return values;
-}
-
 TEST(LearningTest, DefaultExperimentSwingsUpTheCartpole) {
   const std::string dir = MakeTempDir("learning");
   const std::string run = dir + "/run";
@@ -47,7 +26,7 @@ TEST(LearningTest, DefaultExperimentSwingsUpTheCartpole) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_EQ(train.exit_code(), 0) << train.err();
 
-  std::vector<double> returns = Column(run + "/metrics.csv", "episode_return_mean");
+  std::vector<double> returns = CsvColumn(run + "/metrics.csv", "episode_return_mean");
   ASSERT_FALSE(returns.empty());
   const double best = *std::max_element(returns.begin(), returns.end());
   std::printf("default experiment: best mean return %.1f, final %.1f, %.0f s\n", best,

@@ -114,6 +114,26 @@ inline int CsvRows(const std::string& path) {
   return rows < 0 ? 0 : rows;
 }
 
+// Column `name` of a CSV file with a header row, empty cells skipped.
+inline std::vector<double> CsvColumn(const std::string& path, const std::string& name) {
+  std::ifstream in(path);
+  std::string line, cell;
+  std::getline(in, line);
+  std::stringstream header(line);
+  int index = -1;
+  for (int i = 0; std::getline(header, cell, ','); ++i) {
+    if (cell == name) index = i;
+  }
+  std::vector<double> values;
+  while (index >= 0 && std::getline(in, line)) {
+    std::stringstream row(line);
+    for (int j = 0; std::getline(row, cell, ','); ++j) {
+      if (j == index && !cell.empty()) values.push_back(std::stod(cell));
+    }
+  }
+  return values;
+}
+
 inline std::string MakeTempDir(const std::string& name) {
   std::string dir = (std::filesystem::temp_directory_path() /
                      ("rf-" + name + "-" + std::to_string(getpid())))
