@@ -88,6 +88,9 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
   sub.set(zmq::sockopt::rcvhwm, 2);
   sub.set(zmq::sockopt::linger, 0);
   sub.set(zmq::sockopt::subscribe, "");
+  // the parameter vector is the largest valid frame
+  sub.set(zmq::sockopt::maxmsgsize,
+          static_cast<int64_t>(sizeof(float)) * NumParameters(*policy) + 4096);
   sub.connect(options.endpoints.weights);
   WeightsReceiver weights(sub, policy, normalizer);
 

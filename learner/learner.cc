@@ -1,5 +1,6 @@
 #include "learner/learner.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -249,6 +250,11 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
   zmq::socket_t pull(context, zmq::socket_type::pull);
   pull.set(zmq::sockopt::rcvhwm, std::max(2, config.actors.count * config.actors.send_hwm));
   pull.set(zmq::sockopt::linger, 0);
+  // no valid frame is larger than the observations of one fragment: refuse
+  // bigger ones before they are buffered
+  const int64_t widest = std::max({task.obs_dim, task.act_dim, 1});
+  pull.set(zmq::sockopt::maxmsgsize,
+           static_cast<int64_t>(sizeof(float)) * (T + 1) * K * widest + 4096);
   pull.bind(options.endpoints.trajectories);
   zmq::socket_t pub(context, zmq::socket_type::pub);
   pub.set(zmq::sockopt::sndhwm, 2);
