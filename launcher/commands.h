@@ -18,6 +18,7 @@ int BenchCommand(int argc, char** argv);
 int BenchInference(int argc, char** argv);
 int BenchEnv(int argc, char** argv);
 int ConfigCommand(int argc, char** argv);
+int SweepCommand(int argc, char** argv);
 int ExportCommand(int argc, char** argv);
 int EvalCommand(int argc, char** argv);
 

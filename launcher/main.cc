@@ -17,6 +17,8 @@ constexpr const char* kUsage =
     "commands:\n"
     "  train EXP.yaml   train from an experiment file (starts learner and actors)\n"
     "  config EXP.yaml  print the resolved config (--reference: every key)\n"
+    "  sweep EXP.yaml   run the file's sweep block (grid, random, seeds) here or on SLURM;\n"
+    "                   --status DIR and --summary DIR follow and rank a sweep\n"
     "  export RUN_DIR   TorchScript policy from a run's checkpoint\n"
     "  eval POLICY.pt   run an exported policy in MuJoCo and report its return\n"
     "  learner          a learner process (started by train)\n"
@@ -39,10 +41,11 @@ int main(int argc, char** argv) {
     if (command == "actor") return robofleet::launcher::ActorCommand(argc - 1, argv + 1);
     if (command == "bench") return robofleet::launcher::BenchCommand(argc - 1, argv + 1);
     if (command == "config") return robofleet::launcher::ConfigCommand(argc - 1, argv + 1);
+    if (command == "sweep") return robofleet::launcher::SweepCommand(argc - 1, argv + 1);
     if (command == "export") return robofleet::launcher::ExportCommand(argc - 1, argv + 1);
     if (command == "eval") return robofleet::launcher::EvalCommand(argc - 1, argv + 1);
     throw robofleet::UserError("unknown command '" + command +
-                               "'; commands: train, config, export, eval, learner, actor, bench (see robofleet --help)");
+                               "'; commands: train, config, sweep, export, eval, learner, actor, bench (see robofleet --help)");
   } catch (const robofleet::UserError& e) {
     std::fprintf(stderr, "robofleet %s: error: %s\n", command.c_str(), e.what());
     return 2;
