@@ -303,5 +303,16 @@ TEST(SweepSummaryTest, CsvQuotesOverridesWithCommas) {
   EXPECT_NE(csv.find("\"policy.hidden=[8,8]\""), std::string::npos) << csv;
 }
 
+TEST(SweepSpecTest, ShippedExampleExpands) {
+  const std::string path = std::string(ROBOFLEET_SOURCE_DIR) + "/experiments/cartpole_sweep.yaml";
+  SweepSource source;
+  const ExperimentConfig base = LoadExperiment(path, {}, &source);
+  ASSERT_EQ(source.path, path);
+  EXPECT_EQ(base.env.id, "cartpole_swingup");  // from the file it extends
+  const SweepPlan plan = ExpandSweep(ParseSweepSpec(source.text, source.path), base);
+  EXPECT_EQ(plan.configs.size(), 4u);
+  EXPECT_EQ(plan.runs.size(), 12u);
+}
+
 }  // namespace
 }  // namespace robofleet
