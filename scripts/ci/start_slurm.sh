@@ -33,8 +33,8 @@ fi
 exec 8>/run/robofleet-start-slurm.lock
 flock 8
 
-alive() {  # alive PIDFILE: the daemon that wrote it still runs
-  [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null
+alive() {  # alive PIDFILE NAME: the daemon that wrote it still runs (not a reused pid)
+  [[ -s "$1" ]] && [[ "$(cat "/proc/$(cat "$1")/comm" 2>/dev/null)" == "$2" ]]
 }
 
 # munge: the authentication every SLURM message carries
@@ -112,8 +112,9 @@ install -d "$state_dir/ctld" "$state_dir/d" "$log_dir"
 
 # restart daemons that run with an old config; start those that are missing
 if ((changed)); then
-  for pidfile in /run/slurmd-robofleet.pid /run/slurmctld-robofleet.pid; do
-    if alive "$pidfile"; then
+  for daemon in slurmd slurmctld; do
+    pidfile=/run/$daemon-robofleet.pid
+    if alive "$pidfile" "$daemon"; then
       pid=$(cat "$pidfile")
       kill "$pid"
       for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -121,8 +122,8 @@ if ((changed)); then
   done
 fi
 # (the daemons must not inherit the lock above, or they would hold it forever)
-alive /run/slurmctld-robofleet.pid || slurmctld 8>&-
-alive /run/slurmd-robofleet.pid || slurmd 8>&-
+alive /run/slurmctld-robofleet.pid slurmctld || slurmctld 8>&-
+alive /run/slurmd-robofleet.pid slurmd || slurmd 8>&-
 
 # wait until the controller answers and the node takes jobs
 up=0
