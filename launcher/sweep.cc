@@ -180,10 +180,9 @@ RunStatus Inspect(const Sweep& sweep, const SweepRun& run, bool probe_lock = tru
   s.exit_status = std::atoi(status_text.c_str());
   std::error_code ec;
   const bool policy = fs::file_size(run_dir + "/policy.pt", ec) > 0 && !ec;
-  if (s.exit_status != 0)
-    s.state = State::kFailed;
-  else
-    s.state = policy && reached ? State::kDone : State::kStopped;
+  // exit 0 without the whole run behind it: stopped early (Ctrl-C, scancel)
+  const State ok = policy && reached ? State::kDone : State::kStopped;
+  s.state = s.exit_status != 0 ? State::kFailed : ok;
   return s;
 }
 
@@ -269,8 +268,7 @@ Sweep PrepareSweep(const SweepOptions& options, int* max_actors) {
   Sweep sweep;
   sweep.base = LoadExperiment(options.experiment, options.overrides, &source);
   if (source.path.empty()) {
-    throw UserError(options.experiment +
-                    ": no sweep: block; add one (docs/sweeps.md), or "
+    throw UserError(options.experiment + ": no sweep: block; add one (docs/sweeps.md), or " +
                     "train it once with robofleet train");
   }
   const SweepSpec spec = ParseSweepSpec(source.text, source.path);
@@ -295,18 +293,12 @@ Sweep PrepareSweep(const SweepOptions& options, int* max_actors) {
   if (fs::exists(sweep.dir + "/plan.yaml")) {
     if (ReadText(sweep.dir + "/plan.yaml") != plan_yaml ||
         ReadText(sweep.dir + "/base.yaml") != base_yaml) {
-      throw UserError(sweep.dir +
-                      " holds a different sweep (its plan.yaml or base.yaml differ "
-                      "from what " +
-                      options.experiment +
-                      " gives now); choose another "
-                      "--sweep-dir, or delete " +
-                      sweep.dir + " to start over");
+      throw UserError(sweep.dir + " holds a different sweep (its plan.yaml or base.yaml " +
+                      "differ from what " + options.experiment + " gives now); choose " +
+                      "another --sweep-dir, or delete " + sweep.dir + " to start over");
     }
   } else if (fs::exists(sweep.dir) && !fs::is_empty(sweep.dir)) {
-    throw UserError(sweep.dir +
-                    " exists and is not a sweep directory; choose another "
-                    "--sweep-dir");
+    throw UserError(sweep.dir + " exists and is not a sweep directory; choose another --sweep-dir");
   }
   if (options.dry_run) return sweep;
   fs::create_directories(sweep.dir + "/logs");
@@ -407,10 +399,9 @@ int RunLocally(const Sweep& sweep, int parallel) {
   std::deque<size_t> todo(todo_list.begin(), todo_list.end());
   const size_t total = sweep.plan.runs.size();
   size_t done = total - todo.size();
-  std::printf(
-      "robofleet: sweep %s: %zu runs in %s; %zu finished before, %zu to run, %d at a "
-      "time\n",
-      sweep.base.name.c_str(), total, sweep.dir.c_str(), done, todo.size(), parallel);
+  std::printf("robofleet: sweep %s: %zu runs in %s; %zu finished before, %zu to run, %d at a "
+              "time\n",
+              sweep.base.name.c_str(), total, sweep.dir.c_str(), done, todo.size(), parallel);
   std::fflush(stdout);
 
   InstallStopHandlers();
@@ -471,10 +462,8 @@ int RunLocally(const Sweep& sweep, int parallel) {
   }
   Summarize(sweep);
   if (failed > 0) {
-    std::fprintf(stderr,
-                 "robofleet: %d run%s did not finish; run the same command again to "
-                 "retry %s\n",
-                 failed, failed == 1 ? "" : "s", failed == 1 ? "it" : "them");
+    std::fprintf(stderr, "robofleet: %d run%s did not finish; run the same command again to "
+                 "retry %s\n", failed, failed == 1 ? "" : "s", failed == 1 ? "it" : "them");
     return 1;
   }
   return 0;
@@ -526,61 +515,79 @@ struct SlurmOptions {
   int parallel = 0;  // 0: as many at a time as SLURM allows
 };
 
-// The job array script: one task per run, each running robofleet train with
-// that run's overrides, under the same lock and marker as local runs.
+// The body of the job array script, after its #SBATCH lines: each task runs
+// robofleet train for its run, under the same lock and exit_status marker as
+// a local run. %RUNS% becomes one `case` arm per run.
+constexpr const char* kArrayTaskScript = R"sh(set -u
+robofleet=%ROBOFLEET%
+sweep_dir=%SWEEP_DIR%
+case "$SLURM_ARRAY_TASK_ID" in
+%RUNS%  *) echo "task $SLURM_ARRAY_TASK_ID: no such run in this sweep" >&2; exit 2 ;;
+esac
+run_dir="$sweep_dir/$run"
+# one process per run at a time, as for local sweeps: train and its children
+# inherit this lock and hold it while they live
+exec 9>>"$sweep_dir/locks/$run.lock"
+flock -n 9 || { echo "$run is already running elsewhere" >&2; exit 1; }
+if [[ "$(cat "$run_dir/exit_status" 2>/dev/null)" == 0 && -s "$run_dir/policy.pt" ]]; then
+  echo "$run finished before"
+  exit 0
+fi
+rm -rf "$run_dir"
+"$robofleet" train "$sweep_dir/base.yaml" --run-dir "$run_dir" "${sets[@]}" \
+  >>"$sweep_dir/logs/$run.log" 2>&1
+status=$?
+if [[ -d "$run_dir" ]]; then
+  echo "$status" >"$run_dir/exit_status.tmp" && mv "$run_dir/exit_status.tmp" "$run_dir/exit_status"
+fi
+exit "$status"
+)sh";
+
+void ReplaceAll(std::string& text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+}
+
+// The job array script: one task per run still to do (`todo`, indices into
+// the plan), each running robofleet train with that run's overrides.
 std::string SbatchScript(const Sweep& sweep, const std::vector<size_t>& todo,
                          const SlurmOptions& options, const std::string& exe) {
   const std::string dir = fs::absolute(sweep.dir).lexically_normal().string();
   std::string array;
   for (size_t i : todo) array += (array.empty() ? "" : ",") + std::to_string(i);
   if (options.parallel > 0) array += "%" + std::to_string(options.parallel);
-
-  std::string s = "#!/bin/bash\n";
-  s += "# The runs of sweep " + sweep.base.name +
-       " as a SLURM job array, written by robofleet "
-       "sweep.\n# One array task per run; the task number is the run's place in plan.yaml.\n";
   // a job name is one word: anything else in the experiment's name becomes '_'
   std::string job_name = "rf-" + sweep.base.name;
   for (char& c : job_name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') c = '_';
   }
+
+  std::string s = "#!/bin/bash\n# The runs of sweep " + sweep.base.name +
+                  " as a SLURM job array, written by robofleet sweep.\n"
+                  "# One array task per run; the task number is the run's place in plan.yaml.\n";
   s += "#SBATCH --job-name=" + job_name + "\n";
   s += "#SBATCH --array=" + array + "\n";
   s += "#SBATCH --ntasks=1\n";
   s += "#SBATCH --cpus-per-task=" + std::to_string(options.cpus_per_run) + "\n";
-  if (options.gpus_per_run > 0)
+  if (options.gpus_per_run > 0) {
     s += "#SBATCH --gres=gpu:" + std::to_string(options.gpus_per_run) + "\n";
+  }
   if (!options.partition.empty()) s += "#SBATCH --partition=" + options.partition + "\n";
   if (!options.time.empty()) s += "#SBATCH --time=" + options.time + "\n";
   s += "#SBATCH --output=" + dir + "/logs/slurm-%A_%a.out\n";
-  s += "set -u\n";
-  s += "robofleet=" + ShellQuote(exe) + "\n";
-  s += "sweep_dir=" + ShellQuote(dir) + "\n";
-  s += "case \"$SLURM_ARRAY_TASK_ID\" in\n";
+
+  std::string runs;
   for (size_t i = 0; i < sweep.plan.runs.size(); ++i) {
-    s += "  " + std::to_string(i) + ") run=" + sweep.plan.runs[i].id + "; sets=(";
-    for (const auto& item : sweep.plan.Overrides(i)) s += " --set " + ShellQuote(item);
-    s += " ) ;;\n";
+    runs += "  " + std::to_string(i) + ") run=" + sweep.plan.runs[i].id + "; sets=(";
+    for (const auto& item : sweep.plan.Overrides(i)) runs += " --set " + ShellQuote(item);
+    runs += " ) ;;\n";
   }
-  s += "  *) echo \"task $SLURM_ARRAY_TASK_ID: no such run in this sweep\" >&2; exit 2 ;;\n";
-  s += "esac\n";
-  s += "run_dir=\"$sweep_dir/$run\"\n";
-  s += "# one process per run at a time, as for local sweeps: train and its children\n";
-  s += "# inherit this lock and hold it while they live\n";
-  s += "exec 9>>\"$sweep_dir/locks/$run.lock\"\n";
-  s += "flock -n 9 || { echo \"$run is already running elsewhere\" >&2; exit 1; }\n";
-  s +=
-      "if [[ \"$(cat \"$run_dir/exit_status\" 2>/dev/null)\" == 0 && -s \"$run_dir/policy.pt\" ]]; "
-      "then\n  echo \"$run finished before\"; exit 0\nfi\n";
-  s += "rm -rf \"$run_dir\"\n";
-  s += "\"$robofleet\" train \"$sweep_dir/base.yaml\" --run-dir \"$run_dir\" \"${sets[@]}\" "
-       ">>\"$sweep_dir/logs/$run.log\" 2>&1\n";
-  s += "status=$?\n";
-  s += "if [[ -d \"$run_dir\" ]]; then\n"
-       "  echo \"$status\" >\"$run_dir/exit_status.tmp\" && mv \"$run_dir/exit_status.tmp\" "
-       "\"$run_dir/exit_status\"\nfi\n";
-  s += "exit \"$status\"\n";
-  return s;
+  std::string body = kArrayTaskScript;
+  ReplaceAll(body, "%ROBOFLEET%", ShellQuote(exe));
+  ReplaceAll(body, "%SWEEP_DIR%", ShellQuote(dir));
+  ReplaceAll(body, "%RUNS%", runs);
+  return s + body;
 }
 
 // The sweep's newest SLURM job if it is still queued or running, else "".
@@ -599,17 +606,14 @@ std::string LiveSlurmJob(const Sweep& sweep) {
 int SubmitToSlurm(const Sweep& sweep, SlurmOptions options) {
   std::string probe;
   if (Capture({"sbatch", "--version"}, &probe) < 0) {
-    throw UserError(
-        "sbatch not found; --backend slurm needs SLURM's client tools on this "
-        "machine (or use the local backend)");
+    throw UserError("sbatch not found; --backend slurm needs SLURM's client tools on this " +
+                    std::string("machine (or use the local backend)"));
   }
   SweepLock lock(sweep.dir);
   const std::string live = LiveSlurmJob(sweep);
   if (!live.empty()) {
-    throw UserError("job " + live +
-                    " of this sweep is still queued or running; wait for it "
-                    "(robofleet sweep --status " +
-                    sweep.dir + ") or scancel " + live);
+    throw UserError("job " + live + " of this sweep is still queued or running; wait for it " +
+                    "(robofleet sweep --status " + sweep.dir + ") or scancel " + live);
   }
   const std::vector<size_t> todo = RunsToDo(sweep);
   if (todo.empty()) {
