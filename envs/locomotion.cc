@@ -144,6 +144,18 @@ LocomotionEnv::LocomotionEnv(const EnvConfig& config, TaskInfo task, const Setti
   for (int k = 0; k < 3; ++k) axis_[k] = a[k] / norm;
 }
 
+LocomotionEnv::Settings LocomotionEnv::PlanarWalkerSettings() {
+  Settings s;
+  s.forward_weight = 1.0;
+  s.healthy_reward = 1.0;
+  s.ctrl_cost_weight = 1e-3;
+  s.tracked_body = "torso";
+  s.skip_qpos = {0};  // x: the policy should not depend on where it is
+  s.qvel_clip = 10.0;
+  s.reset_noise = 5e-3;
+  return s;
+}
+
 void LocomotionEnv::InitializeEpisode(mjData* data, EnvRandom& rng) {
   AddResetNoise(model(), data, rng, settings_.reset_noise, settings_.normal_qvel_noise);
 }

@@ -90,6 +90,12 @@ class LocomotionEnv : public MujocoEnv {
     bool normal_qvel_noise = false;
   };
 
+  // What the planar walkers (hopper, walker2d) share, as in Gymnasium: the
+  // torso's forward velocity, +1 per step, 1e-3 control cost, the torso's x
+  // left out of the observation, velocities clipped to [-10, 10], uniform
+  // reset noise of 5e-3.
+  static Settings PlanarWalkerSettings();
+
  protected:
   // `task.obs_names` is filled here from the model and `settings`.
   LocomotionEnv(const EnvConfig& config, TaskInfo task, const Settings& settings);
