@@ -70,7 +70,7 @@ struct TaskRun {
   int64_t env_steps;                  // PPO budget
   double margin;                      // the best mean return must beat the random one by this
   std::vector<std::string> overrides; // extra --set key=value
-  std::string env_yaml;               // extra lines for the experiment's env section
+  std::string extra_yaml;             // laid over the experiment file (through extends:)
   std::vector<std::string> resolved;  // lines the run's resolved config must hold
 };
 
@@ -85,14 +85,9 @@ TEST_P(TasksTest, ShortPpoRunBeatsTheRandomPolicy) {
   overrides.push_back("train.log_every_s=1000");
   const std::string dir = MakeTempDir(std::string("tasks-") + p.task);
   std::string experiment = Experiment(p.task);
-  if (!p.env_yaml.empty()) {
-    // the experiment file with more keys in its env section
-    std::string text = Child::Slurp(experiment);
-    const size_t env = text.find("\nenv:\n");
-    ASSERT_NE(env, std::string::npos) << experiment;
-    text.insert(env + 6, p.env_yaml);
+  if (!p.extra_yaml.empty()) {
     experiment = dir + "/experiment.yaml";
-    std::ofstream(experiment) << text;
+    std::ofstream(experiment) << "extends: " << Experiment(p.task) << "\n" << p.extra_yaml;
   }
   const ExperimentConfig config = LoadExperiment(experiment, overrides);
   const double random_return = RandomPolicyReturn(config);
@@ -140,6 +135,7 @@ INSTANTIATE_TEST_SUITE_P(
         // domain randomisation through the whole pipeline: actors build
         // randomised envs from the resolved config
         TaskRun{"hopper", 60000, 60, {"env.randomize.obs_noise=0.01"},
+                "env:\n"
                 "  randomize:\n"
                 "    body_mass_scale: [0.8, 1.2]\n"
                 "    geom_friction_scale: [0.7, 1.3]\n"
@@ -148,7 +144,7 @@ INSTANTIATE_TEST_SUITE_P(
                 {"body_mass_scale: [0.8, 1.2]", "action_delay: [0, 1]", "obs_noise: 0.01"}}),
     [](const ::testing::TestParamInfo<TaskRun>& info) {
       std::string name = info.param.task;
-      return info.param.env_yaml.empty() ? name : name + "_randomized";
+      return info.param.extra_yaml.empty() ? name : name + "_randomized";
     });
 
 TEST(BenchEnvTest, PrintsEnvAndRawThroughputAndTheirRatio) {
