@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <fstream>
 #include <string>
@@ -16,7 +18,9 @@ namespace robofleet::envs::test {
 
 // Writes `text` to a fresh file in the test temp dir and returns its path.
 inline std::string WriteTempFile(const std::string& name, const std::string& text) {
-  const std::string path = testing::TempDir() + "/robofleet_envs_test_" + name;
+  // the pid keeps test processes that ctest runs side by side off each other's files
+  const std::string path = testing::TempDir() + "/robofleet_envs_test_" +
+                           std::to_string(getpid()) + "_" + name;
   std::ofstream(path) << text;
   return path;
 }
