@@ -20,7 +20,7 @@ std::string ObjectName(const mjModel* m, int type, int id, const char* fallback)
 
 }  // namespace
 
-std::vector<std::string> QposNames(const mjModel* m, int from) {
+std::vector<std::string> QposNames(const mjModel* m) {
   std::vector<std::string> names;
   for (int j = 0; j < m->njnt; ++j) {
     const std::string name = JointName(m, j);
@@ -35,7 +35,6 @@ std::vector<std::string> QposNames(const mjModel* m, int from) {
         names.push_back(name);
     }
   }
-  names.erase(names.begin(), names.begin() + std::min<size_t>(from, names.size()));
   return names;
 }
 

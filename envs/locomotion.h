@@ -30,10 +30,9 @@
 
 namespace robofleet::envs {
 
-// One name per qpos entry from index `from` on: a hinge or slide joint's own
-// name; free joints as NAME_x, _y, _z, _qw, _qx, _qy, _qz; ball joints as
-// NAME_qw .. _qz.
-std::vector<std::string> QposNames(const mjModel* m, int from = 0);
+// One name per qpos entry: a hinge or slide joint's own name; free joints as
+// NAME_x, _y, _z, _qw, _qx, _qy, _qz; ball joints as NAME_qw .. _qz.
+std::vector<std::string> QposNames(const mjModel* m);
 
 // One name per qvel entry: NAME_vel for hinges and slides; free joints as
 // NAME_vx, _vy, _vz, _wx, _wy, _wz; ball joints as NAME_wx .. _wz.
