@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "envs/mujoco_env.h"
@@ -128,6 +129,9 @@ int BenchEnv(int argc, char** argv) {
        cxxopts::value<double>()->default_value("3"))
       ("seed", "seed of the envs and of the random actions",
        cxxopts::value<uint64_t>()->default_value("1"))
+      ("set", "experiment key=value for the env, repeatable (e.g. env.mjcf.path=robot.xml, "
+              "env.randomize.obs_noise=0.01)",
+       cxxopts::value<std::string>())
       ("json", "print one JSON object")
       ("h,help", "show this help");
   cxxopts::ParseResult args = options.parse(argc, argv);
@@ -141,8 +145,15 @@ int BenchEnv(int argc, char** argv) {
   if (num_envs < 1) throw UserError("--envs must be >= 1");
   if (!(seconds > 0)) throw UserError("--seconds must be > 0");
 
-  EnvConfig config;
-  config.id = args["env"].as<std::string>();
+  ExperimentConfig experiment;
+  experiment.env.id = args["env"].as<std::string>();
+  // each --set as written: a list value such as [0.8, 1.2] keeps its commas
+  std::vector<std::string> overrides;
+  for (const cxxopts::KeyValue& kv : args.arguments()) {
+    if (kv.key() == "set") overrides.push_back(kv.value());
+  }
+  ApplyOverrides(experiment, overrides);
+  const EnvConfig& config = experiment.env;
   EnvLoop env_loop(config, num_envs, seed);
   const int frame_skip = env_loop.spec().frame_skip;
   // the raw loop simulates the very model the envs were built on
