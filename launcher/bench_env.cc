@@ -147,12 +147,7 @@ int BenchEnv(int argc, char** argv) {
 
   ExperimentConfig experiment;
   experiment.env.id = args["env"].as<std::string>();
-  // each --set as written: a list value such as [0.8, 1.2] keeps its commas
-  std::vector<std::string> overrides;
-  for (const cxxopts::KeyValue& kv : args.arguments()) {
-    if (kv.key() == "set") overrides.push_back(kv.value());
-  }
-  ApplyOverrides(experiment, overrides);
+  ApplyOverrides(experiment, SetOverrides(args));
   const EnvConfig& config = experiment.env;
   EnvLoop env_loop(config, num_envs, seed);
   const int frame_skip = env_loop.spec().frame_skip;

@@ -4,7 +4,10 @@
 #ifndef ROBOFLEET_LAUNCHER_COMMANDS_H_
 #define ROBOFLEET_LAUNCHER_COMMANDS_H_
 
+#include <cxxopts.hpp>
+
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "learner/learner.h"
@@ -24,6 +27,11 @@ int EvalCommand(int argc, char** argv);
 
 // Loads RUN_DIR/config.yaml, as children of `train` do.
 ExperimentConfig LoadRunConfig(const std::string& run_dir);
+
+// Every `--set key=value` as written. cxxopts splits vector values at
+// commas, which would cut `--set policy.hidden=[64,64]` in two, so the raw
+// arguments are read instead.
+std::vector<std::string> SetOverrides(const cxxopts::ParseResult& args);
 
 // "256,256" -> {256, 256}; throws UserError naming --hidden.
 std::vector<int> ParseWidths(const std::string& text);

@@ -763,7 +763,7 @@ int SweepCommand(int argc, char** argv) {
 
   SweepOptions sweep_options;
   sweep_options.experiment = args["experiment"].as<std::string>();
-  if (args.count("set")) sweep_options.overrides = args["set"].as<std::vector<std::string>>();
+  sweep_options.overrides = SetOverrides(args);
   if (args.count("sweep-dir")) sweep_options.dir = args["sweep-dir"].as<std::string>();
   sweep_options.dry_run = args.count("dry-run") > 0;
   int max_actors = 1;

@@ -155,6 +155,14 @@ std::string Required(const cxxopts::ParseResult& args, const char* name) {
 
 }  // namespace
 
+std::vector<std::string> SetOverrides(const cxxopts::ParseResult& args) {
+  std::vector<std::string> overrides;
+  for (const cxxopts::KeyValue& kv : args.arguments()) {
+    if (kv.key() == "set") overrides.push_back(kv.value());
+  }
+  return overrides;
+}
+
 learner::TaskInfo TaskInfoFor(const ExperimentConfig& config) {
   envs::EnvSpec spec = envs::GetEnvSpec(config.env);
   return {spec.id,        spec.obs_dim,  spec.act_dim, spec.obs_names,
@@ -189,8 +197,7 @@ int TrainCommand(int argc, char** argv) {
   }
 
   // everything that can be wrong with the input is found before anything is made
-  std::vector<std::string> overrides;
-  if (args.count("set")) overrides = args["set"].as<std::vector<std::string>>();
+  const std::vector<std::string> overrides = SetOverrides(args);
   std::string run_dir;
   ExperimentConfig config;
   std::string experiment;
@@ -355,8 +362,7 @@ int ConfigCommand(int argc, char** argv) {
     return 0;
   }
   if (!args.count("experiment")) throw UserError("no experiment file; usage: robofleet config EXP.yaml");
-  std::vector<std::string> overrides;
-  if (args.count("set")) overrides = args["set"].as<std::vector<std::string>>();
+  const std::vector<std::string> overrides = SetOverrides(args);
   ExperimentConfig config = LoadExperiment(args["experiment"].as<std::string>(), overrides);
   std::printf("%s", ToYaml(config).c_str());
   return 0;

@@ -82,13 +82,16 @@ TEST_F(TrainTest, FiveUpdatesOverIpcEndWithPolicyAndCheckpoints) {
 TEST_F(TrainTest, SetOverridesReachTheRun) {
   const std::string run = dir_ + "/run";
   Child train({ROBOFLEET_BINARY, "train", WriteExperiment(10000), "--run-dir", run, "--set",
-               "train.total_env_steps=256", "--set", "actors.count=1"},
+               "train.total_env_steps=256", "--set", "actors.count=1", "--set",
+               "policy.hidden=[8, 12]"},
               dir_ + "/train");
   ASSERT_TRUE(train.Wait(120)) << train.err();
   ASSERT_EQ(train.exit_code(), 0) << train.err();
   EXPECT_EQ(CsvRows(run + "/metrics.csv"), 2);
   std::string config = Child::Slurp(run + "/config.yaml");
   EXPECT_NE(config.find("count: 1"), std::string::npos) << config;
+  // a list value keeps its commas
+  EXPECT_NE(config.find("hidden: [8, 12]"), std::string::npos) << config;
 }
 
 TEST_F(TrainTest, KillingTheLauncherLeavesNoStrayProcess) {
