@@ -45,11 +45,9 @@ int BenchLearner(int argc, char** argv) {
       ("seconds", "minimum timed seconds", cxxopts::value<double>()->default_value("3"))
       ("json", "print one JSON object")
       ("h,help", "show this help");
-  cxxopts::ParseResult args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::printf("%s\n", options.help().c_str());
-    return 0;
-  }
+  const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
   const int D = args["obs-dim"].as<int>(), A = args["act-dim"].as<int>();
   const int batch = args["batch"].as<int>(), minibatch = args["minibatch"].as<int>();
   const int epochs = args["epochs"].as<int>();

@@ -134,11 +134,9 @@ int BenchEnv(int argc, char** argv) {
        cxxopts::value<std::string>())
       ("json", "print one JSON object")
       ("h,help", "show this help");
-  cxxopts::ParseResult args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::printf("%s\n", options.help().c_str());
-    return 0;
-  }
+  const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
   const int num_envs = args["envs"].as<int>();
   const double seconds = args["seconds"].as<double>();
   const uint64_t seed = args["seed"].as<uint64_t>();

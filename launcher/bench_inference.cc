@@ -44,11 +44,9 @@ int BenchInference(int argc, char** argv) {
       ("iterations", "timed calls per case", cxxopts::value<int>()->default_value("2000"))
       ("json", "print one JSON object")
       ("h,help", "show this help");
-  cxxopts::ParseResult args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::printf("%s\n", options.help().c_str());
-    return 0;
-  }
+  const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
   const int D = args["obs-dim"].as<int>(), A = args["act-dim"].as<int>();
   const int iterations = args["iterations"].as<int>();
   if (D <= 0 || A <= 0 || iterations < 10) {

@@ -6,6 +6,7 @@
 
 #include <cxxopts.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ int EvalCommand(int argc, char** argv);
 
 // Loads RUN_DIR/config.yaml, as children of `train` do.
 ExperimentConfig LoadRunConfig(const std::string& run_dir);
+
+// Parses a subcommand's arguments; with -h/--help prints the options and
+// returns nothing (the command then exits 0). The options must declare "help".
+std::optional<cxxopts::ParseResult> ParseOrHelp(cxxopts::Options& options, int argc, char** argv);
 
 // Every `--set key=value` as written. cxxopts splits vector values at
 // commas, which would cut `--set policy.hidden=[64,64]` in two, so the raw

@@ -59,11 +59,9 @@ int ExportCommand(int argc, char** argv) {
       ("out", "output file (default: RUN_DIR/policy.pt)", cxxopts::value<std::string>())
       ("h,help", "show this help");
   options.parse_positional({"run-dir"});
-  cxxopts::ParseResult args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::printf("%s\n", options.help().c_str());
-    return 0;
-  }
+  const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
   if (!args.count("run-dir")) throw UserError("no run directory; usage: robofleet export RUN_DIR");
   const std::string run_dir = args["run-dir"].as<std::string>();
   if (!fs::exists(run_dir + "/config.yaml")) {
@@ -103,11 +101,9 @@ int EvalCommand(int argc, char** argv) {
       ("json", "print one JSON object")
       ("h,help", "show this help");
   options.parse_positional({"policy"});
-  cxxopts::ParseResult args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::printf("%s\n", options.help().c_str());
-    return 0;
-  }
+  const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
   if (!args.count("policy")) throw UserError("no policy file; usage: robofleet eval POLICY.pt");
   const std::string path = args["policy"].as<std::string>();
   const int episodes = args["episodes"].as<int>();

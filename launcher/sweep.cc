@@ -714,11 +714,9 @@ int SweepCommand(int argc, char** argv) {
       ("h,help", "show this help");
   // clang-format on
   options.parse_positional({"experiment"});
-  const cxxopts::ParseResult args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::printf("%s\n", options.help().c_str());
-    return 0;
-  }
+  const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
   const std::string metric = args["metric"].as<std::string>();
   const bool minimize = args.count("minimize") > 0;
   if (args.count("status") || args.count("summary")) {

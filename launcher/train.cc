@@ -155,6 +155,15 @@ std::string Required(const cxxopts::ParseResult& args, const char* name) {
 
 }  // namespace
 
+std::optional<cxxopts::ParseResult> ParseOrHelp(cxxopts::Options& options, int argc, char** argv) {
+  cxxopts::ParseResult args = options.parse(argc, argv);
+  if (args.count("help")) {
+    std::printf("%s\n", options.help().c_str());
+    return std::nullopt;
+  }
+  return args;
+}
+
 std::vector<std::string> SetOverrides(const cxxopts::ParseResult& args) {
   std::vector<std::string> overrides;
   for (const cxxopts::KeyValue& kv : args.arguments()) {
@@ -186,11 +195,9 @@ int TrainCommand(int argc, char** argv) {
        cxxopts::value<std::string>())
       ("h,help", "show this help");
   options.parse_positional({"experiment"});
-  cxxopts::ParseResult args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::printf("%s\n", options.help().c_str());
-    return 0;
-  }
+  const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
   const bool resume = args.count("resume") > 0;
   if (!args.count("experiment") && !resume) {
     throw UserError("no experiment file; usage: robofleet train EXP.yaml (or --resume RUN_DIR)");
@@ -352,11 +359,9 @@ int ConfigCommand(int argc, char** argv) {
       ("reference", "print every key with its type, default and meaning (Markdown)")
       ("h,help", "show this help");
   options.parse_positional({"experiment"});
-  cxxopts::ParseResult args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::printf("%s\n", options.help().c_str());
-    return 0;
-  }
+  const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
   if (args.count("reference")) {
     std::printf("%s", ConfigReferenceMarkdown().c_str());
     return 0;
@@ -373,11 +378,9 @@ int LearnerCommand(int argc, char** argv) {
   AddEndpointOptions(options);
   options.add_options()("quiet", "no progress lines")(
       "resume", "continue from the newest valid checkpoint of the run");
-  cxxopts::ParseResult args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::printf("%s\n", options.help().c_str());
-    return 0;
-  }
+  const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
   learner::LearnerOptions learner_options;
   learner_options.run_dir = Required(args, "run-dir");
   learner_options.endpoints = {Required(args, "traj"), Required(args, "weights")};
@@ -393,11 +396,9 @@ int ActorCommand(int argc, char** argv) {
   cxxopts::Options options("robofleet actor", "An actor process (started by robofleet train).");
   AddEndpointOptions(options);
   options.add_options()("index", "actor index", cxxopts::value<int>()->default_value("0"));
-  cxxopts::ParseResult args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::printf("%s\n", options.help().c_str());
-    return 0;
-  }
+  const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
   actors::ActorOptions actor_options;
   actor_options.index = args["index"].as<int>();
   actor_options.endpoints = {Required(args, "traj"), Required(args, "weights")};
