@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +23,7 @@
 #include "core/signals.h"
 #include "envs/registry.h"
 #include "launcher/commands.h"
+#include "launcher/process.h"
 #include "learner/checkpoint.h"
 #include "learner/learner.h"
 
@@ -33,21 +33,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string SelfExe() {
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) throw std::runtime_error("cannot find the robofleet binary (/proc/self/exe)");
-  // a binary replaced on disk while running (a rebuild, an upgrade) reads as
-  // "PATH (deleted)"; children then run the new file at the same path
-  std::string path = exe.string();
-  const std::string deleted = " (deleted)";
-  if (path.size() > deleted.size() &&
-      path.compare(path.size() - deleted.size(), deleted.size(), deleted) == 0) {
-    path.resize(path.size() - deleted.size());
-  }
-  return path;
-}
-
 std::string UtcTimestamp() {
   std::time_t now = std::time(nullptr);
   std::tm tm{};
@@ -55,39 +40,6 @@ std::string UtcTimestamp() {
   char buf[32];
   std::strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", &tm);
   return buf;
-}
-
-// Starts `args` (argv[0] is the binary) as a child that dies with us.
-pid_t Spawn(const std::vector<std::string>& args) {
-  const pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    // if the launcher dies, even by SIGKILL, the children go too
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(1);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    std::perror("robofleet: exec");
-    _exit(127);
-  }
-  return pid;
-}
-
-// Sends `sig` to every pid, then waits until all have exited or `timeout_s`
-// passed; returns the pids still alive.
-std::vector<pid_t> SignalAndReap(std::vector<pid_t> pids, int sig, double timeout_s) {
-  for (pid_t p : pids) kill(p, sig);
-  const auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
-  while (!pids.empty() && Clock::now() < deadline) {
-    for (auto it = pids.begin(); it != pids.end();) {
-      it = waitpid(*it, nullptr, WNOHANG) == *it ? pids.erase(it) : it + 1;
-    }
-    if (!pids.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pids;
 }
 
 // Runs a helper program to completion with its output discarded; returns

@@ -1,0 +1,75 @@
+#include "launcher/process.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+namespace robofleet::launcher {
+
+std::string SelfExe() {
+  std::error_code ec;
+  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) throw std::runtime_error("cannot find the robofleet binary (/proc/self/exe)");
+  // a binary replaced on disk while running (a rebuild, an upgrade) reads as
+  // "PATH (deleted)"; children then run the new file at the same path
+  std::string path = exe.string();
+  const std::string deleted = " (deleted)";
+  if (path.size() > deleted.size() &&
+      path.compare(path.size() - deleted.size(), deleted.size(), deleted) == 0) {
+    path.resize(path.size() - deleted.size());
+  }
+  return path;
+}
+
+pid_t Spawn(const std::vector<std::string>& args) {
+  const pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    // if the launcher dies, even by SIGKILL, the children go too
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(1);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    std::perror("robofleet: exec");
+    _exit(127);
+  }
+  return pid;
+}
+
+std::vector<pid_t> SignalAndReap(std::vector<pid_t> pids, int sig, double timeout_s) {
+  using Clock = std::chrono::steady_clock;
+  for (pid_t p : pids) kill(p, sig);
+  const auto deadline =
+      Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
+  while (!pids.empty() && Clock::now() < deadline) {
+    for (auto it = pids.begin(); it != pids.end();) {
+      it = waitpid(*it, nullptr, WNOHANG) == *it ? pids.erase(it) : it + 1;
+    }
+    if (!pids.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return pids;
+}
+
+int64_t PeakRssBytes(pid_t pid) {
+  std::ifstream in(pid == 0 ? std::string("/proc/self/status")
+                            : "/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    // "VmHWM:     123456 kB"
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+  }
+  return -1;
+}
+
+}  // namespace robofleet::launcher
