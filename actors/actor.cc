@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "actors/rollout_times.h"
 #include "core/normalizer.h"
 #include "core/policy.h"
 #include "core/signals.h"
@@ -108,11 +109,16 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
   std::vector<float> episode_returns;
   std::vector<int32_t> episode_lengths;
   uint64_t sequence = 0;
+  // where each microsecond goes, written out however the loop ends
+  RolloutTimes times;
+  RolloutTimesFile times_file(options.stats_path, &times);
+  PhaseClock phase;
 
   for (int64_t fragment = 0; options.max_fragments < 0 || fragment < options.max_fragments;
        ++fragment) {
     if (StopRequested()) break;
     weights.Poll(0);
+    phase.Lap(&times.weights_s);
     const int64_t version = weights.version();
     torch::Tensor log_std = policy->log_std().detach().clone();
     torch::Tensor std_dev = log_std.exp();
@@ -132,6 +138,7 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
     uint8_t* truncated = trunc_msg.data<uint8_t>();
     truncated_obs.clear();
     std::memcpy(obs, current_obs.data(), sizeof(float) * K * D);
+    phase.Lap(&times.serialise_s);
 
     for (int t = 0; t < T; ++t) {
       const float* obs_t = obs + static_cast<size_t>(t) * K * D;
@@ -145,9 +152,11 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
                   sizeof(float) * K * A);
       std::memcpy(log_probs + static_cast<size_t>(t) * K, logp.data_ptr<float>(),
                   sizeof(float) * K);
+      phase.Lap(&times.inference_s);
       venv.Step(actions + static_cast<size_t>(t) * K * A, obs + static_cast<size_t>(t + 1) * K * D,
                 rewards + static_cast<size_t>(t) * K, terminated + static_cast<size_t>(t) * K,
                 truncated + static_cast<size_t>(t) * K, &truncated_obs);
+      phase.Lap(&times.simulate_s);
     }
     std::memcpy(current_obs.data(), obs + static_cast<size_t>(T) * K * D, sizeof(float) * K * D);
 
@@ -175,12 +184,18 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
     parts.emplace_back(truncated_obs.data(), truncated_obs.size() * sizeof(float));
     parts.emplace_back(episode_returns.data(), episode_returns.size() * sizeof(float));
     parts.emplace_back(episode_lengths.data(), episode_lengths.size() * sizeof(int32_t));
+    for (const zmq::message_t& part : parts) times.bytes += static_cast<int64_t>(part.size());
+    phase.Lap(&times.serialise_s);
+    const bool had_room = (push.get(zmq::sockopt::events) & ZMQ_POLLOUT) != 0;
 
     // backpressure: wait while the learner is behind, but stay stoppable
     while (!SendMultipart(push, parts, 100)) {
       if (StopRequested()) return 0;
       weights.Poll(0);
     }
+    phase.Lap(had_room ? &times.send_s : &times.wait_s);
+    ++times.fragments;
+    times.env_steps += static_cast<int64_t>(T) * K;
   }
   return 0;
 }

@@ -21,6 +21,7 @@ struct ActorOptions {
   int index = 0;          // actor id, sent as the fragments' sender id
   Endpoints endpoints;    // the learner's sockets to connect to
   int64_t max_fragments = -1;  // stop after this many (-1: until stopped)
+  std::string stats_path;      // where to write RolloutTimes at exit (empty: nowhere)
 };
 
 // Runs until a stop request (or max_fragments); returns the exit status.

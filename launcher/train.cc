@@ -347,13 +347,16 @@ int LearnerCommand(int argc, char** argv) {
 int ActorCommand(int argc, char** argv) {
   cxxopts::Options options("robofleet actor", "An actor process (started by robofleet train).");
   AddEndpointOptions(options);
-  options.add_options()("index", "actor index", cxxopts::value<int>()->default_value("0"));
+  options.add_options()("index", "actor index", cxxopts::value<int>()->default_value("0"))(
+      "stats", "at exit, write where the rollout loop's time went to FILE (JSON)",
+      cxxopts::value<std::string>());
   const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
   actors::ActorOptions actor_options;
   actor_options.index = args["index"].as<int>();
   actor_options.endpoints = {Required(args, "traj"), Required(args, "weights")};
+  if (args.count("stats")) actor_options.stats_path = args["stats"].as<std::string>();
   ExperimentConfig config = LoadRunConfig(Required(args, "run-dir"));
   InstallStopHandlers();
   return actors::RunActor(config, actor_options);
