@@ -112,14 +112,16 @@ int BenchLearner(int argc, char** argv) {
 
 int BenchCommand(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
-    std::printf("usage: robofleet bench learner|inference|env [options]   (robofleet bench NAME --help)\n");
+    std::printf("usage: robofleet bench learner|inference|env|system [options]   "
+                "(robofleet bench NAME --help)\n");
     return argc < 2 ? 2 : 0;
   }
   const std::string what = argv[1];
   if (what == "learner") return BenchLearner(argc - 1, argv + 1);
   if (what == "inference") return BenchInference(argc - 1, argv + 1);
   if (what == "env") return BenchEnv(argc - 1, argv + 1);
-  throw UserError("unknown benchmark '" + what + "'; benchmarks: learner, inference, env");
+  if (what == "system") return BenchSystem(argc - 1, argv + 1);
+  throw UserError("unknown benchmark '" + what + "'; benchmarks: learner, inference, env, system");
 }
 
 }  // namespace robofleet::launcher

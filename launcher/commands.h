@@ -21,6 +21,7 @@ int LearnerCommand(int argc, char** argv);
 int BenchCommand(int argc, char** argv);
 int BenchInference(int argc, char** argv);
 int BenchEnv(int argc, char** argv);
+int BenchSystem(int argc, char** argv);
 int ConfigCommand(int argc, char** argv);
 int SweepCommand(int argc, char** argv);
 int ExportCommand(int argc, char** argv);

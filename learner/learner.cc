@@ -49,40 +49,6 @@ const std::vector<std::string> kMetricColumns = {
     "policy_lag_mean", "dropped_fragments", "learning_rate", "grad_norm", "actor_restarts",
     "nonfinite_steps"};
 
-// Publishes weights and normaliser under a version.
-class WeightsPublisher {
- public:
-  explicit WeightsPublisher(zmq::socket_t& socket) : socket_(socket) {}
-
-  void Publish(ActorCritic& policy, const RunningNormalizer& normalizer, int64_t version) {
-    torch::Tensor flat = FlattenParameters(*policy);
-    const int D = normalizer.dim();
-    wire::Header header = wire::WeightsHeader(static_cast<uint64_t>(version), 0, sequence_++,
-                                              flat.numel(), D);
-    std::vector<uint8_t> head = wire::EncodeHeader(header);
-    std::vector<zmq::message_t> parts;
-    parts.emplace_back(head.data(), head.size());
-    parts.emplace_back(flat.data_ptr<float>(), flat.numel() * sizeof(float));
-    std::vector<float> mean(D), var(D);
-    for (int i = 0; i < D; ++i) {
-      mean[i] = static_cast<float>(normalizer.mean()[i]);
-      var[i] = static_cast<float>(normalizer.var()[i]);
-    }
-    parts.emplace_back(mean.data(), D * sizeof(float));
-    parts.emplace_back(var.data(), D * sizeof(float));
-    // PUB never blocks: a subscriber that is behind loses old weights, as it should
-    SendMultipart(socket_, parts, 0);
-    last_publish_ = Clock::now();
-  }
-
-  double SecondsSinceLast() const { return Seconds(last_publish_); }
-
- private:
-  zmq::socket_t& socket_;
-  uint64_t sequence_ = 0;
-  Clock::time_point last_publish_ = Clock::now();
-};
-
 PolicyMetadata MakeMetadata(const TaskInfo& task, int64_t env_steps,
                             const ExperimentConfig& config) {
   return {task.env_id,  task.obs_names, task.act_names, task.act_low,
@@ -90,6 +56,32 @@ PolicyMetadata MakeMetadata(const TaskInfo& task, int64_t env_steps,
 }
 
 }  // namespace
+
+void WeightsPublisher::Publish(ActorCritic& policy, const RunningNormalizer& normalizer,
+                               int64_t version) {
+  torch::Tensor flat = FlattenParameters(*policy);
+  const int D = normalizer.dim();
+  wire::Header header = wire::WeightsHeader(static_cast<uint64_t>(version), 0, sequence_++,
+                                            flat.numel(), D);
+  std::vector<uint8_t> head = wire::EncodeHeader(header);
+  std::vector<zmq::message_t> parts;
+  parts.emplace_back(head.data(), head.size());
+  parts.emplace_back(flat.data_ptr<float>(), flat.numel() * sizeof(float));
+  std::vector<float> mean(D), var(D);
+  for (int i = 0; i < D; ++i) {
+    mean[i] = static_cast<float>(normalizer.mean()[i]);
+    var[i] = static_cast<float>(normalizer.var()[i]);
+  }
+  parts.emplace_back(mean.data(), D * sizeof(float));
+  parts.emplace_back(var.data(), D * sizeof(float));
+  // PUB never blocks: a subscriber that is behind loses old weights, as it should
+  SendMultipart(socket_, parts, 0);
+  last_publish_ = std::chrono::steady_clock::now();
+}
+
+double WeightsPublisher::SecondsSinceLast() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - last_publish_).count();
+}
 
 void ExportCheckpoint(const ExperimentConfig& config, const TaskInfo& task,
                       const std::string& checkpoint, const std::string& out) {

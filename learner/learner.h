@@ -12,6 +12,7 @@
 
 #include <torch/torch.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,22 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options);
 // does. Throws UserError when the checkpoint cannot be read.
 void ExportCheckpoint(const ExperimentConfig& config, const TaskInfo& task,
                       const std::string& checkpoint, const std::string& out);
+
+// Publishes the policy's parameters and the normaliser as one weights
+// message on a PUB socket the caller owns (and must keep alive). Never
+// blocks: a subscriber that is behind loses old weights. Not thread-safe.
+class WeightsPublisher {
+ public:
+  explicit WeightsPublisher(zmq::socket_t& socket) : socket_(socket) {}
+
+  void Publish(ActorCritic& policy, const RunningNormalizer& normalizer, int64_t version);
+  double SecondsSinceLast() const;
+
+ private:
+  zmq::socket_t& socket_;
+  uint64_t sequence_ = 0;
+  std::chrono::steady_clock::time_point last_publish_ = std::chrono::steady_clock::now();
+};
 
 // Collects fragments of one shape [T steps, K envs] into a batch of
 // F fragments laid side by side: B = F * K columns.

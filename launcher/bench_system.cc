@@ -1,0 +1,624 @@
+// `robofleet bench system`: end-to-end env steps/s of real actor processes
+// streaming to a learner over real sockets, beside the simulator's ceiling
+// measured in the same run: raw mj_step x frame_skip on as many processes as
+// there are actors, with no policy, no learning and no transport.
+//
+//   --learner null  this process is the learner: it receives, validates and
+//                   decodes every fragment into learner tensors
+//                   (FragmentBatcher), then discards it. The ratio to the
+//                   ceiling is what the framework costs.
+//   --learner ppo   a real `robofleet learner` child trains; its SPS comes
+//                   from metrics.csv, and the PPO update's own time, measured
+//                   here afterwards on a batch of the same shape, says what
+//                   bounds it.
+//
+// The actors report where each microsecond of their env steps went
+// (actors/rollout_times.h); peak resident memory comes from /proc (VmHWM).
+#include <cxxopts.hpp>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "actors/rollout_times.h"
+#include "algorithms/algorithm.h"
+#include "core/signals.h"
+#include "core/transport.h"
+#include "core/wire.h"
+#include "envs/mujoco_env.h"
+#include "envs/registry.h"
+#include "launcher/commands.h"
+#include "launcher/env_loops.h"
+#include "launcher/process.h"
+#include "learner/learner.h"
+
+namespace robofleet::launcher {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Nothing arrives from the actors for this long: the run is broken.
+constexpr double kStartTimeoutS = 60.0;
+
+// The simulator's ceiling on `processes` processes at once: each forks,
+// builds its model and raw loop, waits for the others, then steps for
+// `seconds`. Returns the sum of their env steps/s.
+double MeasureCeiling(const EnvConfig& config, int processes, int num_datas, double seconds,
+                      uint64_t seed) {
+  int ready[2], go[2], result[2];
+  if (pipe(ready) != 0 || pipe(go) != 0 || pipe(result) != 0) {
+    throw std::runtime_error("pipe failed");
+  }
+  std::vector<pid_t> children;
+  for (int i = 0; i < processes; ++i) {
+    const pid_t pid = fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+      double rate = std::nan("");
+      try {
+        rate = RawStepsPerSecond(config, num_datas, seconds, seed + i, [&] {
+          // every process is built and warm before any is timed
+          char byte = 'r';
+          if (write(ready[1], &byte, 1) != 1 || read(go[0], &byte, 1) != 1) _exit(1);
+        });
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "robofleet bench: ceiling process: %s\n", e.what());
+      }
+      const ssize_t written = write(result[1], &rate, sizeof(rate));
+      _exit(written == sizeof(rate) ? 0 : 1);
+    }
+    children.push_back(pid);
+  }
+  close(ready[1]);
+  close(go[0]);
+  close(result[1]);
+  for (int i = 0; i < processes; ++i) {
+    char byte = 0;
+    if (read(ready[0], &byte, 1) != 1) break;  // a child failed before timing
+  }
+  const std::string start(processes, 'g');
+  if (write(go[1], start.data(), start.size()) != static_cast<ssize_t>(start.size())) {
+    throw std::runtime_error("cannot start the ceiling processes");
+  }
+  double total = 0.0;
+  for (int i = 0; i < processes; ++i) {
+    double rate = std::nan("");
+    if (read(result[0], &rate, sizeof(rate)) != sizeof(rate)) rate = std::nan("");
+    total += rate;
+  }
+  for (pid_t pid : children) waitpid(pid, nullptr, 0);
+  for (int fd : {ready[0], go[1], result[0]}) close(fd);
+  if (!std::isfinite(total)) throw std::runtime_error("a ceiling process failed (see above)");
+  return total;
+}
+
+// One row of a learner's metrics.csv.
+struct MetricsRow {
+  double env_steps = 0.0;
+  double wall_s = 0.0;
+};
+
+// Every row of metrics.csv so far (env_steps and wall_s are its first two columns).
+std::vector<MetricsRow> ReadMetrics(const std::string& path) {
+  std::vector<MetricsRow> rows;
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    MetricsRow row;
+    if (std::sscanf(line.c_str(), "%lf,%lf", &row.env_steps, &row.wall_s) == 2) {
+      rows.push_back(row);
+    }
+  }
+  return rows;
+}
+
+// The PPO update of `config` on a synthetic batch of `batch` samples, timed
+// over whole updates for at least `seconds` on the learner's thread count.
+// Returns seconds per update.
+double TimeUpdate(const ExperimentConfig& config, const learner::TaskInfo& task, int64_t batch,
+                  double seconds) {
+  torch::set_num_threads(config.learner.threads);
+  SeedTorch(config.seed);
+  ActorCritic policy(task.obs_dim, task.act_dim, config.policy);
+  std::unique_ptr<algorithms::Algorithm> algorithm =
+      algorithms::CreateAlgorithm(config.algorithm, policy);
+  algorithms::RolloutBatch data;
+  data.obs = torch::randn({batch, task.obs_dim});
+  data.actions = torch::randn({batch, task.act_dim});
+  data.advantages = torch::randn({batch});
+  data.returns = torch::randn({batch});
+  {
+    torch::NoGradGuard no_grad;
+    data.log_probs = policy->LogProb(policy->Mean(data.obs), data.actions);
+  }
+  algorithm->Update(data, {});  // warm-up
+  int updates = 0;
+  const Clock::time_point start = Clock::now();
+  while (SecondsSince(start) < seconds || updates < 2) {
+    algorithm->Update(data, {});
+    ++updates;
+  }
+  return SecondsSince(start) / updates;
+}
+
+// What the learner side measured.
+struct LearnerSide {
+  double sps = 0.0;            // env steps/s reaching the learner after the warm-up
+  double window_s = 0.0;       // length of the measured window
+  int64_t window_steps = 0;    // env steps in it
+  int64_t fragments = 0;       // fragments received in all (null learner)
+  int64_t dropped = 0;         // fragments that failed validation (null learner)
+  double bytes_per_step = 0.0; // on the wire, every frame (null learner: as received)
+  int64_t peak_rss = -1;       // learner's VmHWM, bytes
+};
+
+// The actors: spawned with --stats, stopped, their counters read back.
+class ActorGroup {
+ public:
+  ActorGroup(const std::string& exe, const std::string& run_dir, const Endpoints& endpoints,
+             int count)
+      : run_dir_(run_dir) {
+    for (int i = 0; i < count; ++i) {
+      pids_.push_back(Spawn({exe, "actor", "--run-dir", run_dir, "--index", std::to_string(i),
+                             "--traj", endpoints.trajectories, "--weights", endpoints.weights,
+                             "--stats", StatsPath(i)}));
+    }
+  }
+  ~ActorGroup() { Stop(); }
+
+  // Throws when an actor has exited before being told to.
+  void CheckAlive() {
+    for (pid_t pid : pids_) {
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        pids_.erase(std::find(pids_.begin(), pids_.end(), pid));
+        throw std::runtime_error("an actor exited early (status " + std::to_string(status) +
+                                 "); its error is above");
+      }
+    }
+  }
+
+  // Largest VmHWM among the live actors, bytes.
+  int64_t PeakRss() const {
+    int64_t peak = -1;
+    for (pid_t pid : pids_) peak = std::max(peak, PeakRssBytes(pid));
+    return peak;
+  }
+
+  void Stop() {
+    if (pids_.empty()) return;
+    SignalAndReap(SignalAndReap(pids_, SIGTERM, 10.0), SIGKILL, 5.0);
+    pids_.clear();
+  }
+
+  // The counters of every actor summed (call after Stop).
+  actors::RolloutTimes Times(int count) const {
+    actors::RolloutTimes sum;
+    for (int i = 0; i < count; ++i) {
+      std::ifstream in(StatsPath(i));
+      std::stringstream text;
+      text << in.rdbuf();
+      actors::RolloutTimes t;
+      if (!actors::RolloutTimes::FromJson(text.str(), &t)) {
+        throw std::runtime_error("actor " + std::to_string(i) + " wrote no counters to " +
+                                 StatsPath(i));
+      }
+      sum.simulate_s += t.simulate_s;
+      sum.inference_s += t.inference_s;
+      sum.serialise_s += t.serialise_s;
+      sum.send_s += t.send_s;
+      sum.wait_s += t.wait_s;
+      sum.weights_s += t.weights_s;
+      sum.fragments += t.fragments;
+      sum.env_steps += t.env_steps;
+      sum.bytes += t.bytes;
+    }
+    return sum;
+  }
+
+ private:
+  std::string StatsPath(int i) const { return run_dir_ + "/actor" + std::to_string(i) + ".json"; }
+
+  std::string run_dir_;
+  std::vector<pid_t> pids_;
+};
+
+// This process as the learner: receive, validate, batch, discard. Publishes
+// the weights until every actor has sent a fragment (PUB drops messages sent
+// before a subscriber joins), then measures `seconds` after `warmup_s`.
+LearnerSide RunNullLearner(const ExperimentConfig& config, const learner::TaskInfo& task,
+                           const Endpoints& endpoints, ActorGroup& actors, double warmup_s,
+                           double seconds, int64_t* actor_peak_rss) {
+  const int T = config.actors.rollout_length, K = config.actors.envs_per_actor;
+  const int M = config.actors.count;
+  const int64_t steps_per_fragment = static_cast<int64_t>(T) * K;
+  const int num_fragments =
+      static_cast<int>((config.learner.batch_size + steps_per_fragment - 1) / steps_per_fragment);
+
+  torch::set_num_threads(config.learner.threads);
+  ActorCritic policy(task.obs_dim, task.act_dim, config.policy);
+  RunningNormalizer normalizer(task.obs_dim, config.normalizer.clip, config.normalizer.enabled);
+  learner::FragmentBatcher batcher(T, K, task.obs_dim, task.act_dim, num_fragments);
+
+  // the sockets exactly as the learner sets them up
+  zmq::context_t context(1);
+  zmq::socket_t pull(context, zmq::socket_type::pull);
+  pull.set(zmq::sockopt::rcvhwm, std::max(2, M * config.actors.send_hwm));
+  pull.set(zmq::sockopt::linger, 0);
+  const int64_t widest = std::max({task.obs_dim, task.act_dim, 1});
+  pull.set(zmq::sockopt::maxmsgsize,
+           static_cast<int64_t>(sizeof(float)) * (T + 1) * K * widest + 4096);
+  pull.bind(endpoints.trajectories);
+  zmq::socket_t pub(context, zmq::socket_type::pub);
+  pub.set(zmq::sockopt::linger, 0);
+  pub.bind(endpoints.weights);
+  learner::WeightsPublisher publisher(pub);
+  publisher.Publish(policy, normalizer, 0);
+
+  LearnerSide out;
+  std::vector<bool> heard(M, false);
+  int heard_count = 0;
+  std::vector<zmq::message_t> parts;
+  const Clock::time_point launched = Clock::now();
+  Clock::time_point all_heard, window_start;
+  bool warming = true, measuring = false;
+  int64_t window_bytes = 0;
+  while (!StopRequested()) {
+    if (heard_count < M) {
+      if (SecondsSince(launched) > kStartTimeoutS) {
+        throw std::runtime_error("the actors sent nothing for " +
+                                 std::to_string(static_cast<int>(kStartTimeoutS)) +
+                                 " s; run `robofleet train` on the same settings to see why");
+      }
+      if (publisher.SecondsSinceLast() > 0.2) publisher.Publish(policy, normalizer, 0);
+    }
+    if (warming && heard_count == M && SecondsSince(all_heard) >= warmup_s) {
+      warming = false;
+      measuring = true;
+      window_start = Clock::now();
+    }
+    if (measuring && SecondsSince(window_start) >= seconds) break;
+    if (!RecvMultipart(pull, &parts, 50)) {
+      actors.CheckAlive();
+      continue;
+    }
+    std::vector<wire::Frame> frames = FramesOf(parts);
+    wire::FragmentView fragment;
+    wire::DecodeStatus status =
+        wire::DecodeFragment(frames.data(), frames.size(), task.obs_dim, task.act_dim, &fragment);
+    if (status.ok() && (fragment.T != T || fragment.K != K)) status.error = "unexpected shape";
+    ++out.fragments;
+    if (!status.ok()) {
+      ++out.dropped;
+      continue;
+    }
+    batcher.Add(fragment);
+    if (batcher.full()) batcher.Clear();
+    if (fragment.sender_id < static_cast<uint32_t>(M) && !heard[fragment.sender_id]) {
+      heard[fragment.sender_id] = true;
+      if (++heard_count == M) all_heard = Clock::now();
+    }
+    if (measuring) {
+      out.window_steps += steps_per_fragment;
+      for (const wire::Frame& f : frames) window_bytes += static_cast<int64_t>(f.size);
+    }
+  }
+  out.window_s = measuring ? SecondsSince(window_start) : 0.0;
+  out.sps = out.window_s > 0 ? out.window_steps / out.window_s : 0.0;
+  out.bytes_per_step =
+      out.window_steps > 0 ? static_cast<double>(window_bytes) / out.window_steps : 0.0;
+  *actor_peak_rss = actors.PeakRss();
+  // the actors see the stop request within one send timeout, full queue or not
+  actors.Stop();
+  out.peak_rss = PeakRssBytes(0);
+  return out;
+}
+
+// A real `robofleet learner` child trains; SPS from its metrics.csv rows,
+// between the first row after `warmup_s` and the last one `seconds` later.
+LearnerSide RunPpoLearner(const std::string& run_dir, pid_t learner_pid, ActorGroup& actors,
+                          double warmup_s, double seconds, int64_t* actor_peak_rss) {
+  const std::string metrics = run_dir + "/metrics.csv";
+  auto check_learner = [&] {
+    int status = 0;
+    if (waitpid(learner_pid, &status, WNOHANG) == learner_pid) {
+      throw std::runtime_error("the learner exited early (status " + std::to_string(status) +
+                               "); its error is above");
+    }
+  };
+  const Clock::time_point launched = Clock::now();
+  Clock::time_point first_row, window_start;
+  bool have_first = false, measuring = false;
+  MetricsRow start_row, end_row;
+  size_t start_index = 0;
+  while (!StopRequested()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    check_learner();
+    actors.CheckAlive();
+    const std::vector<MetricsRow> rows = ReadMetrics(metrics);
+    if (!have_first) {
+      if (!rows.empty()) {
+        have_first = true;
+        first_row = Clock::now();
+      } else if (SecondsSince(launched) > kStartTimeoutS) {
+        throw std::runtime_error("the learner finished no update in " +
+                                 std::to_string(static_cast<int>(kStartTimeoutS)) +
+                                 " s; run `robofleet train` on the same settings to see why");
+      }
+      continue;
+    }
+    if (!measuring) {
+      if (SecondsSince(first_row) >= warmup_s) {
+        measuring = true;
+        window_start = Clock::now();
+        start_index = rows.size() - 1;
+        start_row = rows.back();
+      }
+      continue;
+    }
+    // at least `seconds`, and at least one update inside the window
+    if (SecondsSince(window_start) >= seconds && rows.size() > start_index + 1) {
+      end_row = rows.back();
+      break;
+    }
+    if (SecondsSince(window_start) > seconds + kStartTimeoutS) {
+      throw std::runtime_error("the learner finished no update in " +
+                               std::to_string(static_cast<int>(kStartTimeoutS)) + " s");
+    }
+  }
+  LearnerSide out;
+  out.window_s = end_row.wall_s - start_row.wall_s;
+  out.window_steps = static_cast<int64_t>(end_row.env_steps - start_row.env_steps);
+  out.sps = out.window_s > 0 ? out.window_steps / out.window_s : 0.0;
+  out.peak_rss = PeakRssBytes(learner_pid);
+  *actor_peak_rss = actors.PeakRss();
+  actors.Stop();
+  // the learner ends as a run does: final checkpoint and export
+  SignalAndReap(SignalAndReap({learner_pid}, SIGTERM, 30.0), SIGKILL, 5.0);
+  return out;
+}
+
+// A fresh directory under /tmp, removed with everything in it on scope exit.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/robofleet-bench-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("cannot create a directory in /tmp");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+double Mb(int64_t bytes) { return bytes < 0 ? -1.0 : bytes / (1024.0 * 1024.0); }
+
+}  // namespace
+
+int BenchSystem(int argc, char** argv) {
+  cxxopts::Options options(
+      "robofleet bench system",
+      "End-to-end env steps/s of real actor processes and a learner over real sockets, beside "
+      "raw mj_step x frame_skip on as many processes (the simulator's ceiling), measured in the "
+      "same run.");
+  options.add_options()
+      ("env", "task name (default: the experiment's, else cartpole_swingup)",
+       cxxopts::value<std::string>())
+      ("experiment", "experiment file for everything else (default: built-in defaults)",
+       cxxopts::value<std::string>())
+      ("actors", "actor processes (default: the experiment's actors.count)",
+       cxxopts::value<int>())
+      ("envs-per-actor", "envs per actor (default: the experiment's actors.envs_per_actor)",
+       cxxopts::value<int>())
+      ("seconds", "measured seconds, after the warm-up; also the ceiling's timed seconds",
+       cxxopts::value<double>()->default_value("10"))
+      ("warmup", "seconds of steady running before the measurement starts",
+       cxxopts::value<double>()->default_value("2"))
+      ("learner", "null: this process receives, decodes and discards; ppo: a real learner trains",
+       cxxopts::value<std::string>()->default_value("null"))
+      ("set", "experiment key=value, repeatable (e.g. policy.hidden=[256,256])",
+       cxxopts::value<std::string>())
+      ("json", "print one JSON object")
+      ("h,help", "show this help");
+  const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
+  const double seconds = args["seconds"].as<double>();
+  const double warmup_s = args["warmup"].as<double>();
+  const std::string learner_kind = args["learner"].as<std::string>();
+  if (!(seconds > 0)) throw UserError("--seconds must be > 0, e.g. --seconds 10");
+  if (!(warmup_s >= 0)) throw UserError("--warmup must be >= 0, e.g. --warmup 2");
+  if (learner_kind != "null" && learner_kind != "ppo") {
+    throw UserError("--learner " + learner_kind + ": expected null or ppo");
+  }
+
+  // the flags are overrides on top of the experiment, so they are checked as --set values are
+  std::vector<std::string> overrides = SetOverrides(args);
+  if (args.count("env")) overrides.push_back("env.id=" + args["env"].as<std::string>());
+  if (args.count("actors")) {
+    overrides.push_back("actors.count=" + std::to_string(args["actors"].as<int>()));
+  }
+  if (args.count("envs-per-actor")) {
+    overrides.push_back("actors.envs_per_actor=" +
+                        std::to_string(args["envs-per-actor"].as<int>()));
+  }
+  ExperimentConfig config;
+  if (args.count("experiment")) {
+    config = LoadExperiment(args["experiment"].as<std::string>(), overrides);
+  } else {
+    ApplyOverrides(config, overrides);
+  }
+  // the learner trains until it is stopped
+  config.train.total_env_steps = int64_t{1} << 50;
+  config.train.record_video = false;
+  const int M = config.actors.count, K = config.actors.envs_per_actor;
+  const int T = config.actors.rollout_length;
+  const learner::TaskInfo task = TaskInfoFor(config);
+  const envs::EnvSpec spec = envs::GetEnvSpec(config.env);
+  {
+    const std::unique_ptr<envs::Env> probe = envs::MakeEnv(config.env);
+    if (dynamic_cast<const envs::MujocoEnv*>(probe.get()) == nullptr) {
+      throw UserError("env '" + config.env.id + "' is not a MuJoCo env; the ceiling needs mj_step");
+    }
+  }
+  InstallStopHandlers();
+
+  // the ceiling first, on an otherwise idle machine, as the actors will run
+  const double ceiling_sps = MeasureCeiling(config.env, M, K, seconds, config.seed);
+
+  const TempDir dir;
+  {
+    std::ofstream out(dir.path() + "/config.yaml");
+    out << ToYaml(config);
+  }
+  const Endpoints endpoints = IpcEndpoints(dir.path(), 0);
+  const std::string exe = SelfExe();
+  LearnerSide side;
+  int64_t actor_peak_rss = -1;
+  actors::RolloutTimes times;
+  if (learner_kind == "null") {
+    ActorGroup actor_group(exe, dir.path(), endpoints, M);
+    side = RunNullLearner(config, task, endpoints, actor_group, warmup_s, seconds,
+                          &actor_peak_rss);
+    if (!StopRequested()) times = actor_group.Times(M);
+  } else {
+    const pid_t learner_pid = Spawn({exe, "learner", "--run-dir", dir.path(), "--traj",
+                                     endpoints.trajectories, "--weights", endpoints.weights,
+                                     "--quiet"});
+    ActorGroup actor_group(exe, dir.path(), endpoints, M);
+    try {
+      side = RunPpoLearner(dir.path(), learner_pid, actor_group, warmup_s, seconds,
+                           &actor_peak_rss);
+    } catch (...) {
+      actor_group.Stop();
+      SignalAndReap({learner_pid}, SIGKILL, 5.0);
+      throw;
+    }
+    if (!StopRequested()) times = actor_group.Times(M);
+    side.bytes_per_step =
+        times.env_steps > 0 ? static_cast<double>(times.bytes) / times.env_steps : 0.0;
+  }
+  if (StopRequested()) {
+    std::fprintf(stderr, "robofleet bench: interrupted\n");
+    return 130;
+  }
+  const double ratio = side.sps / ceiling_sps;
+
+  // where an actor's env step goes, in microseconds
+  const double per_step = times.env_steps > 0 ? 1e6 / times.env_steps : 0.0;
+  struct Phase {
+    const char* name;
+    double us;
+  };
+  const std::vector<Phase> phases = {
+      {"simulate", times.simulate_s * per_step}, {"inference", times.inference_s * per_step},
+      {"serialise", times.serialise_s * per_step}, {"send", times.send_s * per_step},
+      {"wait", times.wait_s * per_step},           {"weights", times.weights_s * per_step}};
+  const double total_us = times.total_s() * per_step;
+  // env steps/s the actors make while not blocked on the learner, all together:
+  // M processes, each stepping at its env steps over its unblocked time
+  const double busy_s = times.total_s() - times.wait_s;
+  const double actor_capacity = busy_s > 0 ? M * times.env_steps / busy_s : 0.0;
+
+  // the learner's side of the arithmetic: one PPO update of a batch this shape
+  const int64_t steps_per_fragment = static_cast<int64_t>(T) * K;
+  const int64_t batch = (config.learner.batch_size + steps_per_fragment - 1) / steps_per_fragment *
+                        steps_per_fragment;
+  double update_s = 0.0, learner_capacity = 0.0;
+  if (learner_kind == "ppo") {
+    update_s = TimeUpdate(config, task, batch, std::clamp(seconds / 2, 1.0, 5.0));
+    learner_capacity = batch / update_s;
+  }
+  const unsigned cores = std::thread::hardware_concurrency();
+
+  if (args.count("json")) {
+    std::string phases_json;
+    for (const Phase& p : phases) {
+      char buf[64];
+      std::snprintf(buf, sizeof(buf), "\"%s\": %.3f, ", p.name, p.us);
+      phases_json += buf;
+    }
+    std::printf(
+        "{\"bench\": \"system\", \"env\": \"%s\", \"learner\": \"%s\", \"actors\": %d, "
+        "\"envs_per_actor\": %d, \"rollout_length\": %d, \"frame_skip\": %d, \"cores\": %u, "
+        "\"seconds\": %.3f, \"warmup_s\": %.3f, \"sps\": %.1f, \"ceiling_sps\": %.1f, "
+        "\"ratio\": %.4f, \"window_env_steps\": %lld, \"bytes_per_env_step\": %.2f, "
+        "\"learner_peak_rss_mb\": %.1f, \"actor_peak_rss_mb\": %.1f, "
+        "\"actor_us_per_env_step\": {%s\"total\": %.3f}, \"actor_capacity_sps\": %.1f, "
+        "\"actor_fragments\": %lld, \"received_fragments\": %lld, \"dropped_fragments\": %lld",
+        spec.id.c_str(), learner_kind.c_str(), M, K, T, spec.frame_skip, cores, side.window_s,
+        warmup_s, side.sps, ceiling_sps, ratio, static_cast<long long>(side.window_steps),
+        side.bytes_per_step, Mb(side.peak_rss), Mb(actor_peak_rss), phases_json.c_str(), total_us,
+        actor_capacity, static_cast<long long>(times.fragments),
+        static_cast<long long>(side.fragments), static_cast<long long>(side.dropped));
+    if (learner_kind == "ppo") {
+      std::printf(
+          ", \"batch\": %lld, \"epochs\": %d, \"update_s\": %.6f, "
+          "\"learner_samples_per_s\": %.1f, \"learner_capacity_sps\": %.1f, "
+          "\"update_share\": %.4f, \"serial_estimate_sps\": %.1f, \"bound\": \"%s\"",
+          static_cast<long long>(batch), config.algorithm.epochs, update_s,
+          learner_capacity * config.algorithm.epochs, learner_capacity,
+          side.sps / learner_capacity, 1.0 / (1.0 / learner_capacity + 1.0 / actor_capacity),
+          learner_capacity < actor_capacity ? "update" : "simulation");
+    }
+    std::printf("}\n");
+    return 0;
+  }
+
+  std::printf("system bench: %s, %d actors x %d envs, %d-step fragments, %s learner, %u cores\n",
+              spec.id.c_str(), M, K, T, learner_kind.c_str(), cores);
+  std::printf("  reaching the learner   %10.0f env steps/s (%.1f s after %.1f s warm-up)\n",
+              side.sps, side.window_s, warmup_s);
+  std::printf("  ceiling                %10.0f env steps/s (raw mj_step x %d on %d processes)\n",
+              ceiling_sps, spec.frame_skip, M);
+  std::printf("  ratio                  %10.3f\n", ratio);
+  std::printf("  on the wire            %10.1f bytes per env step (%.2f MB/s)\n",
+              side.bytes_per_step, side.bytes_per_step * side.sps / 1e6);
+  std::printf("  peak RSS               %10.1f MB learner, %.1f MB largest actor\n",
+              Mb(side.peak_rss), Mb(actor_peak_rss));
+  std::printf("  an actor's env step    %10.2f us:", total_us);
+  for (const Phase& p : phases) {
+    std::printf(" %s %.2f (%.0f%%)", p.name, p.us, total_us > 0 ? 100.0 * p.us / total_us : 0.0);
+  }
+  std::printf("\n  actors unblocked       %10.0f env steps/s (all %d, time not waiting)\n",
+              actor_capacity, M);
+  if (learner_kind == "null") {
+    std::printf("  fragments              %10lld received, %lld dropped as invalid\n",
+                static_cast<long long>(side.fragments), static_cast<long long>(side.dropped));
+  } else {
+    std::printf("  PPO update             %10.4f s per %lld-step batch x %d epochs: %.0f samples/s, "
+                "%.0f env steps/s\n",
+                update_s, static_cast<long long>(batch), config.algorithm.epochs,
+                learner_capacity * config.algorithm.epochs, learner_capacity);
+    std::printf("  update share of wall   %10.3f (sps x update time / batch)\n",
+                side.sps / learner_capacity);
+    std::printf("  serial estimate        %10.0f env steps/s = 1 / (1/%.0f + 1/%.0f): %s-bound\n",
+                1.0 / (1.0 / learner_capacity + 1.0 / actor_capacity), learner_capacity,
+                actor_capacity, learner_capacity < actor_capacity ? "update" : "simulation");
+  }
+  return 0;
+}
+
+}  // namespace robofleet::launcher
