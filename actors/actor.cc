@@ -120,8 +120,6 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
     weights.Poll(0);
     phase.Lap(&times.weights_s);
     const int64_t version = weights.version();
-    torch::Tensor log_std = policy->log_std().detach().clone();
-    torch::Tensor std_dev = log_std.exp();
 
     // frames written in place during the rollout
     zmq::message_t obs_msg(sizeof(float) * (T + 1) * K * D);
@@ -142,18 +140,17 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
 
     for (int t = 0; t < T; ++t) {
       const float* obs_t = obs + static_cast<size_t>(t) * K * D;
-      // one batched forward: sample a ~ N(mean, std), keep its log-prob
+      // one batched forward: sample u ~ N(mean, std), keep its log-prob; the env
+      // gets tanh(u) when the policy squashes
       normalizer.Normalize(obs_t, normalized.data(), K);
       torch::Tensor x = torch::from_blob(normalized.data(), {K, D});
-      torch::Tensor mean = policy->Mean(x);
-      torch::Tensor a = mean + std_dev * torch::randn({K, A});
-      torch::Tensor logp = policy->LogProb(mean, a);
-      std::memcpy(actions + static_cast<size_t>(t) * K * A, a.data_ptr<float>(),
+      ActionSample sample = policy->Sample(x);
+      std::memcpy(actions + static_cast<size_t>(t) * K * A, sample.raw.data_ptr<float>(),
                   sizeof(float) * K * A);
-      std::memcpy(log_probs + static_cast<size_t>(t) * K, logp.data_ptr<float>(),
+      std::memcpy(log_probs + static_cast<size_t>(t) * K, sample.log_prob.data_ptr<float>(),
                   sizeof(float) * K);
       phase.Lap(&times.inference_s);
-      venv.Step(actions + static_cast<size_t>(t) * K * A, obs + static_cast<size_t>(t + 1) * K * D,
+      venv.Step(sample.action.data_ptr<float>(), obs + static_cast<size_t>(t + 1) * K * D,
                 rewards + static_cast<size_t>(t) * K, terminated + static_cast<size_t>(t) * K,
                 truncated + static_cast<size_t>(t) * K, &truncated_obs);
       phase.Lap(&times.simulate_s);

@@ -22,10 +22,13 @@ namespace robofleet::algorithms {
 // Experience flattened over time and envs, N samples, on the learner's device.
 struct RolloutBatch {
   torch::Tensor obs;         // f32 [N, D] normalised observations
-  torch::Tensor actions;     // f32 [N, A] actions as sampled (before the env clipped them)
+  torch::Tensor actions;     // f32 [N, A] actions as sampled, before tanh squashing and
+                             // before the env clipped them (ActionSample::raw)
   torch::Tensor log_probs;   // f32 [N] log-probability under the behaviour policy
   torch::Tensor advantages;  // f32 [N]
-  torch::Tensor returns;     // f32 [N] value targets (advantages + values)
+  torch::Tensor returns;     // f32 [N] value targets (advantages + values), return units
+  torch::Tensor values;      // f32 [N] critic values the advantages were computed with,
+                             // return units; needed by algorithm.value_clip
 };
 
 // Means over the minibatch steps of one update.
@@ -39,6 +42,8 @@ struct UpdateStats {
   double learning_rate = 0.0;  // at the end of the update
   int64_t optimizer_steps = 0;
   int64_t skipped_steps = 0;   // minibatches whose loss or gradients were not finite
+  int epochs = 0;              // epochs begun: fewer than configured when target_kl stopped
+  bool kl_stopped = false;     // algorithm.target_kl ended the update early
 };
 
 using GradientHook = std::function<void()>;

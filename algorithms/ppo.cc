@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/check.h"
+
 namespace robofleet::algorithms {
 
 torch::Tensor ComputeGae(const torch::Tensor& rewards, const torch::Tensor& values,
@@ -31,7 +33,7 @@ torch::Tensor ComputeGae(const torch::Tensor& rewards, const torch::Tensor& valu
 PpoLossTerms PpoLoss(const torch::Tensor& log_probs, const torch::Tensor& old_log_probs,
                      const torch::Tensor& advantages, const torch::Tensor& values,
                      const torch::Tensor& returns, const torch::Tensor& entropy,
-                     const AlgorithmConfig& config) {
+                     const AlgorithmConfig& config, const torch::Tensor& old_values) {
   const double eps = config.clip_ratio;
   PpoLossTerms terms;
   torch::Tensor log_ratio = log_probs - old_log_probs;
@@ -39,7 +41,16 @@ PpoLossTerms PpoLoss(const torch::Tensor& log_probs, const torch::Tensor& old_lo
   torch::Tensor unclipped = ratio * advantages;
   torch::Tensor clipped = ratio.clamp(1.0 - eps, 1.0 + eps) * advantages;
   terms.policy = -torch::min(unclipped, clipped).mean();
-  terms.value = (values - returns).pow(2).mean();
+  if (config.value_clip > 0) {
+    // PPO2: the pessimistic of the plain and the clipped error
+    ROBOFLEET_CHECK(old_values.defined());
+    const double c = config.value_clip;
+    torch::Tensor clipped_values = old_values + (values - old_values).clamp(-c, c);
+    terms.value =
+        torch::max((values - returns).pow(2), (clipped_values - returns).pow(2)).mean();
+  } else {
+    terms.value = (values - returns).pow(2).mean();
+  }
   terms.entropy = entropy;
   terms.total = terms.policy + config.value_coef * terms.value - config.entropy_coef * entropy;
   {
@@ -68,9 +79,18 @@ UpdateStats Ppo::Update(const RolloutBatch& batch, const GradientHook& hook) {
   const int64_t n = batch.obs.size(0);
   const int64_t minibatch = std::max<int64_t>(1, n / config_.minibatches);
   UpdateStats stats;
+  // the critic's targets, in its units; the statistics include this batch
+  policy_->UpdateValueStatistics(batch.returns);
+  const torch::Tensor returns = policy_->NormalizeValue(batch.returns);
+  torch::Tensor old_values;
+  if (config_.value_clip > 0) {
+    ROBOFLEET_CHECK(batch.values.defined());
+    old_values = policy_->NormalizeValue(batch.values);
+  }
   // accumulate on tensors; one read back at the end avoids a sync per step
   torch::Tensor sums = torch::zeros({6});
-  for (int epoch = 0; epoch < config_.epochs; ++epoch) {
+  for (int epoch = 0; epoch < config_.epochs && !stats.kl_stopped; ++epoch) {
+    ++stats.epochs;
     torch::Tensor order = torch::randperm(n, torch::kLong);
     for (int64_t start = 0; start + minibatch <= n; start += minibatch) {
       torch::Tensor idx = order.slice(0, start, start + minibatch);
@@ -79,17 +99,24 @@ UpdateStats Ppo::Update(const RolloutBatch& batch, const GradientHook& hook) {
       if (config_.normalize_advantages && minibatch > 1) {
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8);
       }
-      torch::Tensor mean = policy_->Mean(obs);
-      PpoLossTerms terms = PpoLoss(policy_->LogProb(mean, batch.actions.index_select(0, idx)),
-                                   batch.log_probs.index_select(0, idx), advantages,
-                                   policy_->Value(obs), batch.returns.index_select(0, idx),
-                                   policy_->Entropy(), config_);
+      ActorCriticImpl::Output out = policy_->Forward(obs);
+      PpoLossTerms terms = PpoLoss(
+          policy_->LogProb(out.dist, batch.actions.index_select(0, idx)),
+          batch.log_probs.index_select(0, idx), advantages, out.value,
+          returns.index_select(0, idx), policy_->Entropy(out.dist), config_,
+          old_values.defined() ? old_values.index_select(0, idx) : torch::Tensor());
       // a non-finite loss or gradient would poison the parameters: skip the step
       if (!std::isfinite(terms.total.item<double>())) {
         ++stats.skipped_steps;
         continue;
       }
-      if (config_.lr_schedule == "adaptive") AdaptLearningRate(terms.approx_kl.item<double>());
+      const double kl = terms.approx_kl.item<double>();
+      if (config_.lr_schedule == "adaptive") AdaptLearningRate(kl);
+      // the policy has moved far enough from the one that collected the batch
+      if (config_.target_kl > 0 && kl > config_.target_kl) {
+        stats.kl_stopped = true;
+        break;
+      }
       optimizer_.zero_grad();
       terms.total.backward();
       if (hook) hook();

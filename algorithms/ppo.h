@@ -10,7 +10,8 @@ namespace robofleet::algorithms {
 struct PpoLossTerms {
   torch::Tensor total;       // policy + value_coef * value - entropy_coef * entropy
   torch::Tensor policy;      // -E[min(r A, clip(r, 1 - eps, 1 + eps) A)]
-  torch::Tensor value;       // E[(V - R)^2]
+  torch::Tensor value;       // E[(V - R)^2], or with value_clip
+                             // E[max((V - R)^2, (V_old + clip(V - V_old, -c, c) - R)^2)]
   torch::Tensor entropy;
   torch::Tensor approx_kl;   // no gradient
   torch::Tensor clip_frac;   // no gradient
@@ -18,11 +19,19 @@ struct PpoLossTerms {
 
 // Pure function of its inputs; advantages are used as given (normalise first
 // when configured). Shapes: [N] for every tensor but `entropy` (a scalar).
+// `values`, `returns` and `old_values` (the rollout-time values, required
+// when config.value_clip > 0) share one unit: the critic's.
 PpoLossTerms PpoLoss(const torch::Tensor& log_probs, const torch::Tensor& old_log_probs,
                      const torch::Tensor& advantages, const torch::Tensor& values,
                      const torch::Tensor& returns, const torch::Tensor& entropy,
-                     const AlgorithmConfig& config);
+                     const AlgorithmConfig& config,
+                     const torch::Tensor& old_values = torch::Tensor());
 
+// The update: config.epochs passes over the batch in config.minibatches
+// shuffled minibatches. With policy.normalize_value it first folds the
+// batch's returns into the policy's return statistics, then trains the
+// critic on normalised returns. With config.target_kl it stops before the
+// step of the first minibatch whose approximate KL exceeds the target.
 class Ppo : public Algorithm {
  public:
   Ppo(const AlgorithmConfig& config, ActorCritic policy);

@@ -407,6 +407,11 @@ void PolicyConfig::Validate() const {
   if (activation != "elu" && activation != "tanh" && activation != "relu") {
     Reject("policy.activation", "must be one of elu, tanh, relu (got '" + activation + "')");
   }
+  CheckRange("policy.log_std_range", log_std_range, -1e9, false);
+  if (init_log_std < log_std_range[0] || init_log_std > log_std_range[1]) {
+    Reject("policy.init_log_std", "is " + Format(init_log_std) + ", outside policy.log_std_range " +
+                                      Format(log_std_range) + "; move it inside the range");
+  }
 }
 
 void AlgorithmConfig::Validate() const {
@@ -425,6 +430,8 @@ void AlgorithmConfig::Validate() const {
   if (max_grad_norm < 0) Reject("algorithm.max_grad_norm", "must be >= 0 (0 disables clipping)");
   if (epochs <= 0) Reject("algorithm.epochs", "must be >= 1");
   if (minibatches <= 0) Reject("algorithm.minibatches", "must be >= 1");
+  if (!(value_clip >= 0)) Reject("algorithm.value_clip", "must be >= 0 (0 disables clipping)");
+  if (!(target_kl >= 0)) Reject("algorithm.target_kl", "must be >= 0 (0 disables the early stop)");
   if (max_policy_lag < 0) Reject("algorithm.max_policy_lag", "must be >= 0");
 }
 

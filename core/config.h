@@ -157,18 +157,38 @@ struct ActorsConfig {
   void Validate() const;
 };
 
-// The policy network: a Gaussian actor and a value critic, separate MLPs.
+// The policy network: a Gaussian actor and a value critic, as separate MLPs
+// or with shared hidden layers.
 struct PolicyConfig {
   std::vector<int> hidden = {64, 64};
   std::string activation = "elu";
   double init_log_std = -0.5;
+  bool shared_trunk = false;
+  bool state_dependent_std = false;
+  std::vector<double> log_std_range = {-5.0, 2.0};
+  bool tanh_squash = false;
+  bool normalize_value = false;
 
   template <class V>
   void Visit(V& v) {
     v.Field("hidden", hidden, "hidden layer widths of both the actor and the critic MLP");
     v.Field("activation", activation, "hidden activation: elu, tanh or relu");
     v.Field("init_log_std", init_log_std,
-            "initial log standard deviation of the Gaussian policy (state-independent)");
+            "initial log standard deviation of the Gaussian policy");
+    v.Field("shared_trunk", shared_trunk,
+            "actor and critic share the hidden layers and keep their own output layers; "
+            "false: two separate MLPs");
+    v.Field("state_dependent_std", state_dependent_std,
+            "the log standard deviation is an actor output per state; false: one learned "
+            "parameter per action dimension");
+    v.Field("log_std_range", log_std_range,
+            "[low, high] the log standard deviation is clamped to");
+    v.Field("tanh_squash", tanh_squash,
+            "actions are tanh of the Gaussian sample, with the log-probability corrected; "
+            "the exported forward() returns tanh(mean)");
+    v.Field("normalize_value", normalize_value,
+            "the critic learns returns normalised by their running mean and std; its "
+            "values are de-normalised wherever they are used (saved in checkpoints)");
   }
   void Validate() const;
 };
@@ -188,6 +208,8 @@ struct AlgorithmConfig {
   int epochs = 5;
   int minibatches = 4;
   bool normalize_advantages = true;
+  double value_clip = 0.0;
+  double target_kl = 0.0;
   int max_policy_lag = 1;
 
   template <class V>
@@ -208,6 +230,13 @@ struct AlgorithmConfig {
     v.Field("minibatches", minibatches, "minibatches each epoch is split into");
     v.Field("normalize_advantages", normalize_advantages,
             "normalise advantages to zero mean, unit std per minibatch");
+    v.Field("value_clip", value_clip,
+            "clipped value loss (PPO2): a value may move at most this far from its "
+            "rollout-time estimate, in the critic's units (normalised with "
+            "policy.normalize_value); 0 disables it");
+    v.Field("target_kl", target_kl,
+            "an update stops early, before the step of the first minibatch whose approximate "
+            "KL exceeds this; 0 disables it");
     v.Field("max_policy_lag", max_policy_lag,
             "fragments made by a policy more than this many versions old are dropped");
   }

@@ -6,16 +6,24 @@
 
 namespace robofleet {
 
+namespace {
+
+void PushActivation(torch::nn::Sequential& mlp, const std::string& activation) {
+  if (activation == "elu") mlp->push_back(torch::nn::ELU());
+  else if (activation == "tanh") mlp->push_back(torch::nn::Tanh());
+  else if (activation == "relu") mlp->push_back(torch::nn::ReLU());
+  else ROBOFLEET_CHECK(false && "activation validated by PolicyConfig");
+}
+
+}  // namespace
+
 torch::nn::Sequential MakeMlp(int in, const std::vector<int>& hidden, int out,
                               const std::string& activation) {
   torch::nn::Sequential mlp;
   int width = in;
   for (int h : hidden) {
     mlp->push_back(torch::nn::Linear(width, h));
-    if (activation == "elu") mlp->push_back(torch::nn::ELU());
-    else if (activation == "tanh") mlp->push_back(torch::nn::Tanh());
-    else if (activation == "relu") mlp->push_back(torch::nn::ReLU());
-    else ROBOFLEET_CHECK(false && "activation validated by PolicyConfig");
+    PushActivation(mlp, activation);
     width = h;
   }
   mlp->push_back(torch::nn::Linear(width, out));
@@ -24,26 +32,131 @@ torch::nn::Sequential MakeMlp(int in, const std::vector<int>& hidden, int out,
 
 ActorCriticImpl::ActorCriticImpl(int obs_dim, int act_dim, const PolicyConfig& config)
     : obs_dim_(obs_dim), act_dim_(act_dim), config_(config) {
-  actor_ = register_module("actor", MakeMlp(obs_dim, config.hidden, act_dim, config.activation));
-  critic_ = register_module("critic", MakeMlp(obs_dim, config.hidden, 1, config.activation));
-  log_std_ = register_parameter("log_std", torch::full({act_dim}, config.init_log_std));
+  const int actor_out = config.state_dependent_std ? 2 * act_dim : act_dim;
+  if (config.shared_trunk) {
+    // the hidden layers once, then one output layer per head
+    const std::vector<int> inner(config.hidden.begin(), config.hidden.end() - 1);
+    torch::nn::Sequential trunk = MakeMlp(obs_dim, inner, config.hidden.back(), config.activation);
+    PushActivation(trunk, config.activation);
+    trunk_ = register_module("trunk", trunk);
+    actor_ = register_module("actor", MakeMlp(config.hidden.back(), {}, actor_out, config.activation));
+    critic_ = register_module("critic", MakeMlp(config.hidden.back(), {}, 1, config.activation));
+  } else {
+    actor_ = register_module("actor", MakeMlp(obs_dim, config.hidden, actor_out, config.activation));
+    critic_ = register_module("critic", MakeMlp(obs_dim, config.hidden, 1, config.activation));
+  }
+  if (!config.state_dependent_std) {
+    log_std_ = register_parameter("log_std", torch::full({act_dim}, config.init_log_std));
+  }
+  if (config.normalize_value) {
+    auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+    value_mean_ = register_buffer("value_mean", torch::zeros({1}, f64));
+    value_var_ = register_buffer("value_var", torch::ones({1}, f64));
+    value_count_ = register_buffer("value_count", torch::zeros({1}, f64));
+  }
   // small last actor layer: initial actions near zero, so early exploration is the noise
   torch::NoGradGuard no_grad;
   auto* last = actor_->ptr(actor_->size() - 1)->as<torch::nn::Linear>();
   last->weight.mul_(0.01);
   last->bias.zero_();
+  if (config.state_dependent_std) last->bias.narrow(0, act_dim, act_dim).fill_(config.init_log_std);
 }
 
-torch::Tensor ActorCriticImpl::LogProb(const torch::Tensor& mean,
-                                       const torch::Tensor& actions) const {
+torch::Tensor ActorCriticImpl::Features(const torch::Tensor& obs) {
+  return config_.shared_trunk ? trunk_->forward(obs) : obs;
+}
+
+ActionDistribution ActorCriticImpl::Head(const torch::Tensor& features) {
+  torch::Tensor out = actor_->forward(features);
+  const double low = config_.log_std_range[0], high = config_.log_std_range[1];
+  if (config_.state_dependent_std) {
+    return {out.narrow(-1, 0, act_dim_), out.narrow(-1, act_dim_, act_dim_).clamp(low, high)};
+  }
+  return {out, log_std_.clamp(low, high).expand_as(out)};
+}
+
+ActorCriticImpl::Output ActorCriticImpl::Forward(const torch::Tensor& obs) {
+  torch::Tensor features = Features(obs);
+  return {Head(features), critic_->forward(features).squeeze(-1)};
+}
+
+ActionDistribution ActorCriticImpl::Distribution(const torch::Tensor& obs) {
+  return Head(Features(obs));
+}
+
+torch::Tensor ActorCriticImpl::DeterministicAction(const torch::Tensor& obs) {
+  torch::Tensor mean = Mean(obs);
+  return config_.tanh_squash ? torch::tanh(mean) : mean.clamp(-1.0, 1.0);
+}
+
+ActionSample ActorCriticImpl::Sample(const torch::Tensor& obs) {
+  ActionDistribution dist = Distribution(obs);
+  ActionSample sample;
+  sample.raw = dist.mean + torch::exp(dist.log_std) * torch::randn_like(dist.mean);
+  sample.action = config_.tanh_squash ? torch::tanh(sample.raw) : sample.raw;
+  sample.log_prob = LogProb(dist, sample.raw);
+  return sample;
+}
+
+torch::Tensor ActorCriticImpl::Value(const torch::Tensor& obs) {
+  return DenormalizeValue(critic_->forward(Features(obs)).squeeze(-1));
+}
+
+torch::Tensor ActorCriticImpl::LogProb(const ActionDistribution& dist,
+                                       const torch::Tensor& raw) const {
   const double kLogSqrt2Pi = 0.5 * std::log(2.0 * M_PI);
-  torch::Tensor z = (actions - mean) * torch::exp(-log_std_);
-  return (-0.5 * z.pow(2) - log_std_ - kLogSqrt2Pi).sum(-1);
+  torch::Tensor z = (raw - dist.mean) * torch::exp(-dist.log_std);
+  torch::Tensor log_prob = (-0.5 * z.pow(2) - dist.log_std - kLogSqrt2Pi).sum(-1);
+  if (!config_.tanh_squash) return log_prob;
+  // log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)), finite where tanh(u) rounds to 1
+  torch::Tensor log_det = 2.0 * (std::log(2.0) - raw - torch::softplus(-2.0 * raw));
+  return log_prob - log_det.sum(-1);
 }
 
-torch::Tensor ActorCriticImpl::Entropy() const {
+torch::Tensor ActorCriticImpl::Entropy(const ActionDistribution& dist) const {
   const double kHalfLog2PiE = 0.5 * std::log(2.0 * M_PI * M_E);
-  return (log_std_ + kHalfLog2PiE).sum();
+  return (dist.log_std + kHalfLog2PiE).sum(-1).mean();
+}
+
+void ActorCriticImpl::UpdateValueStatistics(const torch::Tensor& returns) {
+  if (!config_.normalize_value) return;
+  torch::NoGradGuard no_grad;
+  torch::Tensor r = returns.detach().to(torch::kFloat64).reshape({-1});
+  r = r.masked_select(torch::isfinite(r));
+  const double n = static_cast<double>(r.numel());
+  if (n == 0) return;
+  const double count = value_count_.item<double>();
+  const double mean = value_mean_.item<double>(), var = value_var_.item<double>();
+  const double batch_mean = r.mean().item<double>();
+  const double batch_var = (r - batch_mean).pow(2).mean().item<double>();
+  const double total = count + n, delta = batch_mean - mean;
+  value_mean_.fill_(mean + delta * n / total);
+  value_var_.fill_((var * count + batch_var * n + delta * delta * count * n / total) / total);
+  value_count_.fill_(total);
+}
+
+torch::Tensor ActorCriticImpl::value_mean_f32() const {
+  if (!config_.normalize_value) return torch::zeros({1});
+  return value_mean_.to(torch::kFloat32);
+}
+
+torch::Tensor ActorCriticImpl::value_std_f32() const {
+  if (!config_.normalize_value) return torch::ones({1});
+  return torch::sqrt(value_var_ + kValueEpsilon).to(torch::kFloat32);
+}
+
+double ActorCriticImpl::value_count() const {
+  return config_.normalize_value ? value_count_.item<double>() : 0.0;
+}
+
+torch::Tensor ActorCriticImpl::NormalizeValue(const torch::Tensor& x) const {
+  if (!config_.normalize_value) return x;
+  return (x - value_mean_f32()) / value_std_f32();
+}
+
+torch::Tensor ActorCriticImpl::DenormalizeValue(const torch::Tensor& x) const {
+  if (!config_.normalize_value) return x;
+  return x * value_std_f32() + value_mean_f32();
 }
 
 int64_t NumParameters(torch::nn::Module& module) {

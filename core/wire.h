@@ -51,7 +51,7 @@ size_t DTypeSize(DType dtype);
 enum class Field : uint16_t {
   // fragments
   kObs = 1,              // f32 [T+1, K, D] raw observations; row T bootstraps the last step
-  kActions = 2,          // f32 [T, K, A] sampled actions before clipping
+  kActions = 2,          // f32 [T, K, A] sampled actions before tanh squashing and clipping
   kLogProbs = 3,         // f32 [T, K] behaviour log-probability of each action
   kRewards = 4,          // f32 [T, K]
   kTerminated = 5,       // u8 [T, K] 1 where the episode really ended after this step

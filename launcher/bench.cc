@@ -73,7 +73,7 @@ int BenchLearner(int argc, char** argv) {
   data.actions = torch::randn({batch, A});
   {
     torch::NoGradGuard no_grad;
-    data.log_probs = policy->LogProb(policy->Mean(data.obs), data.actions);
+    data.log_probs = policy->LogProb(policy->Distribution(data.obs), data.actions);
   }
   data.advantages = torch::randn({batch});
   data.returns = torch::randn({batch});

@@ -146,7 +146,7 @@ double TimeUpdate(const ExperimentConfig& config, const learner::TaskInfo& task,
   data.returns = torch::randn({batch});
   {
     torch::NoGradGuard no_grad;
-    data.log_probs = policy->LogProb(policy->Mean(data.obs), data.actions);
+    data.log_probs = policy->LogProb(policy->Distribution(data.obs), data.actions);
   }
   algorithm->Update(data, {});  // warm-up
   int updates = 0;

@@ -49,9 +49,11 @@ std::string JsonNumbers(const std::vector<double>& v) {
 }
 
 // Registers an MLP's linear layers as parameters <prefix><i>_w / <prefix><i>_b
-// and returns the TorchScript lines that apply it to `x`.
+// and returns the TorchScript lines that apply it to `x`: the activation
+// between layers, and after the last one too when `trailing_activation`.
 std::string RegisterMlp(torch::jit::Module& module, torch::nn::Sequential& mlp,
-                        const std::string& prefix, const std::string& activation) {
+                        const std::string& prefix, const std::string& activation,
+                        bool trailing_activation = false) {
   std::string body;
   int layer = 0;
   for (size_t i = 0; i < mlp->size(); ++i) {
@@ -66,6 +68,7 @@ std::string RegisterMlp(torch::jit::Module& module, torch::nn::Sequential& mlp,
     ++layer;
   }
   ROBOFLEET_CHECK(layer >= 1);
+  if (trailing_activation) body += "    x = torch." + activation + "(x)\n";
   return body;
 }
 
@@ -99,32 +102,71 @@ torch::jit::Module BuildPolicyModule(ActorCritic& policy, const RunningNormalize
   }
   module.register_buffer("act_low", low);
   module.register_buffer("act_high", high);
-  module.register_parameter("log_std", policy->log_std().detach().clone(), false);
-
-  const std::string& act = policy->config().activation;
+  const PolicyConfig& config = policy->config();
+  const std::string& act = config.activation;
+  const std::string act_dim_text = std::to_string(A);
+  // the shared trunk, when there is one, runs inside features()
+  std::string features = "    x = self.normalize(obs)\n";
+  if (config.shared_trunk) features += RegisterMlp(module, policy->trunk(), "trunk", act, true);
   const std::string actor = RegisterMlp(module, policy->actor(), "pi", act);
   const std::string critic = RegisterMlp(module, policy->critic(), "vf", act);
+
+  // the Gaussian: the actor's output (its first half with a state-dependent
+  // std) and the clamped log std (the parameter, or the second half)
+  module.register_attribute("log_std_min", c10::FloatType::get(), config.log_std_range[0]);
+  module.register_attribute("log_std_max", c10::FloatType::get(), config.log_std_range[1]);
+  std::string mean_of_x = "x", log_std_of_x;
+  if (config.state_dependent_std) {
+    mean_of_x = "x.narrow(-1, 0, " + act_dim_text + ")";
+    log_std_of_x = "torch.clamp(x.narrow(-1, " + act_dim_text + ", " + act_dim_text +
+                   "), self.log_std_min, self.log_std_max)";
+  } else {
+    module.register_parameter("log_std", policy->log_std().detach().clone(), false);
+    log_std_of_x = "torch.clamp(self.log_std, self.log_std_min, self.log_std_max).expand_as(mean)";
+  }
+  // tanh(u) when squashing, else the env's clip to [-1, 1]
+  const std::string squash = config.tanh_squash ? "torch.tanh(u)" : "torch.clamp(u, -1.0, 1.0)";
+
+  // value de-normalisation: exactly the float32 statistics the learner applies
+  module.register_buffer("value_mean", policy->value_mean_f32().clone());
+  module.register_buffer("value_std", policy->value_std_f32().clone());
+  const std::string value_return = config.normalize_value
+                                       ? "    return x.squeeze(-1) * self.value_std + self.value_mean\n"
+                                       : "    return x.squeeze(-1)\n";
+
   module.define(
       "def normalize(self, obs: Tensor) -> Tensor:\n"
       "    return torch.clamp((obs - self.obs_mean) * self.obs_inv_std, -self.obs_clip, "
       "self.obs_clip)\n"
-      "def action_mean(self, obs: Tensor) -> Tensor:\n"
-      "    x = self.normalize(obs)\n" +
+      "def features(self, obs: Tensor) -> Tensor:\n" +
+      features +
+      "    return x\n"
+      "def actor_output(self, obs: Tensor) -> Tensor:\n"
+      "    x = self.features(obs)\n" +
       actor +
       "    return x\n"
+      "def action_mean(self, obs: Tensor) -> Tensor:\n"
+      "    x = self.actor_output(obs)\n"
+      "    return " + mean_of_x + "\n"
+      "def distribution(self, obs: Tensor) -> Tuple[Tensor, Tensor]:\n"
+      "    x = self.actor_output(obs)\n"
+      "    mean = " + mean_of_x + "\n"
+      "    return mean, " + log_std_of_x + "\n"
+      "def action_log_std(self, obs: Tensor) -> Tensor:\n"
+      "    return self.distribution(obs)[1]\n"
       "def forward(self, obs: Tensor) -> Tensor:\n"
-      "    return torch.clamp(self.action_mean(obs), -1.0, 1.0)\n"
+      "    u = self.action_mean(obs)\n"
+      "    return " + squash + "\n"
       "def stochastic_action(self, obs: Tensor) -> Tensor:\n"
-      "    mean = self.action_mean(obs)\n"
-      "    noise = torch.randn_like(mean)\n"
-      "    return torch.clamp(mean + torch.exp(self.log_std) * noise, -1.0, 1.0)\n"
+      "    mean, log_std = self.distribution(obs)\n"
+      "    u = mean + torch.exp(log_std) * torch.randn_like(mean)\n"
+      "    return " + squash + "\n"
       "def actuator_action(self, obs: Tensor) -> Tensor:\n"
       "    a = self.forward(obs)\n"
       "    return self.act_low + (a + 1.0) * 0.5 * (self.act_high - self.act_low)\n"
       "def value(self, obs: Tensor) -> Tensor:\n"
-      "    x = self.normalize(obs)\n" +
-      critic +
-      "    return x.squeeze(-1)\n");
+      "    x = self.features(obs)\n" +
+      critic + value_return);
   module.eval();
   return module;
 }

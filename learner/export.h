@@ -1,13 +1,16 @@
 // TorchScript export of the trained policy, built in C++ (no Python).
 //
-// The exported module `RoboFleetPolicy` holds the actor and critic MLPs, the
-// observation normaliser and the actuators' ranges. obs is float32
+// The exported module `RoboFleetPolicy` holds the actor and critic (and their
+// shared trunk, if any), the observation normaliser, the return statistics of
+// value normalisation and the actuators' ranges. obs is float32
 // [B, obs_dim], raw (the module normalises it):
-//   forward(obs) -> [B, act_dim]            deterministic action, clamp(mean, -1, 1)
-//   stochastic_action(obs) -> [B, act_dim]  clamp(mean + std * N(0, 1), -1, 1)
-//   value(obs) -> [B]                       the critic's value estimate
+//   forward(obs) -> [B, act_dim]            deterministic action: tanh(mean) when
+//                                           the policy squashes, else clamp(mean, -1, 1)
+//   stochastic_action(obs) -> [B, act_dim]  the same of mean + std * N(0, 1)
+//   value(obs) -> [B]                       the critic's value estimate, in return units
 //   actuator_action(obs) -> [B, act_dim]    forward() mapped onto each ctrlrange
 //   normalize(obs) -> [B, obs_dim]          the normalised observation
+//   action_mean(obs), action_log_std(obs)   the Gaussian before squashing, [B, act_dim]
 // A robot controller needs only LibTorch (C++) or torch (Python) to run it.
 // The extra file `metadata.json` describes it (see MetadataJson).
 #ifndef ROBOFLEET_LEARNER_EXPORT_H_

@@ -195,6 +195,7 @@ algorithms::RolloutBatch BuildRolloutBatch(const FragmentBatcher& batch, ActorCr
   out.log_probs = batch.log_probs().reshape({T * B});
   out.advantages = advantages.reshape({T * B});
   out.returns = (advantages + values).reshape({T * B});
+  out.values = values.reshape({T * B});
   return out;
 }
 

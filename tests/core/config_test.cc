@@ -71,6 +71,30 @@ TEST(ConfigTest, NonPositiveCountsAreRejected) {
                   {"train.total_env_steps"});
 }
 
+TEST(ConfigTest, PpoOptionsAreCheckedWithTheirFix) {
+  ExperimentConfig c = ParseExperiment(
+      "policy:\n  shared_trunk: true\n  state_dependent_std: true\n  tanh_squash: true\n"
+      "  normalize_value: true\n  log_std_range: [-3, 1]\nalgorithm:\n  value_clip: 0.2\n"
+      "  target_kl: 0.02\n",
+      "e.yaml");
+  EXPECT_TRUE(c.policy.shared_trunk && c.policy.state_dependent_std && c.policy.tanh_squash &&
+              c.policy.normalize_value);
+  EXPECT_EQ(c.policy.log_std_range, (std::vector<double>{-3.0, 1.0}));
+  EXPECT_DOUBLE_EQ(c.algorithm.value_clip, 0.2);
+  EXPECT_DOUBLE_EQ(c.algorithm.target_kl, 0.02);
+  ExpectUserError([] { ParseExperiment("policy:\n  log_std_range: [1, -1]\n", "e.yaml"); },
+                  {"e.yaml", "policy.log_std_range", "low > high"});
+  ExpectUserError([] { ParseExperiment("policy:\n  log_std_range: [-1]\n", "e.yaml"); },
+                  {"policy.log_std_range", "[low, high]"});
+  ExpectUserError(
+      [] { ParseExperiment("policy:\n  init_log_std: -6\n", "e.yaml"); },
+      {"policy.init_log_std", "outside policy.log_std_range [-5.0, 2.0]", "move it inside"});
+  ExpectUserError([] { ParseExperiment("algorithm:\n  value_clip: -0.1\n", "e.yaml"); },
+                  {"algorithm.value_clip", ">= 0", "0 disables"});
+  ExpectUserError([] { ParseExperiment("algorithm:\n  target_kl: -1\n", "e.yaml"); },
+                  {"algorithm.target_kl", ">= 0"});
+}
+
 TEST(ConfigTest, OverridesAreTypeChecked) {
   ExperimentConfig c;
   ApplyOverrides(c, {"actors.count=5", "algorithm.gamma=0.5", "policy.hidden=[8,8,8]",

@@ -69,6 +69,27 @@ TEST_F(DeployTest, ExportFromAnyCheckpointThenEval) {
   EXPECT_NE(JsonNumber(eval->out(), "return_mean"), JsonNumber(final_eval->out(), "return_mean"));
 }
 
+TEST_F(DeployTest, EveryPpoOptionTrainsAndItsExportRuns) {
+  const std::string run = *dir_ + "/options";
+  auto train = Robofleet({"train", *dir_ + "/exp.yaml", "--run-dir", run, "--set",
+                          "train.record_video=false", "--set", "policy.shared_trunk=true", "--set",
+                          "policy.state_dependent_std=true", "--set", "policy.tanh_squash=true",
+                          "--set", "policy.normalize_value=true", "--set",
+                          "algorithm.value_clip=0.2", "--set", "algorithm.target_kl=0.05"},
+                         "train_options");
+  ASSERT_EQ(train->exit_code(), 0) << train->err();
+  for (const char* column : {"policy_loss", "value_loss", "entropy", "approx_kl"}) {
+    std::vector<double> values = CsvColumn(run + "/metrics.csv", column);
+    ASSERT_FALSE(values.empty()) << column;
+    for (double v : values) EXPECT_TRUE(std::isfinite(v)) << column;
+  }
+  EXPECT_EQ(CsvColumn(run + "/metrics.csv", "nonfinite_steps").back(), 0.0);
+  auto eval = Robofleet({"eval", run + "/policy.pt", "--episodes", "2", "--json"}, "eval_options");
+  ASSERT_EQ(eval->exit_code(), 0) << eval->err();
+  EXPECT_DOUBLE_EQ(JsonNumber(eval->out(), "length_mean"), 40.0) << eval->out();
+  EXPECT_FALSE(std::isnan(JsonNumber(eval->out(), "return_mean"))) << eval->out();
+}
+
 TEST_F(DeployTest, EvalIsRepeatableForOneSeed) {
   auto a = Robofleet({"eval", Run() + "/policy.pt", "--episodes", "2", "--seed", "9", "--json"}, "a");
   auto b = Robofleet({"eval", Run() + "/policy.pt", "--episodes", "2", "--seed", "9", "--json"}, "b");

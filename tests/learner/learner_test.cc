@@ -104,6 +104,85 @@ TEST_P(ExportTest, LoadedModuleMatchesLearnerPolicy) {
 
 INSTANTIATE_TEST_SUITE_P(Activations, ExportTest, ::testing::Values("elu", "tanh", "relu"));
 
+// One policy variant per PolicyConfig option, and all of them together.
+struct Variant {
+  std::string name;
+  bool shared_trunk, state_dependent_std, tanh_squash, normalize_value;
+};
+
+class ExportVariantTest : public ::testing::TestWithParam<Variant> {};
+
+TEST_P(ExportVariantTest, EveryMethodMatchesTheTrainedPolicy) {
+  const Variant& v = GetParam();
+  SeedTorch(12);
+  PolicyConfig pc;
+  pc.hidden = {32, 16};
+  pc.shared_trunk = v.shared_trunk;
+  pc.state_dependent_std = v.state_dependent_std;
+  pc.tanh_squash = v.tanh_squash;
+  pc.normalize_value = v.normalize_value;
+  pc.log_std_range = {-1.0, 0.5};
+  ActorCritic policy(5, 2, pc);
+  {
+    // weights far from the initial ones: large means, log stds on both sides of the range
+    torch::NoGradGuard no_grad;
+    for (auto& p : policy->parameters()) p.add_(torch::randn(p.sizes()) * 0.5);
+  }
+  policy->UpdateValueStatistics(torch::randn({1000}) * 40.0 + 150.0);
+  RunningNormalizer normalizer(5, 5.0, true);
+  torch::Tensor data = torch::randn({500, 5}) * 3.0 + 1.0;
+  normalizer.Update(data.data_ptr<float>(), 500);
+
+  const std::string dir = TempDir("export-" + v.name);
+  PolicyMetadata meta{"cartpole_swingup", {"a", "b", "c", "d", "e"}, {"u", "v"}, {}, {}, 0,
+                      "name: test\n"};
+  ExportPolicy(policy, normalizer, meta, dir + "/policy.pt");
+  torch::jit::Module loaded = torch::jit::load(dir + "/policy.pt");
+  std::filesystem::remove_all(dir);
+
+  torch::Tensor obs = torch::randn({1000, 5}) * 10.0;
+  torch::NoGradGuard no_grad;
+  torch::Tensor x = NormalizeObs(obs, normalizer);
+  ActionDistribution dist = policy->Distribution(x);
+  auto max_diff = [](const torch::Tensor& a, const torch::Tensor& b) {
+    EXPECT_EQ(a.sizes(), b.sizes());
+    return (a - b).abs().max().item<float>();
+  };
+  torch::Tensor action = loaded.forward({obs}).toTensor();
+  EXPECT_LE(max_diff(action, policy->DeterministicAction(x)), 1e-5);
+  EXPECT_LE(max_diff(loaded.get_method("action_mean")({obs}).toTensor(), dist.mean), 1e-5);
+  EXPECT_LE(max_diff(loaded.get_method("action_log_std")({obs}).toTensor(), dist.log_std), 1e-5);
+  torch::Tensor value = loaded.get_method("value")({obs}).toTensor();
+  EXPECT_LE(max_diff(value, policy->Value(x)), 1e-5);
+  // the test is only as strong as its data: squashing and clamping must matter here
+  if (v.tanh_squash) {
+    EXPECT_LE(max_diff(action, torch::tanh(dist.mean)), 1e-5);
+    EXPECT_GT(dist.mean.abs().max().item<float>(), 1.5f);
+  }
+  if (v.state_dependent_std) {
+    torch::Tensor column = dist.log_std.select(1, 0);
+    EXPECT_GT((column.max() - column.min()).item<float>(), 0.1f) << "the std must vary with the state";
+    EXPECT_FLOAT_EQ(dist.log_std.min().item<float>(), -1.0f);
+    EXPECT_FLOAT_EQ(dist.log_std.max().item<float>(), 0.5f);
+  }
+  if (v.normalize_value) EXPECT_GT(value.abs().mean().item<float>(), 50.0f);
+  // stochastic actions: in range, and noisy with the policy's std
+  torch::manual_seed(3);
+  torch::Tensor noisy = loaded.get_method("stochastic_action")({obs}).toTensor();
+  EXPECT_LE(noisy.abs().max().item<float>(), 1.0f);
+  EXPECT_GT((noisy - action).abs().mean().item<float>(), 1e-3);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    PolicyOptions, ExportVariantTest,
+    ::testing::Values(Variant{"default", false, false, false, false},
+                      Variant{"shared_trunk", true, false, false, false},
+                      Variant{"state_dependent_std", false, true, false, false},
+                      Variant{"tanh_squash", false, false, true, false},
+                      Variant{"normalize_value", false, false, false, true},
+                      Variant{"all", true, true, true, true}),
+    [](const ::testing::TestParamInfo<Variant>& info) { return info.param.name; });
+
 TEST(CheckpointTest, RoundTripRestoresEverything) {
   Trained t = MakeTrained("elu");
   torch::optim::Adam optimizer(t.policy->parameters(), torch::optim::AdamOptions(1e-3));
@@ -144,6 +223,34 @@ TEST(CheckpointTest, RoundTripRestoresEverything) {
   // a damaged file is a clear error
   std::ofstream(dir + "/bad.pt") << "not a checkpoint";
   EXPECT_THROW(LoadCheckpoint(dir + "/bad.pt", restored, nullptr, nullptr, nullptr), UserError);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CheckpointTest, ValueNormalisationStatisticsComeBack) {
+  SeedTorch(13);
+  PolicyConfig pc;
+  pc.hidden = {8};
+  pc.normalize_value = true;
+  ActorCritic policy(5, 2, pc);
+  policy->UpdateValueStatistics(torch::randn({200}) * 30.0 + 70.0);
+  torch::optim::Adam optimizer(policy->parameters(), torch::optim::AdamOptions(1e-3));
+  RunningNormalizer normalizer(5, 5.0, true);
+  const std::string dir = TempDir("ckpt-value");
+  const std::string path = SaveCheckpoint(dir, policy, optimizer, normalizer, TrainingCounters{});
+
+  ActorCritic restored(5, 2, pc);
+  LoadCheckpoint(path, restored, nullptr, nullptr, nullptr);
+  EXPECT_DOUBLE_EQ(restored->value_count(), 200.0);
+  EXPECT_TRUE(torch::equal(restored->value_mean_f32(), policy->value_mean_f32()));
+  EXPECT_TRUE(torch::equal(restored->value_std_f32(), policy->value_std_f32()));
+  torch::NoGradGuard no_grad;
+  torch::Tensor obs = torch::randn({16, 5});
+  EXPECT_TRUE(torch::equal(restored->Value(obs), policy->Value(obs)));
+  // the statistics keep accumulating from where they were
+  torch::Tensor more = torch::randn({50}) - 4.0;
+  policy->UpdateValueStatistics(more);
+  restored->UpdateValueStatistics(more);
+  EXPECT_TRUE(torch::equal(restored->value_std_f32(), policy->value_std_f32()));
   std::filesystem::remove_all(dir);
 }
 
@@ -249,6 +356,43 @@ TEST(BuildRolloutBatchTest, BootstrapsThroughTruncationNotTermination) {
     float adv_last = batch.advantages[2 * B + col + 0].item<float>();
     EXPECT_NEAR(adv_last, 5.0f + 0.9f * value(obs_at(3, 0)) - value(obs_at(2, 0)), 1e-4);
   }
+}
+
+TEST(BuildRolloutBatchTest, ValueNormalisationDenormalisesTheValuesOfGae) {
+  SeedTorch(14);
+  PolicyConfig pc;
+  pc.hidden = {16};
+  pc.normalize_value = true;
+  ActorCritic policy(5, 2, pc);
+  // returns around 100 with std 10: de-normalised values are near 100
+  policy->UpdateValueStatistics(torch::randn({1000}) * 10.0 + 100.0);
+  RunningNormalizer normalizer(5, 5.0, false);
+  const int T = 2, K = 1, D = 5, A = 2;
+  FragmentData f{T, K, D, A};
+  torch::Tensor obs = torch::randn({T + 1, K, D});
+  f.obs.assign(obs.data_ptr<float>(), obs.data_ptr<float>() + obs.numel());
+  f.actions.assign(T * K * A, 0.0f);
+  f.log_probs.assign(T * K, -1.0f);
+  f.rewards = {1, 2};
+  f.terminated = {0, 0};
+  f.truncated = {0, 0};
+  FragmentBatcher batcher(T, K, D, A, 1);
+  batcher.Add(f.View());
+  AlgorithmConfig config;
+  config.gamma = 0.9;
+  config.gae_lambda = 0.5;
+  algorithms::RolloutBatch batch = BuildRolloutBatch(batcher, policy, normalizer, config);
+
+  torch::NoGradGuard no_grad;
+  torch::Tensor v = policy->Value(obs.reshape({T + 1, D}));
+  EXPECT_GT(v.min().item<float>(), 50.0f);
+  EXPECT_TRUE(torch::allclose(batch.values, v.slice(0, 0, T)));
+  // t1: 2 + 0.9 V2 - V1; t0: 1 + 0.9 V1 - V0 + 0.45 a1
+  const float a1 = 2.0f + 0.9f * v[2].item<float>() - v[1].item<float>();
+  const float a0 = 1.0f + 0.9f * v[1].item<float>() - v[0].item<float>() + 0.45f * a1;
+  EXPECT_NEAR(batch.advantages[1].item<float>(), a1, 1e-4);
+  EXPECT_NEAR(batch.advantages[0].item<float>(), a0, 1e-4);
+  EXPECT_TRUE(torch::allclose(batch.returns, batch.advantages + batch.values));
 }
 
 }  // namespace
