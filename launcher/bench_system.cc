@@ -167,6 +167,8 @@ struct LearnerSide {
   int64_t dropped = 0;         // fragments that failed validation (null learner)
   double bytes_per_step = 0.0; // on the wire, every frame (null learner: as received)
   int64_t peak_rss = -1;       // learner's VmHWM, bytes
+  double cpu_s = 0.0;          // CPU seconds the learner process used in the window
+  double cpu_wall_s = 0.0;     // wall seconds over which cpu_s was taken
 };
 
 // The actors: spawned with --stats, stopped, their counters read back.
@@ -293,6 +295,7 @@ LearnerSide RunNullLearner(const ExperimentConfig& config, const learner::TaskIn
       warming = false;
       measuring = true;
       window_start = Clock::now();
+      out.cpu_s = -CpuSeconds(0);
     }
     if (measuring && SecondsSince(window_start) >= seconds) break;
     if (!RecvMultipart(pull, &parts, 50)) {
@@ -321,6 +324,8 @@ LearnerSide RunNullLearner(const ExperimentConfig& config, const learner::TaskIn
     }
   }
   out.window_s = measuring ? SecondsSince(window_start) : 0.0;
+  out.cpu_s += CpuSeconds(0);
+  out.cpu_wall_s = out.window_s;
   out.sps = out.window_s > 0 ? out.window_steps / out.window_s : 0.0;
   out.bytes_per_step =
       out.window_steps > 0 ? static_cast<double>(window_bytes) / out.window_steps : 0.0;
@@ -343,6 +348,7 @@ LearnerSide RunPpoLearner(const std::string& run_dir, pid_t learner_pid, ActorGr
                                "); its error is above");
     }
   };
+  LearnerSide out;
   const Clock::time_point launched = Clock::now();
   Clock::time_point first_row, window_start;
   bool have_first = false, measuring = false;
@@ -368,6 +374,7 @@ LearnerSide RunPpoLearner(const std::string& run_dir, pid_t learner_pid, ActorGr
       if (SecondsSince(first_row) >= warmup_s) {
         measuring = true;
         window_start = Clock::now();
+        out.cpu_s = -CpuSeconds(learner_pid);
         start_index = rows.size() - 1;
         start_row = rows.back();
       }
@@ -376,6 +383,8 @@ LearnerSide RunPpoLearner(const std::string& run_dir, pid_t learner_pid, ActorGr
     // at least `seconds`, and at least one update inside the window
     if (SecondsSince(window_start) >= seconds && rows.size() > start_index + 1) {
       end_row = rows.back();
+      out.cpu_s += CpuSeconds(learner_pid);
+      out.cpu_wall_s = SecondsSince(window_start);
       break;
     }
     if (SecondsSince(window_start) > seconds + kStartTimeoutS) {
@@ -383,7 +392,6 @@ LearnerSide RunPpoLearner(const std::string& run_dir, pid_t learner_pid, ActorGr
                                std::to_string(static_cast<int>(kStartTimeoutS)) + " s");
     }
   }
-  LearnerSide out;
   out.window_s = end_row.wall_s - start_row.wall_s;
   out.window_steps = static_cast<int64_t>(end_row.env_steps - start_row.env_steps);
   out.sps = out.window_s > 0 ? out.window_steps / out.window_s : 0.0;
@@ -552,6 +560,9 @@ int BenchSystem(int argc, char** argv) {
     learner_capacity = batch / update_s;
   }
   const unsigned cores = std::thread::hardware_concurrency();
+  // the learner process's CPU per env step, and the cores it kept busy
+  const double learner_cores = side.cpu_wall_s > 0 ? side.cpu_s / side.cpu_wall_s : 0.0;
+  const double learner_cpu_us = side.sps > 0 ? 1e6 * learner_cores / side.sps : 0.0;
 
   if (args.count("json")) {
     std::string phases_json;
@@ -567,12 +578,14 @@ int BenchSystem(int argc, char** argv) {
         "\"ratio\": %.4f, \"window_env_steps\": %lld, \"bytes_per_env_step\": %.2f, "
         "\"learner_peak_rss_mb\": %.1f, \"actor_peak_rss_mb\": %.1f, "
         "\"actor_us_per_env_step\": {%s\"total\": %.3f}, \"actor_capacity_sps\": %.1f, "
-        "\"actor_fragments\": %lld, \"received_fragments\": %lld, \"dropped_fragments\": %lld",
+        "\"actor_fragments\": %lld, \"received_fragments\": %lld, \"dropped_fragments\": %lld, "
+        "\"learner_cores\": %.3f, \"learner_cpu_us_per_env_step\": %.3f",
         spec.id.c_str(), learner_kind.c_str(), M, K, T, spec.frame_skip, cores, side.window_s,
         warmup_s, side.sps, ceiling_sps, ratio, static_cast<long long>(side.window_steps),
         side.bytes_per_step, Mb(side.peak_rss), Mb(actor_peak_rss), phases_json.c_str(), total_us,
         actor_capacity, static_cast<long long>(times.fragments),
-        static_cast<long long>(side.fragments), static_cast<long long>(side.dropped));
+        static_cast<long long>(side.fragments), static_cast<long long>(side.dropped),
+        learner_cores, learner_cpu_us);
     if (learner_kind == "ppo") {
       std::printf(
           ", \"batch\": %lld, \"epochs\": %d, \"update_s\": %.6f, "
@@ -604,6 +617,8 @@ int BenchSystem(int argc, char** argv) {
   }
   std::printf("\n  actors unblocked       %10.0f env steps/s (all %d, time not waiting)\n",
               actor_capacity, M);
+  std::printf("  learner CPU            %10.2f us per env step (%.2f cores busy)\n", learner_cpu_us,
+              learner_cores);
   if (learner_kind == "null") {
     std::printf("  fragments              %10lld received, %lld dropped as invalid\n",
                 static_cast<long long>(side.fragments), static_cast<long long>(side.dropped));

@@ -29,6 +29,10 @@ std::vector<pid_t> SignalAndReap(std::vector<pid_t> pids, int sig, double timeou
 // this process. Returns -1 when /proc has no such process.
 int64_t PeakRssBytes(pid_t pid);
 
+// User plus system CPU seconds a live process has used so far, all its
+// threads; `pid` 0 means this process. Returns -1 when /proc has no such process.
+double CpuSeconds(pid_t pid);
+
 }  // namespace robofleet::launcher
 
 #endif  // ROBOFLEET_LAUNCHER_PROCESS_H_
