@@ -46,8 +46,7 @@ PpoLossTerms PpoLoss(const torch::Tensor& log_probs, const torch::Tensor& old_lo
     ROBOFLEET_CHECK(old_values.defined());
     const double c = config.value_clip;
     torch::Tensor clipped_values = old_values + (values - old_values).clamp(-c, c);
-    terms.value =
-        torch::max((values - returns).pow(2), (clipped_values - returns).pow(2)).mean();
+    terms.value = torch::max((values - returns).pow(2), (clipped_values - returns).pow(2)).mean();
   } else {
     terms.value = (values - returns).pow(2).mean();
   }
@@ -100,11 +99,11 @@ UpdateStats Ppo::Update(const RolloutBatch& batch, const GradientHook& hook) {
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8);
       }
       ActorCriticImpl::Output out = policy_->Forward(obs);
-      PpoLossTerms terms = PpoLoss(
-          policy_->LogProb(out.dist, batch.actions.index_select(0, idx)),
-          batch.log_probs.index_select(0, idx), advantages, out.value,
-          returns.index_select(0, idx), policy_->Entropy(out.dist), config_,
-          old_values.defined() ? old_values.index_select(0, idx) : torch::Tensor());
+      PpoLossTerms terms =
+          PpoLoss(policy_->LogProb(out.dist, batch.actions.index_select(0, idx)),
+                  batch.log_probs.index_select(0, idx), advantages, out.value,
+                  returns.index_select(0, idx), policy_->Entropy(out.dist), config_,
+                  old_values.defined() ? old_values.index_select(0, idx) : torch::Tensor());
       // a non-finite loss or gradient would poison the parameters: skip the step
       if (!std::isfinite(terms.total.item<double>())) {
         ++stats.skipped_steps;

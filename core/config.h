@@ -173,16 +173,14 @@ struct PolicyConfig {
   void Visit(V& v) {
     v.Field("hidden", hidden, "hidden layer widths of both the actor and the critic MLP");
     v.Field("activation", activation, "hidden activation: elu, tanh or relu");
-    v.Field("init_log_std", init_log_std,
-            "initial log standard deviation of the Gaussian policy");
+    v.Field("init_log_std", init_log_std, "initial log standard deviation of the Gaussian policy");
     v.Field("shared_trunk", shared_trunk,
             "actor and critic share the hidden layers and keep their own output layers; "
             "false: two separate MLPs");
     v.Field("state_dependent_std", state_dependent_std,
             "the log standard deviation is an actor output per state; false: one learned "
             "parameter per action dimension");
-    v.Field("log_std_range", log_std_range,
-            "[low, high] the log standard deviation is clamped to");
+    v.Field("log_std_range", log_std_range, "[low, high] the log standard deviation is clamped to");
     v.Field("tanh_squash", tanh_squash,
             "actions are tanh of the Gaussian sample, with the log-probability corrected; "
             "the exported forward() returns tanh(mean)");

@@ -39,10 +39,12 @@ ActorCriticImpl::ActorCriticImpl(int obs_dim, int act_dim, const PolicyConfig& c
     torch::nn::Sequential trunk = MakeMlp(obs_dim, inner, config.hidden.back(), config.activation);
     PushActivation(trunk, config.activation);
     trunk_ = register_module("trunk", trunk);
-    actor_ = register_module("actor", MakeMlp(config.hidden.back(), {}, actor_out, config.activation));
+    actor_ =
+        register_module("actor", MakeMlp(config.hidden.back(), {}, actor_out, config.activation));
     critic_ = register_module("critic", MakeMlp(config.hidden.back(), {}, 1, config.activation));
   } else {
-    actor_ = register_module("actor", MakeMlp(obs_dim, config.hidden, actor_out, config.activation));
+    actor_ =
+        register_module("actor", MakeMlp(obs_dim, config.hidden, actor_out, config.activation));
     critic_ = register_module("critic", MakeMlp(obs_dim, config.hidden, 1, config.activation));
   }
   if (!config.state_dependent_std) {

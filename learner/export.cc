@@ -130,9 +130,9 @@ torch::jit::Module BuildPolicyModule(ActorCritic& policy, const RunningNormalize
   // value de-normalisation: exactly the float32 statistics the learner applies
   module.register_buffer("value_mean", policy->value_mean_f32().clone());
   module.register_buffer("value_std", policy->value_std_f32().clone());
-  const std::string value_return = config.normalize_value
-                                       ? "    return x.squeeze(-1) * self.value_std + self.value_mean\n"
-                                       : "    return x.squeeze(-1)\n";
+  const std::string value_return =
+      config.normalize_value ? "    return x.squeeze(-1) * self.value_std + self.value_mean\n"
+                             : "    return x.squeeze(-1)\n";
 
   module.define(
       "def normalize(self, obs: Tensor) -> Tensor:\n"

@@ -78,8 +78,8 @@ TEST(PpoLossTest, ClippedValueLossByHand) {
   torch::Tensor old_values = torch::tensor({1.0f, 1.0f, 0.0f});
   torch::Tensor returns = torch::tensor({3.0f, 0.0f, 0.2f});
   torch::Tensor zeros = torch::zeros({3});
-  PpoLossTerms t = PpoLoss(zeros, zeros, zeros, values, returns, torch::tensor(0.0f), config,
-                           old_values);
+  PpoLossTerms t =
+      PpoLoss(zeros, zeros, zeros, values, returns, torch::tensor(0.0f), config, old_values);
   // sample 0: clipped value 1 + 0.5 = 1.5; max((2 - 3)^2, (1.5 - 3)^2) = 2.25 (clipped)
   // sample 1: within the clip: (1.2 - 0)^2 = 1.44 both ways
   // sample 2: clipped value -0.5; max((-1 - 0.2)^2, (-0.5 - 0.2)^2) = 1.44 (plain)

@@ -135,11 +135,11 @@ TEST(PolicyTest, DefaultPolicyKeepsItsParameterNames) {
   ActorCritic policy(5, 2, PolicyConfig{});
   std::set<std::string> names;
   for (const auto& p : policy->named_parameters()) names.insert(p.key());
-  EXPECT_EQ(names, (std::set<std::string>{"log_std", "actor.0.weight", "actor.0.bias",
-                                          "actor.2.weight", "actor.2.bias", "actor.4.weight",
-                                          "actor.4.bias", "critic.0.weight", "critic.0.bias",
-                                          "critic.2.weight", "critic.2.bias", "critic.4.weight",
-                                          "critic.4.bias"}));
+  EXPECT_EQ(names,
+            (std::set<std::string>{"log_std", "actor.0.weight", "actor.0.bias", "actor.2.weight",
+                                   "actor.2.bias", "actor.4.weight", "actor.4.bias",
+                                   "critic.0.weight", "critic.0.bias", "critic.2.weight",
+                                   "critic.2.bias", "critic.4.weight", "critic.4.bias"}));
   EXPECT_EQ(policy->named_buffers().size(), 0u);
 }
 
@@ -187,14 +187,15 @@ TEST(PolicyTest, ValueNormalisationStatisticsAndRoundTrip) {
   torch::Tensor normalized = policy->NormalizeValue(all.to(torch::kFloat32));
   EXPECT_NEAR(normalized.mean().item<float>(), 0.0f, 1e-4);
   EXPECT_NEAR(normalized.std(/*unbiased=*/false).item<float>(), 1.0f, 1e-4);
-  EXPECT_LE((policy->DenormalizeValue(normalized) - all.to(torch::kFloat32)).abs().max().item<float>(),
-            1e-3);
+  EXPECT_LE(
+      (policy->DenormalizeValue(normalized) - all.to(torch::kFloat32)).abs().max().item<float>(),
+      1e-3);
   // Value() is the de-normalised critic output
   torch::NoGradGuard no_grad;
   torch::Tensor obs = torch::randn({5, 3});
   torch::Tensor head = policy->Forward(obs).value;
-  EXPECT_TRUE(torch::equal(policy->Value(obs),
-                           head * policy->value_std_f32() + policy->value_mean_f32()));
+  EXPECT_TRUE(
+      torch::equal(policy->Value(obs), head * policy->value_std_f32() + policy->value_mean_f32()));
   // the statistics are buffers: saved and loaded with the module
   std::set<std::string> buffers;
   for (const auto& buffer : policy->named_buffers()) buffers.insert(buffer.key());

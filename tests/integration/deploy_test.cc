@@ -71,12 +71,12 @@ TEST_F(DeployTest, ExportFromAnyCheckpointThenEval) {
 
 TEST_F(DeployTest, EveryPpoOptionTrainsAndItsExportRuns) {
   const std::string run = *dir_ + "/options";
-  auto train = Robofleet({"train", *dir_ + "/exp.yaml", "--run-dir", run, "--set",
-                          "train.record_video=false", "--set", "policy.shared_trunk=true", "--set",
-                          "policy.state_dependent_std=true", "--set", "policy.tanh_squash=true",
-                          "--set", "policy.normalize_value=true", "--set",
-                          "algorithm.value_clip=0.2", "--set", "algorithm.target_kl=0.05"},
-                         "train_options");
+  auto train = Robofleet(
+      {"train", *dir_ + "/exp.yaml", "--run-dir", run, "--set", "train.record_video=false", "--set",
+       "policy.shared_trunk=true", "--set", "policy.state_dependent_std=true", "--set",
+       "policy.tanh_squash=true", "--set", "policy.normalize_value=true", "--set",
+       "algorithm.value_clip=0.2", "--set", "algorithm.target_kl=0.05"},
+      "train_options");
   ASSERT_EQ(train->exit_code(), 0) << train->err();
   for (const char* column : {"policy_loss", "value_loss", "entropy", "approx_kl"}) {
     std::vector<double> values = CsvColumn(run + "/metrics.csv", column);

@@ -161,7 +161,8 @@ TEST_P(ExportVariantTest, EveryMethodMatchesTheTrainedPolicy) {
   }
   if (v.state_dependent_std) {
     torch::Tensor column = dist.log_std.select(1, 0);
-    EXPECT_GT((column.max() - column.min()).item<float>(), 0.1f) << "the std must vary with the state";
+    EXPECT_GT((column.max() - column.min()).item<float>(), 0.1f)
+        << "the std must vary with the state";
     EXPECT_FLOAT_EQ(dist.log_std.min().item<float>(), -1.0f);
     EXPECT_FLOAT_EQ(dist.log_std.max().item<float>(), 0.5f);
   }
