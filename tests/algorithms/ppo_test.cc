@@ -309,6 +309,30 @@ TEST(PpoTest, UnknownAlgorithmListsValidNames) {
   }
 }
 
+TEST(LearningRateScheduleTest, AdaptiveFollowsTheKlOfEachMinibatch) {
+  PolicyConfig pc;
+  pc.hidden = {16};
+  AlgorithmConfig config;
+  config.epochs = 1;
+  config.minibatches = 1;
+  config.learning_rate = 1e-3;
+  config.desired_kl = 0.01;
+  // on-policy: KL ~ 0 < desired / 2, so the rate grows by 1.5
+  SeedTorch(8);
+  ActorCritic policy(4, 2, pc);
+  auto algo = CreateAlgorithm(config, policy);
+  EXPECT_NEAR(algo->Update(OnPolicyBatch(policy, 64), {}).learning_rate, 1.5e-3, 1e-12);
+  // far off-policy: KL > 2 desired, so it shrinks by 1.5
+  RolloutBatch off = OnPolicyBatch(policy, 64);
+  off.log_probs = off.log_probs + 3.0 * torch::randn({64});
+  EXPECT_NEAR(algo->Update(off, {}).learning_rate, 1e-3, 1e-12);
+  // and it never leaves [1e-5, 1e-2]
+  algo->SetLearningRate(1e-2);
+  EXPECT_NEAR(algo->Update(OnPolicyBatch(policy, 64), {}).learning_rate, 1e-2, 1e-12);
+  algo->SetLearningRate(1e-5);
+  EXPECT_NEAR(algo->Update(off, {}).learning_rate, 1e-5, 1e-12);
+}
+
 TEST(LearningRateScheduleTest, LinearAndConstant) {
   AlgorithmConfig c;
   c.learning_rate = 1e-3;
