@@ -6,13 +6,17 @@ actor and critic MLPs with ELU, a state-independent log std clamped to
 [-5, 2], the last actor layer scaled by 0.01), the same synthetic batch, minibatching, losses
 (clipped surrogate, squared-error value loss, entropy bonus), adaptive
 learning rate, gradient-norm clip and Adam, written as a PyTorch user would
-write it. Prints one JSON object.
+write it. Prints one JSON object; with --serve, prints "ready" after one
+warm-up update, then runs one timed update per line read from stdin and
+answers each with its seconds (how `robofleet bench learner --python`
+interleaves it with the C++ update).
 
     /usr/bin/python3 bench/ppo_update.py --hidden 64,64 --batch 4096 --minibatch 64
 """
 import argparse
 import json
 import math
+import sys
 import time
 
 import torch
@@ -126,6 +130,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--serve", action="store_true",
+                        help="time one update per line on stdin, answering its seconds")
     args = parser.parse_args()
     hidden = [int(h) for h in args.hidden.split(",")]
 
@@ -142,6 +148,13 @@ def main():
 
     # one warm-up update, then whole updates until the time is up
     ppo.update(obs, actions, log_probs, advantages, returns)
+    if args.serve:
+        print("ready", flush=True)
+        for _ in sys.stdin:
+            start = time.perf_counter()
+            ppo.update(obs, actions, log_probs, advantages, returns)
+            print(time.perf_counter() - start, flush=True)
+        return
     updates = 0
     start = time.perf_counter()
     elapsed = 0.0

@@ -1,9 +1,12 @@
 // `robofleet bench`: throughput figures on this machine.
 #include <cxxopts.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <sstream>
 
 #include "algorithms/algorithm.h"
@@ -65,27 +68,81 @@ double MatmulGflops(int64_t n, double seconds) {
   return 2.0 * n * n * n * calls / elapsed / 1e9;
 }
 
-// Runs bench/ppo_update.py with `python` and returns its samples/s. Throws
-// UserError naming what is missing when it cannot.
-double PythonSamplesPerSecond(const std::string& python, const std::string& args) {
-  const std::string script = std::string(ROBOFLEET_SOURCE_DIR) + "/bench/ppo_update.py";
-  const std::string command = "'" + python + "' '" + script + "' " + args + " 2>&1";
-  std::FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) throw UserError("cannot run " + python);
-  std::string output;
-  char buf[4096];
-  while (std::fgets(buf, sizeof(buf), pipe) != nullptr) output += buf;
-  const int status = pclose(pipe);
-  const std::string key = "\"samples_per_s\": ";
-  const size_t at = output.find(key);
-  if (status != 0 || at == std::string::npos) {
-    throw UserError("the Python baseline failed (" + command + "): " +
-                    output.substr(0, output.find('\n')) +
+// bench/ppo_update.py --serve as a child process: the same update in PyTorch,
+// timed one update at a time so that its updates interleave with ours and
+// both see the same machine.
+class PythonBaseline {
+ public:
+  // Starts the script and waits for its warm-up; throws UserError naming what
+  // is missing when it cannot run.
+  PythonBaseline(const std::string& python, const std::vector<std::string>& args) {
+    const std::string script = std::string(ROBOFLEET_SOURCE_DIR) + "/bench/ppo_update.py";
+    command_ = python + " " + script;
+    int to_child[2], from_child[2];
+    if (pipe(to_child) != 0 || pipe(from_child) != 0) throw std::runtime_error("pipe failed");
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      dup2(to_child[0], 0);
+      dup2(from_child[1], 1);
+      dup2(from_child[1], 2);
+      for (int fd : {to_child[0], to_child[1], from_child[0], from_child[1]}) close(fd);
+      std::vector<std::string> all = {python, script, "--serve"};
+      all.insert(all.end(), args.begin(), args.end());
+      std::vector<char*> argv;
+      for (auto& a : all) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execvp(argv[0], argv.data());
+      std::printf("cannot run %s\n", python.c_str());
+      _exit(127);
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    to_ = fdopen(to_child[1], "w");
+    from_ = fdopen(from_child[0], "r");
+    const std::string first = ReadLine();
+    if (first != "ready") Fail(first);
+  }
+  PythonBaseline(const PythonBaseline&) = delete;
+  PythonBaseline& operator=(const PythonBaseline&) = delete;
+  ~PythonBaseline() {
+    std::fclose(to_);  // end of input: the script exits
+    std::fclose(from_);
+    waitpid(pid_, nullptr, 0);
+  }
+
+  // Runs one update in the child; returns its seconds.
+  double Update() {
+    std::fputs("update\n", to_);
+    std::fflush(to_);
+    const std::string line = ReadLine();
+    char* end = nullptr;
+    const double seconds = std::strtod(line.c_str(), &end);
+    if (end == line.c_str() || !(seconds > 0)) Fail(line);
+    return seconds;
+  }
+
+ private:
+  std::string ReadLine() {
+    char buf[4096];
+    if (std::fgets(buf, sizeof(buf), from_) == nullptr) return "";
+    std::string line = buf;
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+    return line;
+  }
+
+  [[noreturn]] void Fail(const std::string& line) {
+    throw UserError("the Python baseline (" + command_ + ") failed: " +
+                    (line.empty() ? std::string("no output") : line) +
                     "; it needs python3 with PyTorch (apt-get install python3-torch), or "
                     "--python=PATH to another interpreter");
   }
-  return std::strtod(output.c_str() + at + key.size(), nullptr);
-}
+
+  std::string command_;
+  pid_t pid_ = -1;
+  std::FILE* to_ = nullptr;
+  std::FILE* from_ = nullptr;
+};
 
 // PPO-update samples/s on a synthetic batch: batch x epochs / seconds.
 int BenchLearner(int argc, char** argv) {
@@ -102,7 +159,8 @@ int BenchLearner(int argc, char** argv) {
       ("threads", "intra-op threads", cxxopts::value<int>()->default_value("0"))
       ("seconds", "minimum timed seconds", cxxopts::value<double>()->default_value("3"))
       ("python", "also time bench/ppo_update.py, the same update in PyTorch, with this "
-                 "interpreter (one thread unless --threads)",
+                 "interpreter, one of its updates after each of ours (one thread unless "
+                 "--threads)",
        cxxopts::value<std::string>()->implicit_value("/usr/bin/python3"))
       ("json", "print one JSON object")
       ("h,help", "show this help");
@@ -141,33 +199,39 @@ int BenchLearner(int argc, char** argv) {
   data.advantages = torch::randn({batch});
   data.returns = torch::randn({batch});
 
-  // one warm-up update, then whole updates until the time is up
+  std::unique_ptr<PythonBaseline> python;
+  if (args.count("python")) {
+    python = std::make_unique<PythonBaseline>(
+        args["python"].as<std::string>(),
+        std::vector<std::string>{"--obs-dim", std::to_string(D), "--act-dim", std::to_string(A),
+                                 "--hidden", args["hidden"].as<std::string>(), "--batch",
+                                 std::to_string(batch), "--minibatch", std::to_string(minibatch),
+                                 "--epochs", std::to_string(epochs), "--threads",
+                                 std::to_string(torch::get_num_threads())});
+  }
+
+  // one warm-up update, then whole updates until the time is up; with the
+  // baseline, one of its updates after each of ours
   algorithm->Update(data, {});
   const double min_seconds = args["seconds"].as<double>();
   int updates = 0;
-  auto start = std::chrono::steady_clock::now();
-  double elapsed = 0.0;
+  double elapsed = 0.0, python_elapsed = 0.0;
   while (elapsed < min_seconds || updates < 2) {
+    const auto start = std::chrono::steady_clock::now();
     algorithm->Update(data, {});
+    elapsed += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (python) python_elapsed += python->Update();
     ++updates;
-    elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
+  python.reset();
   const double samples_per_s = static_cast<double>(batch) * epochs * updates / elapsed;
   const double update_s = elapsed / updates;
   const double flops_per_sample = UpdateFlopsPerSample(*policy, D);
   const double update_gflops = flops_per_sample * samples_per_s / 1e9;
   const int64_t kMatmulSize = 2048;
   const double matmul_gflops = MatmulGflops(kMatmulSize, std::min(min_seconds, 1.0));
-  double python_samples_per_s = 0.0;
-  if (args.count("python")) {
-    char python_args[256];
-    std::snprintf(python_args, sizeof(python_args),
-                  "--obs-dim %d --act-dim %d --hidden %s --batch %d --minibatch %d --epochs %d "
-                  "--threads %d --seconds %g",
-                  D, A, args["hidden"].as<std::string>().c_str(), batch, minibatch, epochs,
-                  torch::get_num_threads(), min_seconds);
-    python_samples_per_s = PythonSamplesPerSecond(args["python"].as<std::string>(), python_args);
-  }
+  const double python_samples_per_s =
+      python_elapsed > 0 ? static_cast<double>(batch) * epochs * updates / python_elapsed : 0.0;
   if (args.count("json")) {
     std::printf(
         "{\"bench\": \"learner\", \"samples_per_s\": %.1f, \"update_s\": %.6f, \"updates\": %d, "
