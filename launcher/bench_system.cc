@@ -493,8 +493,9 @@ int BenchSystem(int argc, char** argv) {
   }
   InstallStopHandlers();
 
-  // the ceiling first, on an otherwise idle machine, as the actors will run
-  const double ceiling_sps = MeasureCeiling(config.env, M, K, seconds, config.seed);
+  // the ceiling for half the time before the system runs and half after,
+  // so that a load that comes or goes shows in both
+  const double ceiling_before = MeasureCeiling(config.env, M, K, seconds / 2, config.seed);
 
   const TempDir dir;
   {
@@ -532,6 +533,8 @@ int BenchSystem(int argc, char** argv) {
     std::fprintf(stderr, "robofleet bench: interrupted\n");
     return 130;
   }
+  const double ceiling_after = MeasureCeiling(config.env, M, K, seconds / 2, config.seed);
+  const double ceiling_sps = 0.5 * (ceiling_before + ceiling_after);
   const double ratio = side.sps / ceiling_sps;
 
   // where an actor's env step goes, in microseconds
@@ -575,17 +578,20 @@ int BenchSystem(int argc, char** argv) {
         "{\"bench\": \"system\", \"env\": \"%s\", \"learner\": \"%s\", \"actors\": %d, "
         "\"envs_per_actor\": %d, \"rollout_length\": %d, \"frame_skip\": %d, \"cores\": %u, "
         "\"seconds\": %.3f, \"warmup_s\": %.3f, \"sps\": %.1f, \"ceiling_sps\": %.1f, "
+        "\"ceiling_before_sps\": %.1f, \"ceiling_after_sps\": %.1f, "
         "\"ratio\": %.4f, \"window_env_steps\": %lld, \"bytes_per_env_step\": %.2f, "
         "\"learner_peak_rss_mb\": %.1f, \"actor_peak_rss_mb\": %.1f, "
         "\"actor_us_per_env_step\": {%s\"total\": %.3f}, \"actor_capacity_sps\": %.1f, "
-        "\"actor_fragments\": %lld, \"received_fragments\": %lld, \"dropped_fragments\": %lld, "
-        "\"learner_cores\": %.3f, \"learner_cpu_us_per_env_step\": %.3f",
+        "\"actor_fragments\": %lld, \"learner_cores\": %.3f, "
+        "\"learner_cpu_us_per_env_step\": %.3f",
         spec.id.c_str(), learner_kind.c_str(), M, K, T, spec.frame_skip, cores, side.window_s,
-        warmup_s, side.sps, ceiling_sps, ratio, static_cast<long long>(side.window_steps),
+        warmup_s, side.sps, ceiling_sps, ceiling_before, ceiling_after, ratio, static_cast<long long>(side.window_steps),
         side.bytes_per_step, Mb(side.peak_rss), Mb(actor_peak_rss), phases_json.c_str(), total_us,
-        actor_capacity, static_cast<long long>(times.fragments),
-        static_cast<long long>(side.fragments), static_cast<long long>(side.dropped),
-        learner_cores, learner_cpu_us);
+        actor_capacity, static_cast<long long>(times.fragments), learner_cores, learner_cpu_us);
+    if (learner_kind == "null") {
+      std::printf(", \"received_fragments\": %lld, \"dropped_fragments\": %lld",
+                  static_cast<long long>(side.fragments), static_cast<long long>(side.dropped));
+    }
     if (learner_kind == "ppo") {
       std::printf(
           ", \"batch\": %lld, \"epochs\": %d, \"update_s\": %.6f, "
@@ -604,8 +610,9 @@ int BenchSystem(int argc, char** argv) {
               spec.id.c_str(), M, K, T, learner_kind.c_str(), cores);
   std::printf("  reaching the learner   %10.0f env steps/s (%.1f s after %.1f s warm-up)\n",
               side.sps, side.window_s, warmup_s);
-  std::printf("  ceiling                %10.0f env steps/s (raw mj_step x %d on %d processes)\n",
-              ceiling_sps, spec.frame_skip, M);
+  std::printf("  ceiling                %10.0f env steps/s (raw mj_step x %d on %d processes; "
+              "%.0f before, %.0f after)\n",
+              ceiling_sps, spec.frame_skip, M, ceiling_before, ceiling_after);
   std::printf("  ratio                  %10.3f\n", ratio);
   std::printf("  on the wire            %10.1f bytes per env step (%.2f MB/s)\n",
               side.bytes_per_step, side.bytes_per_step * side.sps / 1e6);

@@ -52,7 +52,6 @@ void ExpectSystemFields(const std::string& json) {
   // the actors spend most of an env step simulating or waiting, never nothing
   EXPECT_GT(JsonNumber(json, "simulate"), 0.0) << json;
   EXPECT_GT(JsonNumber(json, "total"), JsonNumber(json, "simulate")) << json;
-  EXPECT_EQ(JsonNumber(json, "dropped_fragments"), 0.0) << json;
 }
 
 TEST(BenchSystemTest, PpoLearnerOnCartpole) {
@@ -75,6 +74,7 @@ TEST(BenchSystemTest, NullLearnerOnHalfcheetahWithOneActor) {
   // halfcheetah: 17 observations, 6 actions
   EXPECT_GT(JsonNumber(json, "bytes_per_env_step"), 4.0 * (17 + 6 + 1 + 1)) << json;
   EXPECT_GT(JsonNumber(json, "received_fragments"), 0.0) << json;
+  EXPECT_EQ(JsonNumber(json, "dropped_fragments"), 0.0) << json;
 }
 
 TEST(BenchSystemTest, BadLearnerFlagIsOneLine) {
