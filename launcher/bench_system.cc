@@ -58,9 +58,9 @@ constexpr double kStartTimeoutS = 60.0;
 
 // The simulator's ceiling on `processes` processes at once: each forks,
 // builds its model and raw loop, waits for the others, then steps for
-// `seconds`. Returns the sum of their env steps/s.
+// `seconds` under RandomAction(action_std). Returns the sum of their env steps/s.
 double MeasureCeiling(const EnvConfig& config, int processes, int num_datas, double seconds,
-                      uint64_t seed) {
+                      uint64_t seed, double action_std) {
   int ready[2], go[2], result[2];
   if (pipe(ready) != 0 || pipe(go) != 0 || pipe(result) != 0) {
     throw std::runtime_error("pipe failed");
@@ -72,7 +72,7 @@ double MeasureCeiling(const EnvConfig& config, int processes, int num_datas, dou
     if (pid == 0) {
       double rate = std::nan("");
       try {
-        rate = RawStepsPerSecond(config, num_datas, seconds, seed + i, [&] {
+        rate = RawStepsPerSecond(config, num_datas, seconds, seed + i, action_std, [&] {
           // every process is built and warm before any is timed
           char byte = 'r';
           if (write(ready[1], &byte, 1) != 1 || read(go[0], &byte, 1) != 1) _exit(1);
@@ -495,7 +495,11 @@ int BenchSystem(int argc, char** argv) {
 
   // the ceiling for half the time before the system runs and half after,
   // so that a load that comes or goes shows in both
-  const double ceiling_before = MeasureCeiling(config.env, M, K, seconds / 2, config.seed);
+  // the physics under the actions a fresh policy sends: contacts, and so the
+  // cost of mj_step, depend on them
+  const double action_std = std::exp(config.policy.init_log_std);
+  const double ceiling_before =
+      MeasureCeiling(config.env, M, K, seconds / 2, config.seed, action_std);
 
   const TempDir dir;
   {
@@ -533,7 +537,8 @@ int BenchSystem(int argc, char** argv) {
     std::fprintf(stderr, "robofleet bench: interrupted\n");
     return 130;
   }
-  const double ceiling_after = MeasureCeiling(config.env, M, K, seconds / 2, config.seed);
+  const double ceiling_after =
+      MeasureCeiling(config.env, M, K, seconds / 2, config.seed, action_std);
   const double ceiling_sps = 0.5 * (ceiling_before + ceiling_after);
   const double ratio = side.sps / ceiling_sps;
 

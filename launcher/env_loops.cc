@@ -8,8 +8,13 @@
 
 namespace robofleet::launcher {
 
-EnvLoop::EnvLoop(const EnvConfig& config, int num_envs, uint64_t seed)
-    : venv_(config, num_envs, seed), rng_(seed) {
+double RandomAction(envs::EnvRandom& rng, double action_std) {
+  if (action_std <= 0.0) return rng.Uniform(-1.0, 1.0);
+  return std::clamp(rng.Normal(0.0, action_std), -1.0, 1.0);
+}
+
+EnvLoop::EnvLoop(const EnvConfig& config, int num_envs, uint64_t seed, double action_std)
+    : venv_(config, num_envs, seed), rng_(seed), action_std_(action_std) {
   const int k = venv_.num_envs();
   obs_.resize(static_cast<size_t>(k) * venv_.spec().obs_dim);
   actions_.resize(static_cast<size_t>(k) * venv_.spec().act_dim);
@@ -21,7 +26,7 @@ EnvLoop::EnvLoop(const EnvConfig& config, int num_envs, uint64_t seed)
 
 int64_t EnvLoop::Run(int steps) {
   for (int t = 0; t < steps; ++t) {
-    for (float& a : actions_) a = static_cast<float>(rng_.Uniform(-1.0, 1.0));
+    for (float& a : actions_) a = static_cast<float>(RandomAction(rng_, action_std_));
     venv_.Step(actions_.data(), obs_.data(), reward_.data(), terminated_.data(),
                truncated_.data(), nullptr);
   }
@@ -37,8 +42,9 @@ int EnvLoop::episode_length() const {
   return mean > 0 ? static_cast<int>(mean + 0.5) : spec().max_episode_steps;
 }
 
-RawLoop::RawLoop(const mjModel* model, int num_datas, int frame_skip, uint64_t seed)
-    : model_(model), frame_skip_(frame_skip), rng_(seed) {
+RawLoop::RawLoop(const mjModel* model, int num_datas, int frame_skip, uint64_t seed,
+                 double action_std)
+    : model_(model), frame_skip_(frame_skip), rng_(seed), action_std_(action_std) {
   for (int i = 0; i < num_datas; ++i) {
     datas_.emplace_back(mj_makeData(model));
     steps_in_episode_.push_back(0);
@@ -55,8 +61,9 @@ int64_t RawLoop::Run(int steps, int episode_length) {
         steps_in_episode_[i] = 0;
       }
       for (int u = 0; u < m->nu; ++u) {
+        const double a = RandomAction(rng_, action_std_);
         const double low = m->actuator_ctrlrange[2 * u], high = m->actuator_ctrlrange[2 * u + 1];
-        d->ctrl[u] = m->actuator_ctrllimited[u] ? rng_.Uniform(low, high) : rng_.Uniform(-1, 1);
+        d->ctrl[u] = m->actuator_ctrllimited[u] ? low + (a + 1.0) * 0.5 * (high - low) : a;
       }
       for (int k = 0; k < frame_skip_; ++k) mj_step(m, d);
       ++steps_in_episode_[i];
@@ -70,15 +77,15 @@ int SliceSteps(int frame_skip, int num_envs) {
 }
 
 double RawStepsPerSecond(const EnvConfig& config, int num_datas, double seconds, uint64_t seed,
-                         const std::function<void()>& before_timing) {
+                         double action_std, const std::function<void()>& before_timing) {
   using Clock = std::chrono::steady_clock;
-  EnvLoop env_loop(config, num_datas, seed);
+  EnvLoop env_loop(config, num_datas, seed, action_std);
   const int frame_skip = env_loop.spec().frame_skip;
   // the raw loop simulates the very model the envs were built on
   const std::unique_ptr<envs::Env> probe = envs::MakeEnv(config);
   const auto* mujoco_env = dynamic_cast<const envs::MujocoEnv*>(probe.get());
   if (mujoco_env == nullptr) throw UserError("env '" + config.id + "' is not a MuJoCo env");
-  RawLoop raw_loop(mujoco_env->model(), num_datas, frame_skip, seed);
+  RawLoop raw_loop(mujoco_env->model(), num_datas, frame_skip, seed, action_std);
   const int slice = SliceSteps(frame_skip, num_datas);
   env_loop.Run(slice);
   const int episode_length = env_loop.episode_length();

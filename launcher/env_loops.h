@@ -18,11 +18,16 @@
 
 namespace robofleet::launcher {
 
-// K envs of the task through the VectorEnv, random actions in [-1, 1].
+// Random actions in [-1, 1] per action entry: uniform when `action_std` is 0,
+// else normal with mean 0 and that standard deviation, clipped (what a fresh
+// Gaussian policy with that std sends).
+double RandomAction(envs::EnvRandom& rng, double action_std);
+
+// K envs of the task through the VectorEnv, random actions (RandomAction).
 class EnvLoop {
  public:
   // Throws UserError as VectorEnv does.
-  EnvLoop(const EnvConfig& config, int num_envs, uint64_t seed);
+  EnvLoop(const EnvConfig& config, int num_envs, uint64_t seed, double action_std = 0.0);
 
   // Steps every env `steps` times; returns env steps taken.
   int64_t Run(int steps);
@@ -38,16 +43,19 @@ class EnvLoop {
  private:
   envs::VectorEnv venv_;
   envs::EnvRandom rng_;
+  double action_std_;
   std::vector<float> obs_, actions_, reward_;
   std::vector<uint8_t> terminated_, truncated_;
   int64_t episode_steps_ = 0;
   int64_t episodes_ = 0;
 };
 
-// K mjData on `model` (not owned; must outlive the loop), stepped with raw mj_step.
+// K mjData on `model` (not owned; must outlive the loop), stepped with raw
+// mj_step; controls are RandomAction mapped onto each actuator's ctrlrange.
 class RawLoop {
  public:
-  RawLoop(const mjModel* model, int num_datas, int frame_skip, uint64_t seed);
+  RawLoop(const mjModel* model, int num_datas, int frame_skip, uint64_t seed,
+          double action_std = 0.0);
 
   // Every data takes `steps` env steps of frame_skip mj_steps each, with new
   // random controls per env step and a reset after `episode_length` env
@@ -58,6 +66,7 @@ class RawLoop {
   const mjModel* model_;
   int frame_skip_;
   envs::EnvRandom rng_;
+  double action_std_;
   std::vector<envs::MjDataPtr> datas_;
   std::vector<int> steps_in_episode_;
 };
@@ -67,11 +76,11 @@ int SliceSteps(int frame_skip, int num_envs);
 
 // The ceiling of one process: env steps/s of raw mj_step on the task's model
 // with `num_datas` datas, timed for `seconds` on this thread after a warm-up
-// that also measures the episode length the resets follow. `before_timing`,
-// when given, runs between the warm-up and the timed steps. Throws UserError
-// for unknown or non-MuJoCo envs.
+// that also measures the episode length the resets follow, both under
+// RandomAction(action_std). `before_timing`, when given, runs between the
+// warm-up and the timed steps. Throws UserError for unknown or non-MuJoCo envs.
 double RawStepsPerSecond(const EnvConfig& config, int num_datas, double seconds, uint64_t seed,
-                         const std::function<void()>& before_timing = {});
+                         double action_std, const std::function<void()>& before_timing = {});
 
 }  // namespace robofleet::launcher
 
