@@ -558,19 +558,25 @@ int BenchSystem(int argc, char** argv) {
   const double busy_s = times.total_s() - times.wait_s;
   const double actor_capacity = busy_s > 0 ? M * times.env_steps / busy_s : 0.0;
 
-  // the learner's side of the arithmetic: one PPO update of a batch this shape
-  const int64_t steps_per_fragment = static_cast<int64_t>(T) * K;
-  const int64_t batch = (config.learner.batch_size + steps_per_fragment - 1) / steps_per_fragment *
-                        steps_per_fragment;
-  double update_s = 0.0, learner_capacity = 0.0;
-  if (learner_kind == "ppo") {
-    update_s = TimeUpdate(config, task, batch, std::clamp(seconds / 2, 1.0, 5.0));
-    learner_capacity = batch / update_s;
-  }
-  const unsigned cores = std::thread::hardware_concurrency();
   // the learner process's CPU per env step, and the cores it kept busy
   const double learner_cores = side.cpu_wall_s > 0 ? side.cpu_s / side.cpu_wall_s : 0.0;
   const double learner_cpu_us = side.sps > 0 ? 1e6 * learner_cores / side.sps : 0.0;
+  // the learner's side of the arithmetic: what it absorbs when never idle, from
+  // its CPU in the run (receiving, GAE, the update, metrics), and the PPO
+  // update alone on a batch this shape, timed here afterwards as a cross-check
+  const int64_t steps_per_fragment = static_cast<int64_t>(T) * K;
+  const int64_t batch = (config.learner.batch_size + steps_per_fragment - 1) / steps_per_fragment *
+                        steps_per_fragment;
+  const double learner_capacity = learner_cpu_us > 0 ? 1e6 / learner_cpu_us : 0.0;
+  double update_s = 0.0;
+  if (learner_kind == "ppo") {
+    update_s = TimeUpdate(config, task, batch, std::clamp(seconds / 2, 1.0, 5.0));
+  }
+  // PPO is close to synchronous (small queues, bounded policy lag): collecting
+  // and updating mostly take turns, so their times per env step add up
+  const double serial_estimate = 1.0 / (1.0 / learner_capacity + 1.0 / actor_capacity);
+  const char* bound = learner_capacity < actor_capacity ? "update" : "simulation";
+  const unsigned cores = std::thread::hardware_concurrency();
 
   if (args.count("json")) {
     std::string phases_json;
@@ -599,13 +605,12 @@ int BenchSystem(int argc, char** argv) {
     }
     if (learner_kind == "ppo") {
       std::printf(
-          ", \"batch\": %lld, \"epochs\": %d, \"update_s\": %.6f, "
-          "\"learner_samples_per_s\": %.1f, \"learner_capacity_sps\": %.1f, "
-          "\"update_share\": %.4f, \"serial_estimate_sps\": %.1f, \"bound\": \"%s\"",
-          static_cast<long long>(batch), config.algorithm.epochs, update_s,
-          learner_capacity * config.algorithm.epochs, learner_capacity,
-          side.sps / learner_capacity, 1.0 / (1.0 / learner_capacity + 1.0 / actor_capacity),
-          learner_capacity < actor_capacity ? "update" : "simulation");
+          ", \"batch\": %lld, \"epochs\": %d, \"learner_capacity_sps\": %.1f, "
+          "\"actors_busy\": %.4f, \"serial_estimate_sps\": %.1f, \"bound\": \"%s\", "
+          "\"update_s\": %.6f, \"update_samples_per_s\": %.1f, \"update_capacity_sps\": %.1f",
+          static_cast<long long>(batch), config.algorithm.epochs, learner_capacity,
+          busy_s / std::max(times.total_s(), 1e-9), serial_estimate, bound, update_s,
+          batch * config.algorithm.epochs / update_s, batch / update_s);
     }
     std::printf("}\n");
     return 0;
@@ -635,15 +640,16 @@ int BenchSystem(int argc, char** argv) {
     std::printf("  fragments              %10lld received, %lld dropped as invalid\n",
                 static_cast<long long>(side.fragments), static_cast<long long>(side.dropped));
   } else {
-    std::printf("  PPO update             %10.4f s per %lld-step batch x %d epochs: %.0f samples/s, "
-                "%.0f env steps/s\n",
-                update_s, static_cast<long long>(batch), config.algorithm.epochs,
-                learner_capacity * config.algorithm.epochs, learner_capacity);
-    std::printf("  update share of wall   %10.3f (sps x update time / batch)\n",
-                side.sps / learner_capacity);
+    std::printf("  learner never idle     %10.0f env steps/s (1 / its CPU per env step)\n",
+                learner_capacity);
+    std::printf("  actors busy            %10.3f of their time (the rest waiting on the learner)\n",
+                busy_s / std::max(times.total_s(), 1e-9));
     std::printf("  serial estimate        %10.0f env steps/s = 1 / (1/%.0f + 1/%.0f): %s-bound\n",
-                1.0 / (1.0 / learner_capacity + 1.0 / actor_capacity), learner_capacity,
-                actor_capacity, learner_capacity < actor_capacity ? "update" : "simulation");
+                serial_estimate, learner_capacity, actor_capacity, bound);
+    std::printf("  PPO update alone       %10.4f s per %lld-step batch x %d epochs: %.0f samples/s, "
+                "%.0f env steps/s (timed afterwards)\n",
+                update_s, static_cast<long long>(batch), config.algorithm.epochs,
+                batch * config.algorithm.epochs / update_s, batch / update_s);
   }
   return 0;
 }
