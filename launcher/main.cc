@@ -23,7 +23,8 @@ constexpr const char* kUsage =
     "  eval POLICY.pt   run an exported policy in MuJoCo and report its return\n"
     "  learner          a learner process (started by train)\n"
     "  actor            an actor process (started by train)\n"
-    "  bench learner    PPO-update throughput on synthetic data\n"
+    "  bench learner    PPO-update throughput on synthetic data (--python: beside PyTorch)\n"
+    "  bench system     end-to-end SPS of actors and a learner beside raw mj_step\n"
     "\n"
     "`robofleet <command> --help` describes each command's options.\n";
 
