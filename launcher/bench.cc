@@ -94,6 +94,7 @@ class PythonBaseline {
       argv.push_back(nullptr);
       execvp(argv[0], argv.data());
       std::printf("cannot run %s\n", python.c_str());
+      std::fflush(stdout);
       _exit(127);
     }
     close(to_child[0]);

@@ -462,6 +462,12 @@ int BenchSystem(int argc, char** argv) {
     throw UserError("--learner " + learner_kind + ": expected null or ppo");
   }
 
+  if (args.count("actors") && args["actors"].as<int>() < 1) {
+    throw UserError("--actors must be at least 1, e.g. --actors 2");
+  }
+  if (args.count("envs-per-actor") && args["envs-per-actor"].as<int>() < 1) {
+    throw UserError("--envs-per-actor must be at least 1, e.g. --envs-per-actor 16");
+  }
   // the flags are overrides on top of the experiment, so they are checked as --set values are
   std::vector<std::string> overrides = SetOverrides(args);
   if (args.count("env")) overrides.push_back("env.id=" + args["env"].as<std::string>());
