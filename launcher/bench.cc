@@ -1,5 +1,6 @@
 // `robofleet bench`: throughput figures on this machine.
 #include <cxxopts.hpp>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,6 +79,8 @@ class PythonBaseline {
   PythonBaseline(const std::string& python, const std::vector<std::string>& args) {
     const std::string script = std::string(ROBOFLEET_SOURCE_DIR) + "/bench/ppo_update.py";
     command_ = python + " " + script;
+    // a child that dies mid-run then reads as a failed update, not a SIGPIPE
+    signal(SIGPIPE, SIG_IGN);
     int to_child[2], from_child[2];
     if (pipe(to_child) != 0 || pipe(from_child) != 0) throw std::runtime_error("pipe failed");
     pid_ = fork();
@@ -102,15 +105,14 @@ class PythonBaseline {
     to_ = fdopen(to_child[1], "w");
     from_ = fdopen(from_child[0], "r");
     const std::string first = ReadLine();
-    if (first != "ready") Fail(first);
+    if (first != "ready") {
+      Close();
+      Fail(first);
+    }
   }
   PythonBaseline(const PythonBaseline&) = delete;
   PythonBaseline& operator=(const PythonBaseline&) = delete;
-  ~PythonBaseline() {
-    std::fclose(to_);  // end of input: the script exits
-    std::fclose(from_);
-    waitpid(pid_, nullptr, 0);
-  }
+  ~PythonBaseline() { Close(); }
 
   // Runs one update in the child; returns its seconds.
   double Update() {
@@ -124,6 +126,14 @@ class PythonBaseline {
   }
 
  private:
+  void Close() {
+    if (pid_ < 0) return;
+    std::fclose(to_);  // end of input: the script exits
+    std::fclose(from_);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
   std::string ReadLine() {
     char buf[4096];
     if (std::fgets(buf, sizeof(buf), from_) == nullptr) return "";
