@@ -22,6 +22,12 @@ class WeightsReceiver {
   WeightsReceiver(zmq::socket_t& socket, ActorCritic& policy, RunningNormalizer& normalizer)
       : socket_(socket), policy_(policy), normalizer_(normalizer),
         num_params_(NumParameters(*policy)) {}
+  ~WeightsReceiver() {
+    if (rejected_ > 0) {
+      std::fprintf(stderr, "actor: %lld weights messages rejected in all\n",
+                   static_cast<long long>(rejected_));
+    }
+  }
 
   // Drains every queued message and applies the newest valid one. Waits up
   // to `timeout_ms` for the first. Returns true if weights changed.
@@ -33,7 +39,10 @@ class WeightsReceiver {
       wire::DecodeStatus status =
           wire::DecodeWeights(frames.data(), frames.size(), num_params_, normalizer_.dim(), &w);
       if (!status.ok()) {
-        ++rejected_;
+        // the first few reasons are worth a line; all are counted
+        if (++rejected_ <= 10) {
+          std::fprintf(stderr, "actor: rejected a weights message: %s\n", status.error.c_str());
+        }
         continue;
       }
       // messages arrive in publishing order, so the last one is the newest; a
