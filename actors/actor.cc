@@ -9,6 +9,7 @@
 #include "actors/rollout_times.h"
 #include "core/normalizer.h"
 #include "core/policy.h"
+#include "core/security.h"
 #include "core/signals.h"
 #include "core/wire.h"
 #include "envs/vector_env.h"
@@ -91,10 +92,16 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
 
   zmq::context_t context(1);
   zmq::socket_t push(context, zmq::socket_type::push);
+  zmq::socket_t sub(context, zmq::socket_type::sub);
+  if (!options.endpoints.keys_dir.empty()) {
+    // over tcp the learner admits only holders of the run's actor key
+    const RunKeys keys = ReadRunKeys(options.endpoints.keys_dir);
+    MakeCurveClient(push, keys.actor, keys.learner.public_key);
+    MakeCurveClient(sub, keys.actor, keys.learner.public_key);
+  }
   push.set(zmq::sockopt::sndhwm, config.actors.send_hwm);
   push.set(zmq::sockopt::linger, 0);
   push.connect(options.endpoints.trajectories);
-  zmq::socket_t sub(context, zmq::socket_type::sub);
   sub.set(zmq::sockopt::rcvhwm, 2);
   sub.set(zmq::sockopt::linger, 0);
   sub.set(zmq::sockopt::subscribe, "");

@@ -458,6 +458,14 @@ void LauncherConfig::Validate() const {
   if (actor_restarts_per_minute < 0) Reject("launcher.actor_restarts_per_minute", "must be >= 0");
 }
 
+void TransportConfig::Validate() const {
+  if (bind.empty() || bind.find_first_of(":/ ") != std::string::npos) {
+    Reject("transport.bind", "is '" + bind + "'; use ipc, or an IPv4 address or host name "
+                             "such as 127.0.0.1 or 0.0.0.0 (no scheme, no port)");
+  }
+  if (port < 0 || port > 65534) Reject("transport.port", "must be 0 (pick) or 1..65534");
+}
+
 void ExperimentConfig::Validate() const {
   if (name.empty() || name.find('/') != std::string::npos) {
     Reject("name", "must be a non-empty name without '/'");
@@ -470,6 +478,7 @@ void ExperimentConfig::Validate() const {
   learner.Validate();
   train.Validate();
   launcher.Validate();
+  transport.Validate();
   const int64_t batch_steps = static_cast<int64_t>(learner.batch_size);
   if (batch_steps < algorithm.minibatches) {
     Reject("algorithm.minibatches", "exceeds learner.batch_size; lower it or raise the batch");

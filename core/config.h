@@ -309,6 +309,28 @@ struct LauncherConfig {
   void Validate() const;
 };
 
+// Where the learner's sockets listen, and who may connect to them.
+struct TransportConfig {
+  std::string bind = "ipc";
+  int port = 0;
+  bool curve = true;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("bind", bind,
+            "ipc: Unix sockets in the run directory (this machine only, unreachable over the "
+            "network); or an address to listen on over tcp: 127.0.0.1 (loopback), 0.0.0.0 "
+            "(every interface), or one of this host's addresses");
+    v.Field("port", port,
+            "tcp: the first of the learner's two ports (trajectories, then weights); 0 picks "
+            "free ones");
+    v.Field("curve", curve,
+            "tcp: CURVE encryption with keys made for the run (RUN_DIR/keys); the learner "
+            "admits only the run's actors");
+  }
+  void Validate() const;
+};
+
 // A whole experiment: what an experiment file describes.
 struct ExperimentConfig {
   std::string name = "experiment";
@@ -321,6 +343,7 @@ struct ExperimentConfig {
   LearnerConfig learner;
   TrainConfig train;
   LauncherConfig launcher;
+  TransportConfig transport;
 
   template <class V>
   void Visit(V& v) {
@@ -334,6 +357,7 @@ struct ExperimentConfig {
     v.Section("learner", learner, "learner process");
     v.Section("train", train, "run length, checkpoints, reporting");
     v.Section("launcher", launcher, "process supervision");
+    v.Section("transport", transport, "sockets between learner and actors");
   }
   void Validate() const;
 };

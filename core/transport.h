@@ -36,6 +36,7 @@ std::vector<wire::Frame> FramesOf(const std::vector<zmq::message_t>& parts);
 struct Endpoints {
   std::string trajectories;  // learner binds PULL, actors connect PUSH
   std::string weights;       // learner binds PUB, actors connect SUB
+  std::string keys_dir;      // the run's CURVE keys (core/security.h); "" for none
 };
 
 // ipc:// endpoints in `socket_dir` (which must be short: ipc paths are

@@ -3,12 +3,15 @@
 // Also the `learner` and `actor` entry points those children run.
 #include <cxxopts.hpp>
 #include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -20,6 +23,7 @@
 #include <thread>
 
 #include "actors/actor.h"
+#include "core/security.h"
 #include "core/signals.h"
 #include "envs/registry.h"
 #include "launcher/commands.h"
@@ -32,6 +36,9 @@ namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// An actor that ran this long before dying was not crash-looping.
+constexpr auto kHealthyActorLife = std::chrono::seconds(3);
 
 std::string UtcTimestamp() {
   std::time_t now = std::time(nullptr);
@@ -92,17 +99,105 @@ std::string SocketDir(const std::string& run_dir, bool* is_temp) {
   return tmpl;
 }
 
+// A free tcp port on `address`: the kernel's pick, which the learner binds
+// moments later.
+int FreePort(const std::string& address) {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(address.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
+    throw UserError("transport.bind: cannot resolve '" + address + "'; give an IPv4 address of "
+                    "this host, 127.0.0.1 or 0.0.0.0");
+  }
+  sockaddr_in sa = *reinterpret_cast<sockaddr_in*>(found->ai_addr);
+  freeaddrinfo(found);
+  sa.sin_port = 0;
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  socklen_t len = sizeof(sa);
+  const bool ok = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0 &&
+                  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0;
+  if (fd >= 0) close(fd);
+  if (!ok) {
+    throw UserError("transport.bind: cannot listen on " + address + " (" + std::strerror(errno) +
+                    "); use an address of this host");
+  }
+  return ntohs(sa.sin_port);
+}
+
+// Where the learner binds and where actors connect: ipc sockets in the run
+// directory, or tcp ports on transport.bind with the run's CURVE keys.
+struct RunSockets {
+  Endpoints learner;      // bind side
+  Endpoints actors;       // connect side
+  std::string temp_dir;   // a socket directory to remove at the end, if any
+};
+
+// The learner's two tcp ports (trajectories, weights) on transport.bind.
+// Throws UserError when the address is not this host's.
+std::pair<int, int> TcpPorts(const TransportConfig& transport) {
+  if (transport.port > 0) {
+    FreePort(transport.bind);  // the address must be ours even when the ports are given
+    return {transport.port, transport.port + 1};
+  }
+  return {FreePort(transport.bind), FreePort(transport.bind)};
+}
+
+RunSockets MakeRunSockets(const TransportConfig& transport, std::pair<int, int> ports,
+                          const std::string& run_dir) {
+  RunSockets sockets;
+  if (transport.bind == "ipc") {
+    bool temp = false;
+    const std::string socket_dir = SocketDir(run_dir, &temp);
+    if (temp) sockets.temp_dir = socket_dir;
+    sockets.learner = sockets.actors = IpcEndpoints(socket_dir, 0);
+  } else {
+    const auto [first, second] = ports;
+    // actors on this machine reach a wildcard bind through loopback
+    const std::string host = transport.bind == "0.0.0.0" ? "127.0.0.1" : transport.bind;
+    auto tcp = [](const std::string& h, int port) {
+      return "tcp://" + h + ":" + std::to_string(port);
+    };
+    std::string keys_dir;
+    if (transport.curve) {
+      keys_dir = fs::absolute(run_dir + "/keys").string();
+      LoadOrCreateRunKeys(keys_dir);
+    } else {
+      std::fprintf(stderr, "robofleet: transport.curve is off: anyone who can reach %s may "
+                           "feed this run and read its weights\n", transport.bind.c_str());
+    }
+    sockets.learner = {tcp(transport.bind, first), tcp(transport.bind, second), keys_dir};
+    sockets.actors = {tcp(host, first), tcp(host, second), keys_dir};
+  }
+  // for people and for actors started by hand on other machines
+  std::ofstream(run_dir + "/endpoints")
+      << "trajectories " << sockets.actors.trajectories << "\nweights "
+      << sockets.actors.weights << "\nkeys " << sockets.actors.keys_dir << "\n";
+  return sockets;
+}
+
 void AddEndpointOptions(cxxopts::Options& options) {
   options.add_options()
       ("run-dir", "run directory holding config.yaml", cxxopts::value<std::string>())
       ("traj", "trajectory endpoint", cxxopts::value<std::string>())
       ("weights", "weights endpoint", cxxopts::value<std::string>())
+      ("keys", "the run's CURVE key folder (tcp endpoints)", cxxopts::value<std::string>())
       ("h,help", "show this help");
 }
 
 std::string Required(const cxxopts::ParseResult& args, const char* name) {
   if (!args.count(name)) throw UserError(std::string("missing --") + name);
   return args[name].as<std::string>();
+}
+
+void AppendEndpointArgs(const Endpoints& endpoints, std::vector<std::string>* args) {
+  args->insert(args->end(), {"--traj", endpoints.trajectories, "--weights", endpoints.weights});
+  if (!endpoints.keys_dir.empty()) args->insert(args->end(), {"--keys", endpoints.keys_dir});
+}
+
+Endpoints EndpointsOf(const cxxopts::ParseResult& args) {
+  return {Required(args, "traj"), Required(args, "weights"),
+          args.count("keys") ? args["keys"].as<std::string>() : ""};
 }
 
 }  // namespace
@@ -185,14 +280,14 @@ int TrainCommand(int argc, char** argv) {
   } catch (const UserError& e) {
     throw UserError(experiment + ": env.id: " + e.what());
   }
+  const std::pair<int, int> ports =
+      config.transport.bind == "ipc" ? std::pair<int, int>() : TcpPorts(config.transport);
   fs::create_directories(run_dir);
   {
     std::ofstream out(run_dir + "/config.yaml");
     out << ToYaml(config);
   }
-  bool temp_sockets = false;
-  const std::string socket_dir = SocketDir(run_dir, &temp_sockets);
-  const Endpoints endpoints = IpcEndpoints(socket_dir, 0);
+  const RunSockets sockets = MakeRunSockets(config.transport, ports, run_dir);
 
   std::printf("robofleet: training %s on %s (obs %d, act %d) with %d actors x %d envs; run dir %s\n",
               config.name.c_str(), spec.id.c_str(), spec.obs_dim, spec.act_dim,
@@ -202,18 +297,24 @@ int TrainCommand(int argc, char** argv) {
   InstallStopHandlers();
   const std::string exe = SelfExe();
   auto spawn_learner = [&](bool from_checkpoint) {
-    std::vector<std::string> args = {exe, "learner", "--run-dir", run_dir, "--traj",
-                                     endpoints.trajectories, "--weights", endpoints.weights};
+    std::vector<std::string> args = {exe, "learner", "--run-dir", run_dir};
+    AppendEndpointArgs(sockets.learner, &args);
     if (from_checkpoint) args.push_back("--resume");
     return Spawn(args);
   };
   auto spawn_actor = [&](int i) {
-    return Spawn({exe, "actor", "--run-dir", run_dir, "--index", std::to_string(i), "--traj",
-                  endpoints.trajectories, "--weights", endpoints.weights});
+    std::vector<std::string> args = {exe, "actor", "--run-dir", run_dir, "--index",
+                                     std::to_string(i)};
+    AppendEndpointArgs(sockets.actors, &args);
+    return Spawn(args);
   };
   pid_t learner = spawn_learner(resume);
-  std::map<pid_t, int> actors;  // pid -> actor index
-  for (int i = 0; i < config.actors.count; ++i) actors[spawn_actor(i)] = i;
+  struct LiveActor {
+    int index;
+    Clock::time_point started;
+  };
+  std::map<pid_t, LiveActor> actors;
+  for (int i = 0; i < config.actors.count; ++i) actors[spawn_actor(i)] = {i, Clock::now()};
 
   // supervise: restart dead actors (with backoff) and a dead learner (from its
   // last checkpoint); finish when the learner finishes
@@ -236,7 +337,7 @@ int TrainCommand(int argc, char** argv) {
     while (!stopping && !pending.empty() && pending.begin()->first <= Clock::now()) {
       const int index = pending.begin()->second;
       pending.erase(pending.begin());
-      actors[spawn_actor(index)] = index;
+      actors[spawn_actor(index)] = {index, Clock::now()};
     }
     int status = 0;
     pid_t pid = waitpid(-1, &status, WNOHANG);
@@ -253,8 +354,11 @@ int TrainCommand(int argc, char** argv) {
         learner_status = status;
       }
     } else if (pid > 0 && actors.count(pid)) {
-      const int index = actors[pid];
+      const auto [index, started] = actors[pid];
       actors.erase(pid);
+      // a crash loop is an actor that dies soon after it starts; one that ran
+      // a while was healthy, and starts its backoff afresh
+      if (Clock::now() - started > kHealthyActorLife) consecutive_failures[index] = 0;
       if (!stopping) {
         actor_restarts.push_back(Clock::now());
         while (actor_restarts.front() < Clock::now() - std::chrono::minutes(1)) {
@@ -263,7 +367,7 @@ int TrainCommand(int argc, char** argv) {
         if (static_cast<int>(actor_restarts.size()) > config.launcher.actor_restarts_per_minute) {
           stop_run("actors keep failing (launcher.actor_restarts_per_minute)");
         } else {
-          // backoff doubles with each failure in a row: 0.25 s, 0.5 s, ... up to 8 s
+          // backoff doubles with each quick death in a row: 0.25 s, 0.5 s, ... up to 8 s
           const int failures = consecutive_failures[index]++;
           const auto delay = std::chrono::milliseconds(250 << std::min(failures, 5));
           std::fprintf(stderr, "robofleet: actor %d ended (%s); restarting it in %.2f s\n",
@@ -277,10 +381,10 @@ int TrainCommand(int argc, char** argv) {
   }
 
   std::vector<pid_t> remaining;
-  for (const auto& [pid, index] : actors) remaining.push_back(pid);
+  for (const auto& [pid, actor] : actors) remaining.push_back(pid);
   remaining = SignalAndReap(remaining, SIGTERM, 5.0);
   SignalAndReap(remaining, SIGKILL, 5.0);
-  if (temp_sockets) fs::remove_all(socket_dir);
+  if (!sockets.temp_dir.empty()) fs::remove_all(sockets.temp_dir);
 
   if (WIFEXITED(learner_status) && WEXITSTATUS(learner_status) == 0) {
     PlotCurves(run_dir);
@@ -335,7 +439,7 @@ int LearnerCommand(int argc, char** argv) {
   const cxxopts::ParseResult& args = *parsed;
   learner::LearnerOptions learner_options;
   learner_options.run_dir = Required(args, "run-dir");
-  learner_options.endpoints = {Required(args, "traj"), Required(args, "weights")};
+  learner_options.endpoints = EndpointsOf(args);
   learner_options.quiet = args.count("quiet") > 0;
   learner_options.resume = args.count("resume") > 0;
   ExperimentConfig config = LoadRunConfig(learner_options.run_dir);
@@ -355,7 +459,7 @@ int ActorCommand(int argc, char** argv) {
   const cxxopts::ParseResult& args = *parsed;
   actors::ActorOptions actor_options;
   actor_options.index = args["index"].as<int>();
-  actor_options.endpoints = {Required(args, "traj"), Required(args, "weights")};
+  actor_options.endpoints = EndpointsOf(args);
   if (args.count("stats")) actor_options.stats_path = args["stats"].as<std::string>();
   ExperimentConfig config = LoadRunConfig(Required(args, "run-dir"));
   InstallStopHandlers();

@@ -9,9 +9,11 @@
 #include <map>
 #include <filesystem>
 #include <numeric>
+#include <optional>
 
 #include "core/check.h"
 #include "core/metrics.h"
+#include "core/security.h"
 #include "core/signals.h"
 #include "core/tensorboard.h"
 #include "learner/checkpoint.h"
@@ -240,7 +242,15 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
 
   // sockets: fragments in, weights out
   zmq::context_t context(1);
+  // over tcp, only this run's actors get in (core/security.h)
+  std::optional<RunKeys> keys;
+  std::optional<ZapAuthenticator> authenticator;
+  if (!options.endpoints.keys_dir.empty()) {
+    keys = ReadRunKeys(options.endpoints.keys_dir);
+    authenticator.emplace(context, std::vector<std::string>{keys->actor.public_key}, "learner");
+  }
   zmq::socket_t pull(context, zmq::socket_type::pull);
+  if (keys) MakeCurveServer(pull, keys->learner);
   pull.set(zmq::sockopt::rcvhwm, std::max(2, config.actors.count * config.actors.send_hwm));
   pull.set(zmq::sockopt::linger, 0);
   // no valid frame is larger than the observations of one fragment: refuse
@@ -250,6 +260,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
            static_cast<int64_t>(sizeof(float)) * (T + 1) * K * widest + 4096);
   pull.bind(options.endpoints.trajectories);
   zmq::socket_t pub(context, zmq::socket_type::pub);
+  if (keys) MakeCurveServer(pub, keys->learner);
   pub.set(zmq::sockopt::sndhwm, 2);
   pub.set(zmq::sockopt::linger, 0);
   pub.bind(options.endpoints.weights);

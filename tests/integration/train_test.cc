@@ -164,6 +164,10 @@ INSTANTIATE_TEST_SUITE_P(
                  {"actors.envs_per_actor", ">= 1"}},
         BadInput{"BadOverride", "name: ok\n", {"--set", "actors.count=two"},
                  {"actors.count", "integer"}},
+        BadInput{"BindWithScheme", "transport:\n  bind: tcp://0.0.0.0:5555\n", {},
+                 {"transport.bind", "no scheme, no port"}},
+        BadInput{"BindNotThisHost", "transport:\n  bind: 192.0.2.7\n", {},
+                 {"transport.bind", "cannot listen on 192.0.2.7"}},
         BadInput{"UnknownFlag", "name: ok\n", {"--no-such-flag"}, {"no-such-flag"}}),
     [](const ::testing::TestParamInfo<BadInput>& info) { return info.param.name; });
 
