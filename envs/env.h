@@ -17,7 +17,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/config.h"
@@ -60,6 +62,17 @@ class Env {
   // observation into obs[0 .. obs_dim). After terminated or truncated the
   // caller must Reset before stepping again.
   virtual StepResult Step(const float* action, float* obs) = 0;
+
+  // Everything that decides what the env does next, as bytes; LoadState puts
+  // it into an env made with the same config, after which both step bit for
+  // bit alike (determinism mode resumes runs with this). The defaults throw
+  // std::logic_error: an env that cannot save its state says so.
+  virtual std::string SaveState() const {
+    throw std::logic_error("env '" + spec().id + "' cannot save its state");
+  }
+  virtual void LoadState(std::string_view /*state*/) {
+    throw std::logic_error("env '" + spec().id + "' cannot load a saved state");
+  }
 };
 
 }  // namespace robofleet::envs

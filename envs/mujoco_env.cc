@@ -1,6 +1,9 @@
 #include "envs/mujoco_env.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <sstream>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -10,6 +13,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "core/bytes.h"
 #include "envs/randomize.h"
 
 #ifndef ROBOFLEET_ASSETS_DIR
@@ -131,6 +135,18 @@ std::shared_ptr<const mjModel> LoadModel(const std::string& path) {
   return model;
 }
 
+std::string EnvRandom::Save() const {
+  std::ostringstream out;
+  out << engine_;
+  return out.str();
+}
+
+void EnvRandom::Load(const std::string& state) {
+  std::istringstream in(state);
+  in >> engine_;
+  if (!in) throw std::runtime_error("saved random stream is malformed");
+}
+
 double EnvRandom::Uniform() {
   // the top 53 bits fill a double's mantissa exactly
   return static_cast<double>(engine_() >> 11) * 0x1.0p-53;
@@ -209,6 +225,7 @@ void MujocoEnv::Reset(uint64_t seed, float* obs) {
   // this episode's physics first (it may use the data as scratch), then the
   // reference state and the task's draw, all from the seeded stream
   rng_.Seed(seed);
+  episode_seed_ = seed;
   if (randomizer_ != nullptr) randomizer_->BeginEpisode(rng_, d);
   mj_resetData(m, d);
   InitializeEpisode(d, rng_);
@@ -285,6 +302,53 @@ StepResult MujocoEnv::Step(const float* action, float* obs) {
   }
   episode_live_ = !(result.terminated || result.truncated);
   return result;
+}
+
+// MuJoCo 2.2 keeps all of mjData in one buffer (contacts and constraints
+// included) behind a header of plain numbers; together they are the whole
+// state, derived quantities too, so restored envs continue bit for bit.
+static_assert(mjVERSION_HEADER < 230, "mjData's layout changed: SaveState needs updating");
+constexpr size_t kDataHeader = offsetof(mjData, buffer);
+
+std::string MujocoEnv::SaveState() const {
+  const mjData* d = data_.get();
+  ByteWriter w;
+  w.Put(episode_seed_);
+  w.PutString(rng_.Save());
+  w.Put(episode_step_);
+  w.Put(episode_live_);
+  w.PutString(std::string_view(reinterpret_cast<const char*>(d), kDataHeader));
+  w.PutString(std::string_view(static_cast<const char*>(d->buffer), d->nbuffer));
+  w.PutString(randomizer_ != nullptr ? randomizer_->SaveQueue() : std::string());
+  return w.str();
+}
+
+void MujocoEnv::LoadState(std::string_view state) {
+  mjData* d = data_.get();
+  ByteReader r(state);
+  const auto seed = r.Get<uint64_t>();
+  const std::string rng(r.GetString());
+  const int step = r.Get<int>();
+  const bool live = r.Get<bool>();
+  const std::string_view header = r.GetString(), buffer = r.GetString(), queue = r.GetString();
+  mjData saved;
+  if (header.size() == kDataHeader) std::memcpy(&saved, header.data(), kDataHeader);
+  if (header.size() != kDataHeader || buffer.size() != static_cast<size_t>(d->nbuffer) ||
+      saved.nbuffer != d->nbuffer || saved.nstack != d->nstack || !r.done()) {
+    throw std::runtime_error("env '" + spec_.id + "': saved state is from another model");
+  }
+  if (randomizer_ != nullptr) {
+    // the episode's model parameters are redrawn from its seed, as at its reset
+    rng_.Seed(seed);
+    randomizer_->BeginEpisode(rng_, d);
+    randomizer_->LoadQueue(queue);
+  }
+  std::memcpy(static_cast<void*>(d), header.data(), kDataHeader);
+  std::memcpy(d->buffer, buffer.data(), buffer.size());
+  rng_.Load(rng);
+  episode_seed_ = seed;
+  episode_step_ = step;
+  episode_live_ = live;
 }
 
 void MujocoEnv::ComputeDerived() {

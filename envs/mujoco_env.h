@@ -74,6 +74,10 @@ class EnvRandom {
 
   void Seed(uint64_t seed) { engine_.seed(seed); }
 
+  // The engine's whole state as text, and back.
+  std::string Save() const;
+  void Load(const std::string& state);
+
   // Uniform in [0, 1), 53 random bits.
   double Uniform();
   // Uniform in [low, high).
@@ -119,6 +123,12 @@ class MujocoEnv : public Env {
   // Throws std::logic_error when called before Reset or after an episode
   // ended without a new Reset.
   StepResult Step(const float* action, float* obs) final;
+
+  // The simulation state (MuJoCo's whole mjData), the random stream, the
+  // episode's counters and the randomiser's action queue. A randomised model
+  // is not stored: it is redrawn from the episode's reset seed.
+  std::string SaveState() const final;
+  void LoadState(std::string_view state) final;
 
   // The model this env simulates (the shared one, or this env's randomised
   // copy) and this env's data, for tests and tools. Both are valid until the
@@ -194,6 +204,7 @@ class MujocoEnv : public Env {
   std::vector<float> applied_;  // action_ after the randomiser's noise and delay
   int episode_step_ = 0;
   bool episode_live_ = false;  // Reset done and the episode has not ended
+  uint64_t episode_seed_ = 0;  // the seed of the last Reset
 };
 
 }  // namespace robofleet::envs

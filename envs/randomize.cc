@@ -1,6 +1,7 @@
 #include "envs/randomize.h"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <utility>
 
@@ -96,6 +97,20 @@ void DomainRandomizer::FilterAction(const float* action, float* applied, EnvRand
 void DomainRandomizer::AddObservationNoise(float* obs, int n, EnvRandom& rng) const {
   if (config_.obs_noise <= 0) return;
   for (int i = 0; i < n; ++i) obs[i] += static_cast<float>(config_.obs_noise * rng.Normal());
+}
+
+std::string DomainRandomizer::SaveQueue() const {
+  std::string out(reinterpret_cast<const char*>(pending_.data()), pending_.size() * sizeof(float));
+  out.append(reinterpret_cast<const char*>(&head_), sizeof(head_));
+  return out;
+}
+
+void DomainRandomizer::LoadQueue(std::string_view queue) {
+  if (queue.size() != pending_.size() * sizeof(float) + sizeof(head_)) {
+    throw std::runtime_error("saved action queue does not fit this env's randomiser");
+  }
+  std::memcpy(pending_.data(), queue.data(), pending_.size() * sizeof(float));
+  std::memcpy(&head_, queue.data() + pending_.size() * sizeof(float), sizeof(head_));
 }
 
 }  // namespace robofleet::envs

@@ -61,6 +61,10 @@ class DomainRandomizer {
   // This episode's action delay in control steps.
   int delay() const { return delay_; }
 
+  // The action queue, which is all the state BeginEpisode does not redraw.
+  std::string SaveQueue() const;
+  void LoadQueue(std::string_view queue);
+
  private:
   RandomizeConfig config_;
   std::shared_ptr<const mjModel> shared_;

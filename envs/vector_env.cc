@@ -1,11 +1,13 @@
 #include "envs/vector_env.h"
 
 #include <algorithm>
+#include <sstream>
 #include <cmath>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
+#include "core/bytes.h"
 #include "envs/registry.h"
 
 namespace robofleet::envs {
@@ -72,6 +74,48 @@ void VectorEnv::StaggerEpisodes(int max_steps) {
     // the raw engine output, like every other draw here, so all libraries agree
     slot.cut_at = 1 + static_cast<int>(slot.seeds() % static_cast<uint64_t>(std::max(1, max_steps)));
   }
+}
+
+std::string VectorEnv::SaveState() const {
+  ByteWriter w;
+  w.Put<uint64_t>(envs_.size());
+  for (const Slot& slot : envs_) {
+    std::ostringstream seeds;
+    seeds << slot.seeds;
+    w.PutString(seeds.str());
+    w.Put(slot.ret);
+    w.Put(slot.length);
+    w.Put(slot.cut_at);
+    w.PutString(slot.env->SaveState());
+  }
+  w.Put<uint64_t>(finished_.size());
+  for (const Episode& e : finished_) w.Put(e);
+  w.Put(diverged_episodes_);
+  w.Put(started_);
+  return w.str();
+}
+
+void VectorEnv::LoadState(std::string_view state) {
+  ByteReader r(state);
+  if (r.Get<uint64_t>() != envs_.size()) {
+    throw std::runtime_error("saved state is of a different number of envs");
+  }
+  for (Slot& slot : envs_) {
+    std::istringstream seeds{std::string(r.GetString())};
+    seeds >> slot.seeds;
+    if (!seeds) throw std::runtime_error("saved seed stream is malformed");
+    slot.ret = r.Get<double>();
+    slot.length = r.Get<int>();
+    slot.cut_at = r.Get<int>();
+    slot.env->LoadState(r.GetString());
+  }
+  const auto finished = r.Get<uint64_t>();
+  if (finished > (uint64_t{1} << 20)) throw std::runtime_error("saved state is malformed");
+  finished_.resize(finished);
+  for (Episode& e : finished_) e = r.Get<Episode>();
+  diverged_episodes_ = r.Get<int64_t>();
+  started_ = r.Get<bool>();
+  if (!r.done()) throw std::runtime_error("saved state has trailing bytes");
 }
 
 void VectorEnv::Reset(float* obs) {

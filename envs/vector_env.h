@@ -92,6 +92,13 @@ class VectorEnv {
   // Episodes ended by divergence since construction.
   int64_t diverged_episodes() const { return diverged_episodes_; }
 
+  // Every env's state (Env::SaveState) with the episodes in progress, the
+  // seed streams and unreported finished episodes; LoadState restores it into
+  // a VectorEnv made with the same config and size. Throws std::runtime_error
+  // when the state does not fit.
+  std::string SaveState() const;
+  void LoadState(std::string_view state);
+
  private:
   // per-env bookkeeping of the episode in progress
   struct Slot {
