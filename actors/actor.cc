@@ -5,12 +5,16 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <optional>
 
 #include "actors/rollout_times.h"
 #include "core/normalizer.h"
 #include "core/policy.h"
 #include "core/security.h"
 #include "core/signals.h"
+#include "core/state_file.h"
+#include "core/bytes.h"
 #include "core/wire.h"
 #include "envs/vector_env.h"
 
@@ -74,6 +78,36 @@ class WeightsReceiver {
   int64_t rejected_ = 0;
 };
 
+// Everything the actor carries from one fragment to the next, as bytes.
+std::string SaveActorState(const envs::VectorEnv& venv, const std::vector<float>& current_obs,
+                           uint64_t sequence) {
+  ByteWriter w;
+  w.Put(sequence);
+  w.PutString(std::string_view(reinterpret_cast<const char*>(current_obs.data()),
+                               current_obs.size() * sizeof(float)));
+  w.PutString(venv.SaveState());
+  const torch::Tensor rng = at::detail::getDefaultCPUGenerator().get_state();
+  w.PutString(std::string_view(static_cast<const char*>(rng.data_ptr()), rng.numel()));
+  return w.str();
+}
+
+void LoadActorState(const std::string& state, envs::VectorEnv* venv,
+                    std::vector<float>* current_obs, uint64_t* sequence) {
+  ByteReader r(state);
+  *sequence = r.Get<uint64_t>();
+  const std::string_view obs = r.GetString();
+  if (obs.size() != current_obs->size() * sizeof(float)) {
+    throw std::runtime_error("saved actor state is of another experiment");
+  }
+  std::memcpy(current_obs->data(), obs.data(), obs.size());
+  venv->LoadState(r.GetString());
+  const std::string_view rng = r.GetString();
+  torch::Tensor bytes = torch::empty({static_cast<int64_t>(rng.size())}, torch::kUInt8);
+  std::memcpy(bytes.data_ptr(), rng.data(), rng.size());
+  at::Generator generator = at::detail::getDefaultCPUGenerator();
+  generator.set_state(bytes);
+}
+
 }  // namespace
 
 int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
@@ -125,6 +159,21 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
   std::vector<float> episode_returns;
   std::vector<int32_t> episode_lengths;
   uint64_t sequence = 0;
+  const bool deterministic = config.train.deterministic;
+  const int64_t fragments_per_update =
+      (config.learner.batch_size + static_cast<int64_t>(T) * K - 1) / (static_cast<int64_t>(T) * K);
+  int64_t fragments_in_version = 0;
+  if (deterministic && weights.version() > 0) {
+    // a resumed run: continue from the state saved at this version
+    const std::string path =
+        ActorStatePath(options.checkpoint_dir, options.index, weights.version());
+    const std::optional<std::string> saved = ReadStateFile(path);
+    if (!saved) {
+      throw UserError(path + ": missing or damaged; a deterministic run resumes only from a "
+                             "checkpoint whose actor states were saved");
+    }
+    LoadActorState(*saved, &venv, &current_obs, &sequence);
+  }
   // where each microsecond goes, written out however the loop ends
   RolloutTimes times;
   RolloutTimesFile times_file(options.stats_path, &times);
@@ -133,7 +182,34 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
   for (int64_t fragment = 0; options.max_fragments < 0 || fragment < options.max_fragments;
        ++fragment) {
     if (StopRequested()) break;
-    weights.Poll(0);
+    if (deterministic && fragments_in_version == fragments_per_update) {
+      // synchronous: the next fragments are made with the weights of the
+      // update these ones feed
+      const int64_t current = weights.version();
+      while (weights.version() == current) {
+        if (StopRequested()) return 0;
+        weights.Poll(100);
+      }
+      if (weights.version() != current + 1) {
+        std::fprintf(stderr, "actor: the learner went from version %lld to %lld (restarted?); "
+                             "this run is no longer deterministic\n",
+                     static_cast<long long>(current), static_cast<long long>(weights.version()));
+      }
+      fragments_in_version = 0;
+      const int64_t version = weights.version();
+      if (version % config.train.checkpoint_every == 0) {
+        std::filesystem::create_directories(options.checkpoint_dir);
+        WriteStateFile(ActorStatePath(options.checkpoint_dir, options.index, version),
+                       SaveActorState(venv, current_obs, sequence));
+        // the learner keeps train.keep_checkpoints checkpoints; so do we
+        const int64_t expired = version - static_cast<int64_t>(config.train.keep_checkpoints) *
+                                              config.train.checkpoint_every;
+        std::filesystem::remove(ActorStatePath(options.checkpoint_dir, options.index, expired));
+      }
+    } else {
+      weights.Poll(0);
+    }
+    ++fragments_in_version;
     phase.Lap(&times.weights_s);
     const int64_t version = weights.version();
 

@@ -479,6 +479,10 @@ void ExperimentConfig::Validate() const {
   train.Validate();
   launcher.Validate();
   transport.Validate();
+  if (train.deterministic && actors.count != 1) {
+    Reject("train.deterministic", "needs actors.count: 1 (one actor fixes the order of the "
+                                  "fragments); set actors.count: 1 or turn it off");
+  }
   const int64_t batch_steps = static_cast<int64_t>(learner.batch_size);
   if (batch_steps < algorithm.minibatches) {
     Reject("algorithm.minibatches", "exceeds learner.batch_size; lower it or raise the batch");

@@ -278,6 +278,7 @@ struct TrainConfig {
   bool record_video = false;
   int keep_checkpoints = 5;
   int max_nonfinite_updates = 3;
+  bool deterministic = false;
 
   template <class V>
   void Visit(V& v) {
@@ -290,6 +291,9 @@ struct TrainConfig {
     v.Field("max_nonfinite_updates", max_nonfinite_updates,
             "updates in a row whose every step had a non-finite loss or gradient before the "
             "run stops with an error (the last good checkpoint stays)");
+    v.Field("deterministic", deterministic,
+            "one actor, synchronous updates: the same seed gives bit-identical metrics and "
+            "parameters, and --resume continues exactly (needs actors.count: 1)");
   }
   void Validate() const;
 };

@@ -461,6 +461,7 @@ int ActorCommand(int argc, char** argv) {
   actor_options.index = args["index"].as<int>();
   actor_options.endpoints = EndpointsOf(args);
   if (args.count("stats")) actor_options.stats_path = args["stats"].as<std::string>();
+  actor_options.checkpoint_dir = Required(args, "run-dir") + "/checkpoints";
   ExperimentConfig config = LoadRunConfig(Required(args, "run-dir"));
   InstallStopHandlers();
   return actors::RunActor(config, actor_options);

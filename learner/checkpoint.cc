@@ -96,6 +96,11 @@ std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
   archive.write("model", model_archive);
   archive.write("optimizer", optimizer_archive);
   auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  // LibTorch's optimizer archive keeps no group options, so the (adaptive or
+  // scheduled) learning rate is saved beside it
+  std::vector<double> learning_rates;
+  for (auto& group : optimizer.param_groups()) learning_rates.push_back(group.options().get_lr());
+  archive.write("learning_rates", torch::tensor(learning_rates, f64));
   archive.write("normalizer_mean",
                 torch::tensor(at::ArrayRef<double>(normalizer.mean()), f64));
   archive.write("normalizer_var", torch::tensor(at::ArrayRef<double>(normalizer.var()), f64));
@@ -105,6 +110,11 @@ std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
                                counters.dropped_fragments},
                               torch::kInt64));
   archive.write("wall_s", torch::tensor({counters.wall_s}, f64));
+  auto floats = [](const std::vector<float>& v) {
+    return torch::tensor(at::ArrayRef<float>(v), torch::kFloat32);
+  };
+  archive.write("recent_returns", floats(counters.recent_returns));
+  archive.write("recent_lengths", floats(counters.recent_lengths));
 
   archive.write("rng_state", at::detail::getDefaultCPUGenerator().get_state());
 
@@ -170,6 +180,14 @@ void LoadCheckpoint(const std::string& path, ActorCritic& policy,
       torch::serialize::InputArchive optimizer_archive;
       archive.read("optimizer", optimizer_archive);
       optimizer->load(optimizer_archive);
+      torch::Tensor learning_rates;
+      if (archive.try_read("learning_rates", learning_rates) &&
+          learning_rates.numel() == static_cast<int64_t>(optimizer->param_groups().size())) {
+        for (size_t i = 0; i < optimizer->param_groups().size(); ++i) {
+          optimizer->param_groups()[i].options().set_lr(
+              learning_rates[static_cast<int64_t>(i)].item<double>());
+        }
+      }
     }
     if (normalizer != nullptr) {
       torch::Tensor mean, var, count;
@@ -191,6 +209,16 @@ void LoadCheckpoint(const std::string& path, ActorCritic& policy,
       counters->policy_version = v[2];
       counters->dropped_fragments = v[3];
       counters->wall_s = wall.item<double>();
+      // absent from older checkpoints: the window then starts empty
+      torch::Tensor returns, lengths;
+      if (archive.try_read("recent_returns", returns) &&
+          archive.try_read("recent_lengths", lengths)) {
+        auto to_vec = [](const torch::Tensor& t) {
+          return std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+        };
+        counters->recent_returns = to_vec(returns);
+        counters->recent_lengths = to_vec(lengths);
+      }
       // the sampling stream continues where it stopped
       torch::Tensor rng;
       archive.read("rng_state", rng);
@@ -204,8 +232,10 @@ void LoadCheckpoint(const std::string& path, ActorCritic& policy,
   }
 }
 
-std::string LatestCheckpoint(const std::string& dir) {
+std::string LatestCheckpoint(const std::string& dir,
+                             const std::function<bool(int64_t update)>& usable) {
   for (int64_t update : CheckpointUpdates(dir)) {
+    if (usable && !usable(update)) continue;
     const std::string path = CheckpointPath(dir, update);
     std::string problem;
     if (VerifyCheckpoint(path, &problem)) return path;

@@ -15,6 +15,8 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
+#include <vector>
 #include <string>
 
 #include "core/normalizer.h"
@@ -29,6 +31,8 @@ struct TrainingCounters {
   int64_t policy_version = 0;     // version of the current parameters
   int64_t dropped_fragments = 0;  // stale plus malformed, since the start
   double wall_s = 0.0;            // training seconds before this process
+  std::vector<float> recent_returns;  // the episode window behind the reported means
+  std::vector<float> recent_lengths;
 };
 
 // Writes a checkpoint into `dir` (created if missing), points `latest` at
@@ -48,7 +52,9 @@ void LoadCheckpoint(const std::string& path, ActorCritic& policy,
 // The newest checkpoint in `dir` whose file matches its manifest, or "" when
 // there is none. Newer ones that fail the check are reported on stderr and
 // skipped.
-std::string LatestCheckpoint(const std::string& dir);
+// `usable`, when given, must also accept the checkpoint's update number.
+std::string LatestCheckpoint(const std::string& dir,
+                             const std::function<bool(int64_t update)>& usable = {});
 
 // True when `path` exists and matches its manifest's size and checksum.
 bool VerifyCheckpoint(const std::string& path, std::string* problem = nullptr);

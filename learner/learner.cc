@@ -14,6 +14,8 @@
 #include "core/check.h"
 #include "core/metrics.h"
 #include "core/security.h"
+#include "core/state_file.h"
+#include "core/crc32c.h"
 #include "core/signals.h"
 #include "core/tensorboard.h"
 #include "learner/checkpoint.h"
@@ -221,7 +223,14 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
   if (options.resume) {
     // every piece of state comes back: model, optimiser (with the adaptive
     // learning rate), normaliser, counters, the sampling RNG
-    const std::string checkpoint = LatestCheckpoint(checkpoint_dir);
+    // a deterministic run continues only where its actor's state was saved too
+    std::function<bool(int64_t)> usable;
+    if (config.train.deterministic) {
+      usable = [&](int64_t update) {
+        return ReadStateFile(ActorStatePath(checkpoint_dir, 0, update)).has_value();
+      };
+    }
+    const std::string checkpoint = LatestCheckpoint(checkpoint_dir, usable);
     if (checkpoint.empty()) {
       throw UserError(options.run_dir + ": nothing to resume from: no valid checkpoint in " +
                       checkpoint_dir);
@@ -268,8 +277,16 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
   publisher.Publish(policy, normalizer, counters.policy_version);
 
   FragmentBatcher batcher(T, K, task.obs_dim, task.act_dim, num_fragments);
-  std::deque<float> recent_returns, recent_lengths;  // last 100 finished episodes
+  // the last 100 finished episodes (restored on resume, so the means continue)
+  std::deque<float> recent_returns(counters.recent_returns.begin(), counters.recent_returns.end());
+  std::deque<float> recent_lengths(counters.recent_lengths.begin(), counters.recent_lengths.end());
   const size_t kWindow = 100;
+  auto save_checkpoint = [&] {
+    counters.recent_returns.assign(recent_returns.begin(), recent_returns.end());
+    counters.recent_lengths.assign(recent_lengths.begin(), recent_lengths.end());
+    SaveCheckpoint(checkpoint_dir, policy, algorithm->optimizer(), normalizer, counters,
+                   config.train.keep_checkpoints);
+  };
   double lag_sum = 0.0;
   int64_t malformed = counters.dropped_fragments, stale = 0, malformed_logged = 0;
   // a restarted actor starts its sequence numbers again: that is how restarts are counted
@@ -371,10 +388,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
       if (!std::isnan(row[i])) tensorboard.AddScalar(kMetricColumns[i], counters.env_steps, row[i]);
     }
     tensorboard.Flush();
-    if (counters.updates % config.train.checkpoint_every == 0) {
-      SaveCheckpoint(checkpoint_dir, policy, algorithm->optimizer(), normalizer, counters,
-                     config.train.keep_checkpoints);
-    }
+    if (counters.updates % config.train.checkpoint_every == 0) save_checkpoint();
     if (!options.quiet && Seconds(last_log) >= config.train.log_every_s) {
       const double recent_sps = (counters.env_steps - steps_at_last_log) / Seconds(last_log);
       const double done = static_cast<double>(counters.env_steps) / config.train.total_env_steps;
@@ -394,8 +408,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
 
   // the end: a final checkpoint and the exported policy
   counters.dropped_fragments = malformed + stale;
-  SaveCheckpoint(checkpoint_dir, policy, algorithm->optimizer(), normalizer, counters,
-                config.train.keep_checkpoints);
+  save_checkpoint();
   ExportPolicy(policy, normalizer, MakeMetadata(task, counters.env_steps, config),
                options.run_dir + "/policy.pt");
   if (!options.quiet) {
@@ -403,6 +416,10 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
                 static_cast<long long>(counters.env_steps),
                 HumanDuration(counters.wall_s + Seconds(start)).c_str(), mean_of(recent_returns),
                 recent_returns.size(), (options.run_dir + "/policy.pt").c_str());
+    // equal checksums mean bit-identical parameters (determinism mode, learner ranks)
+    const torch::Tensor flat = FlattenParameters(*policy);
+    std::printf("learner: parameters crc32c %08x\n",
+                Crc32c(flat.data_ptr<float>(), flat.numel() * sizeof(float)));
   }
   return 0;
 }

@@ -1,0 +1,42 @@
+#include "core/state_file.h"
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+
+#include "core/crc32c.h"
+
+namespace robofleet {
+
+void WriteStateFile(const std::string& path, const std::string& bytes) {
+  const uint32_t crc = Crc32c(bytes.data(), bytes.size());
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.write(reinterpret_cast<const char*>(&crc), sizeof(crc));
+    if (!out) throw std::runtime_error(tmp + ": cannot write");
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+std::optional<std::string> ReadStateFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  uint32_t crc = 0;
+  if (bytes.size() < sizeof(crc)) return std::nullopt;
+  std::memcpy(&crc, bytes.data() + bytes.size() - sizeof(crc), sizeof(crc));
+  bytes.resize(bytes.size() - sizeof(crc));
+  if (Crc32c(bytes.data(), bytes.size()) != crc) return std::nullopt;
+  return bytes;
+}
+
+std::string ActorStatePath(const std::string& checkpoint_dir, int index, int64_t version) {
+  return checkpoint_dir + "/actor" + std::to_string(index) + "-" + std::to_string(version) +
+         ".state";
+}
+
+}  // namespace robofleet
