@@ -46,7 +46,18 @@ struct UpdateStats {
   bool kl_stopped = false;     // algorithm.target_kl ended the update early
 };
 
-using GradientHook = std::function<void()>;
+// What every rank must agree on before an optimizer step: with several
+// learner ranks, a step is taken by all or by none, with the same KL.
+struct StepAgreement {
+  double approx_kl = 0.0;  // this minibatch's; after the hook, the mean over ranks
+  bool finite = true;      // loss finite; after the hook, finite on every rank
+};
+
+// Runs after each backward pass, before the gradients are clipped and
+// applied: averages the gradients over ranks in place and returns the ranks'
+// agreement. It is called for every minibatch, finite or not, so that all
+// ranks call it equally often.
+using GradientHook = std::function<StepAgreement(const StepAgreement& local)>;
 
 class Algorithm {
  public:

@@ -104,21 +104,23 @@ UpdateStats Ppo::Update(const RolloutBatch& batch, const GradientHook& hook) {
                   batch.log_probs.index_select(0, idx), advantages, out.value,
                   returns.index_select(0, idx), policy_->Entropy(out.dist), config_,
                   old_values.defined() ? old_values.index_select(0, idx) : torch::Tensor());
+      StepAgreement step{terms.approx_kl.item<double>(), std::isfinite(terms.total.item<double>())};
+      optimizer_.zero_grad();
+      if (step.finite) terms.total.backward();
+      if (hook) step = hook(step);
       // a non-finite loss or gradient would poison the parameters: skip the step
-      if (!std::isfinite(terms.total.item<double>())) {
+      if (!step.finite) {
+        optimizer_.zero_grad();
         ++stats.skipped_steps;
         continue;
       }
-      const double kl = terms.approx_kl.item<double>();
-      if (config_.lr_schedule == "adaptive") AdaptLearningRate(kl);
+      if (config_.lr_schedule == "adaptive") AdaptLearningRate(step.approx_kl);
       // the policy has moved far enough from the one that collected the batch
-      if (config_.target_kl > 0 && kl > config_.target_kl) {
+      if (config_.target_kl > 0 && step.approx_kl > config_.target_kl) {
+        optimizer_.zero_grad();
         stats.kl_stopped = true;
         break;
       }
-      optimizer_.zero_grad();
-      terms.total.backward();
-      if (hook) hook();
       const double norm = torch::nn::utils::clip_grad_norm_(
           policy_->parameters(),
           config_.max_grad_norm > 0 ? config_.max_grad_norm : std::numeric_limits<double>::max());

@@ -443,6 +443,8 @@ void LearnerConfig::Validate() const {
   if (batch_size <= 0) Reject("learner.batch_size", "must be >= 1");
   if (device != "cpu") Reject("learner.device", "is '" + device + "'; valid devices: cpu");
   if (threads <= 0) Reject("learner.threads", "must be >= 1");
+  if (count <= 0) Reject("learner.count", "must be >= 1");
+  if (collective_timeout_s <= 0) Reject("learner.collective_timeout_s", "must be >= 1");
 }
 
 void TrainConfig::Validate() const {
@@ -479,6 +481,16 @@ void ExperimentConfig::Validate() const {
   train.Validate();
   launcher.Validate();
   transport.Validate();
+  if (learner.count > actors.count) {
+    Reject("learner.count", "exceeds actors.count; every learner rank needs at least one actor");
+  }
+  if (learner.count > 1 && train.deterministic) {
+    Reject("train.deterministic", "needs learner.count: 1");
+  }
+  if (learner.count > 1 && policy.normalize_value) {
+    Reject("policy.normalize_value", "is not supported with learner.count > 1 yet (each rank "
+                                     "would keep its own return statistics); turn one off");
+  }
   if (train.deterministic && actors.count != 1) {
     Reject("train.deterministic", "needs actors.count: 1 (one actor fixes the order of the "
                                   "fragments); set actors.count: 1 or turn it off");

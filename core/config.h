@@ -259,13 +259,20 @@ struct LearnerConfig {
   int batch_size = 8192;
   std::string device = "cpu";
   int threads = 1;
+  int count = 1;
+  int collective_timeout_s = 120;
 
   template <class V>
   void Visit(V& v) {
     v.Field("batch_size", batch_size,
-            "env steps per update; rounded up to whole fragments");
+            "env steps per update, over all learner ranks; rounded up to whole fragments");
     v.Field("device", device, "where the update runs: cpu");
     v.Field("threads", threads, "intra-op threads of the update");
+    v.Field("count", count,
+            "learner ranks (processes); each trains on the fragments of its own actors "
+            "(actor i feeds rank i mod count) and the gradients are averaged over gloo");
+    v.Field("collective_timeout_s", collective_timeout_s,
+            "seconds a rank waits for the others at a collective before the run fails");
   }
   void Validate() const;
 };

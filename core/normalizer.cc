@@ -10,21 +10,35 @@ RunningNormalizer::RunningNormalizer(int dim, double clip, bool enabled)
   Refresh();
 }
 
-void RunningNormalizer::Update(const float* rows, int64_t n) {
+void RunningNormalizer::Moments(const float* rows, int64_t n, int dim, std::vector<double>* mean,
+                                std::vector<double>* m2) {
+  mean->assign(dim, 0.0);
+  m2->assign(dim, 0.0);
   if (n <= 0) return;
-  // batch mean and variance, then the parallel merge
-  std::vector<double> batch_mean(dim_, 0.0), batch_m2(dim_, 0.0);
   for (int64_t i = 0; i < n; ++i) {
-    for (int j = 0; j < dim_; ++j) batch_mean[j] += rows[i * dim_ + j];
+    for (int j = 0; j < dim; ++j) (*mean)[j] += rows[i * dim + j];
   }
-  for (int j = 0; j < dim_; ++j) batch_mean[j] /= static_cast<double>(n);
+  for (int j = 0; j < dim; ++j) (*mean)[j] /= static_cast<double>(n);
   for (int64_t i = 0; i < n; ++i) {
-    for (int j = 0; j < dim_; ++j) {
-      double d = rows[i * dim_ + j] - batch_mean[j];
-      batch_m2[j] += d * d;
+    for (int j = 0; j < dim; ++j) {
+      double d = rows[i * dim + j] - (*mean)[j];
+      (*m2)[j] += d * d;
     }
   }
-  const double total = count_ + static_cast<double>(n);
+}
+
+void RunningNormalizer::Update(const float* rows, int64_t n) {
+  if (n <= 0) return;
+  std::vector<double> batch_mean, batch_m2;
+  Moments(rows, n, dim_, &batch_mean, &batch_m2);
+  Merge(static_cast<double>(n), batch_mean, batch_m2);
+}
+
+void RunningNormalizer::Merge(double n, const std::vector<double>& batch_mean,
+                              const std::vector<double>& batch_m2) {
+  if (n <= 0) return;
+  // the parallel merge of two sets of statistics
+  const double total = count_ + n;
   for (int j = 0; j < dim_; ++j) {
     double delta = batch_mean[j] - mean_[j];
     double m2 = var_[j] * count_ + batch_m2[j] + delta * delta * count_ * n / total;

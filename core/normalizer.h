@@ -29,6 +29,14 @@ class RunningNormalizer {
   // Folds n rows of `dim` floats into the statistics.
   void Update(const float* rows, int64_t n);
 
+  // The same fold for a batch given by its size, mean and sum of squared
+  // deviations from that mean (learner ranks merge theirs into one batch).
+  void Merge(double n, const std::vector<double>& mean, const std::vector<double>& m2);
+
+  // Mean and sum of squared deviations of n rows of `dim` floats.
+  static void Moments(const float* rows, int64_t n, int dim, std::vector<double>* mean,
+                      std::vector<double>* m2);
+
   // out = clip((in - mean) / sqrt(var + eps)) for n rows; in may equal out.
   void Normalize(const float* in, float* out, int64_t n) const;
 

@@ -128,31 +128,32 @@ int FreePort(const std::string& address) {
 // Where the learner binds and where actors connect: ipc sockets in the run
 // directory, or tcp ports on transport.bind with the run's CURVE keys.
 struct RunSockets {
-  Endpoints learner;      // bind side
-  Endpoints actors;       // connect side
-  std::string temp_dir;   // a socket directory to remove at the end, if any
+  std::vector<Endpoints> learner;  // bind side, one per learner rank
+  std::vector<Endpoints> actors;   // connect side, one per learner rank
+  std::string temp_dir;            // a socket directory to remove at the end, if any
 };
 
-// The learner's two tcp ports (trajectories, weights) on transport.bind.
+// Two tcp ports (trajectories, weights) per learner rank on transport.bind.
 // Throws UserError when the address is not this host's.
-std::pair<int, int> TcpPorts(const TransportConfig& transport) {
-  if (transport.port > 0) {
-    FreePort(transport.bind);  // the address must be ours even when the ports are given
-    return {transport.port, transport.port + 1};
+std::vector<int> TcpPorts(const TransportConfig& transport, int ranks) {
+  std::vector<int> ports;
+  FreePort(transport.bind);  // the address must be ours even when the ports are given
+  for (int i = 0; i < 2 * ranks; ++i) {
+    ports.push_back(transport.port > 0 ? transport.port + i : FreePort(transport.bind));
   }
-  return {FreePort(transport.bind), FreePort(transport.bind)};
+  return ports;
 }
 
-RunSockets MakeRunSockets(const TransportConfig& transport, std::pair<int, int> ports,
-                          const std::string& run_dir) {
+RunSockets MakeRunSockets(const TransportConfig& transport, int ranks,
+                          const std::vector<int>& ports, const std::string& run_dir) {
   RunSockets sockets;
   if (transport.bind == "ipc") {
     bool temp = false;
     const std::string socket_dir = SocketDir(run_dir, &temp);
     if (temp) sockets.temp_dir = socket_dir;
-    sockets.learner = sockets.actors = IpcEndpoints(socket_dir, 0);
+    for (int r = 0; r < ranks; ++r) sockets.learner.push_back(IpcEndpoints(socket_dir, r));
+    sockets.actors = sockets.learner;
   } else {
-    const auto [first, second] = ports;
     // actors on this machine reach a wildcard bind through loopback
     const std::string host = transport.bind == "0.0.0.0" ? "127.0.0.1" : transport.bind;
     auto tcp = [](const std::string& h, int port) {
@@ -166,13 +167,21 @@ RunSockets MakeRunSockets(const TransportConfig& transport, std::pair<int, int> 
       std::fprintf(stderr, "robofleet: transport.curve is off: anyone who can reach %s may "
                            "feed this run and read its weights\n", transport.bind.c_str());
     }
-    sockets.learner = {tcp(transport.bind, first), tcp(transport.bind, second), keys_dir};
-    sockets.actors = {tcp(host, first), tcp(host, second), keys_dir};
+    for (int r = 0; r < ranks; ++r) {
+      const int traj = ports[2 * r], weights = ports[2 * r + 1];
+      sockets.learner.push_back({tcp(transport.bind, traj), tcp(transport.bind, weights), keys_dir});
+      sockets.actors.push_back({tcp(host, traj), tcp(host, weights), keys_dir});
+    }
   }
-  // for people and for actors started by hand on other machines
-  std::ofstream(run_dir + "/endpoints")
-      << "trajectories " << sockets.actors.trajectories << "\nweights "
-      << sockets.actors.weights << "\nkeys " << sockets.actors.keys_dir << "\n";
+  // for people and for actors started by hand on other machines: rank 0's
+  // sockets first (its weights are every actor's), then the other ranks'
+  std::ofstream endpoints(run_dir + "/endpoints");
+  for (size_t r = 0; r < sockets.actors.size(); ++r) {
+    const std::string suffix = r == 0 ? "" : std::to_string(r);
+    endpoints << "trajectories" << suffix << " " << sockets.actors[r].trajectories << "\n";
+    if (r == 0) endpoints << "weights " << sockets.actors[r].weights << "\n";
+  }
+  endpoints << "keys " << sockets.actors[0].keys_dir << "\n";
   return sockets;
 }
 
@@ -280,14 +289,18 @@ int TrainCommand(int argc, char** argv) {
   } catch (const UserError& e) {
     throw UserError(experiment + ": env.id: " + e.what());
   }
-  const std::pair<int, int> ports =
-      config.transport.bind == "ipc" ? std::pair<int, int>() : TcpPorts(config.transport);
+  const int ranks = config.learner.count;
+  const std::vector<int> ports =
+      config.transport.bind == "ipc" ? std::vector<int>() : TcpPorts(config.transport, ranks);
+  // learner ranks meet at a c10d store that rank 0 hosts on loopback
+  const std::string master =
+      ranks > 1 ? "127.0.0.1:" + std::to_string(FreePort("127.0.0.1")) : std::string();
   fs::create_directories(run_dir);
   {
     std::ofstream out(run_dir + "/config.yaml");
     out << ToYaml(config);
   }
-  const RunSockets sockets = MakeRunSockets(config.transport, ports, run_dir);
+  const RunSockets sockets = MakeRunSockets(config.transport, ranks, ports, run_dir);
 
   std::printf("robofleet: training %s on %s (obs %d, act %d) with %d actors x %d envs; run dir %s\n",
               config.name.c_str(), spec.id.c_str(), spec.obs_dim, spec.act_dim,
@@ -296,19 +309,33 @@ int TrainCommand(int argc, char** argv) {
 
   InstallStopHandlers();
   const std::string exe = SelfExe();
-  auto spawn_learner = [&](bool from_checkpoint) {
+  auto spawn_learner = [&](int rank, bool from_checkpoint) {
     std::vector<std::string> args = {exe, "learner", "--run-dir", run_dir};
-    AppendEndpointArgs(sockets.learner, &args);
+    AppendEndpointArgs(sockets.learner[rank], &args);
+    if (ranks > 1) {
+      args.insert(args.end(), {"--rank", std::to_string(rank), "--world-size",
+                               std::to_string(ranks), "--master", master});
+    }
     if (from_checkpoint) args.push_back("--resume");
     return Spawn(args);
   };
   auto spawn_actor = [&](int i) {
     std::vector<std::string> args = {exe, "actor", "--run-dir", run_dir, "--index",
                                      std::to_string(i)};
-    AppendEndpointArgs(sockets.actors, &args);
+    // actor i feeds rank i mod ranks; everyone's weights come from rank 0
+    Endpoints endpoints = sockets.actors[i % ranks];
+    endpoints.weights = sockets.actors[0].weights;
+    AppendEndpointArgs(endpoints, &args);
     return Spawn(args);
   };
-  pid_t learner = spawn_learner(resume);
+  std::map<pid_t, int> learners;  // pid -> rank
+  auto spawn_learners = [&](bool from_checkpoint) {
+    for (int r = 0; r < ranks; ++r) learners[spawn_learner(r, from_checkpoint)] = r;
+  };
+  auto signal_learners = [&](int sig) {
+    for (const auto& [pid, rank] : learners) kill(pid, sig);
+  };
+  spawn_learners(resume);
   struct LiveActor {
     int index;
     Clock::time_point started;
@@ -316,9 +343,10 @@ int TrainCommand(int argc, char** argv) {
   std::map<pid_t, LiveActor> actors;
   for (int i = 0; i < config.actors.count; ++i) actors[spawn_actor(i)] = {i, Clock::now()};
 
-  // supervise: restart dead actors (with backoff) and a dead learner (from its
-  // last checkpoint); finish when the learner finishes
+  // supervise: restart dead actors (with backoff) and dead learners (all ranks,
+  // from the last checkpoint); finish when every learner rank has finished
   int learner_status = -1;
+  int finished_ranks = 0;
   int learner_restarts = 0;
   std::deque<Clock::time_point> actor_restarts;      // within the last minute
   std::map<int, int> consecutive_failures;            // actor index -> recent failures
@@ -328,12 +356,12 @@ int TrainCommand(int argc, char** argv) {
   auto stop_run = [&](const char* why) {
     if (why != nullptr) std::fprintf(stderr, "robofleet: %s; stopping the run\n", why);
     stopping = true;
-    kill(learner, SIGTERM);
+    signal_learners(SIGTERM);
     stop_deadline = Clock::now() + std::chrono::seconds(30);
   };
   while (learner_status == -1) {
     if (StopRequested() && !stopping) stop_run(nullptr);
-    if (stopping && Clock::now() > stop_deadline) kill(learner, SIGKILL);
+    if (stopping && Clock::now() > stop_deadline) signal_learners(SIGKILL);
     while (!stopping && !pending.empty() && pending.begin()->first <= Clock::now()) {
       const int index = pending.begin()->second;
       pending.erase(pending.begin());
@@ -341,16 +369,37 @@ int TrainCommand(int argc, char** argv) {
     }
     int status = 0;
     pid_t pid = waitpid(-1, &status, WNOHANG);
-    if (pid == learner) {
+    if (pid > 0 && learners.count(pid)) {
+      const int rank = learners[pid];
+      learners.erase(pid);
       const bool crashed = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 1);
-      if (!stopping && crashed && learner_restarts < config.launcher.max_restarts &&
-          !learner::LatestCheckpoint(run_dir + "/checkpoints").empty()) {
+      const std::string who = ranks > 1 ? "learner rank " + std::to_string(rank) : "the learner";
+      if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        if (++finished_ranks == ranks) learner_status = status;
+      } else if (!stopping && crashed && learner_restarts < config.launcher.max_restarts &&
+                 !learner::LatestCheckpoint(run_dir + "/checkpoints").empty()) {
+        // ranks only work together: the others go too, and all restart
         ++learner_restarts;
-        std::fprintf(stderr, "robofleet: the learner ended (%s); restarting it from its last "
-                             "checkpoint (%d of %d)\n", DescribeStatus(status).c_str(),
-                     learner_restarts, config.launcher.max_restarts);
-        learner = spawn_learner(true);
+        std::fprintf(stderr, "robofleet: %s ended (%s); restarting %s from its last "
+                             "checkpoint (%d of %d)\n", who.c_str(), DescribeStatus(status).c_str(),
+                     ranks > 1 ? "every rank" : "it", learner_restarts,
+                     config.launcher.max_restarts);
+        std::vector<pid_t> others;
+        for (const auto& [other, r] : learners) others.push_back(other);
+        SignalAndReap(others, SIGKILL, 10.0);
+        learners.clear();
+        finished_ranks = 0;
+        spawn_learners(true);
       } else {
+        // a failed rank fails the run; the others cannot go on without it
+        if (ranks > 1) {
+          std::fprintf(stderr, "robofleet: %s ended (%s); stopping the other ranks\n",
+                       who.c_str(), DescribeStatus(status).c_str());
+        }
+        std::vector<pid_t> others;
+        for (const auto& [other, r] : learners) others.push_back(other);
+        SignalAndReap(SignalAndReap(others, SIGTERM, 10.0), SIGKILL, 5.0);
+        learners.clear();
         learner_status = status;
       }
     } else if (pid > 0 && actors.count(pid)) {
@@ -433,7 +482,11 @@ int LearnerCommand(int argc, char** argv) {
   cxxopts::Options options("robofleet learner", "A learner process (started by robofleet train).");
   AddEndpointOptions(options);
   options.add_options()("quiet", "no progress lines")(
-      "resume", "continue from the newest valid checkpoint of the run");
+      "resume", "continue from the newest valid checkpoint of the run")(
+      "rank", "this learner's rank", cxxopts::value<int>()->default_value("0"))(
+      "world-size", "learner ranks in all", cxxopts::value<int>()->default_value("1"))(
+      "master", "host:port of rank 0's rendezvous (world size > 1)",
+      cxxopts::value<std::string>());
   const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
@@ -442,6 +495,12 @@ int LearnerCommand(int argc, char** argv) {
   learner_options.endpoints = EndpointsOf(args);
   learner_options.quiet = args.count("quiet") > 0;
   learner_options.resume = args.count("resume") > 0;
+  learner_options.rank = args["rank"].as<int>();
+  learner_options.world_size = args["world-size"].as<int>();
+  if (learner_options.world_size > 1) learner_options.master = Required(args, "master");
+  if (learner_options.rank < 0 || learner_options.rank >= learner_options.world_size) {
+    throw UserError("--rank must be in [0, --world-size)");
+  }
   ExperimentConfig config = LoadRunConfig(learner_options.run_dir);
   learner_options.task = TaskInfoFor(config);
   InstallStopHandlers();

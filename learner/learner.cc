@@ -19,6 +19,7 @@
 #include "core/signals.h"
 #include "core/tensorboard.h"
 #include "learner/checkpoint.h"
+#include "learner/communicator.h"
 #include "learner/export.h"
 
 namespace robofleet::learner {
@@ -207,8 +208,20 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
   const TaskInfo& task = options.task;
   const int T = config.actors.rollout_length, K = config.actors.envs_per_actor;
   const int64_t steps_per_fragment = static_cast<int64_t>(T) * K;
+  const int W = options.world_size;
+  const bool leader = options.rank == 0;
+  // each rank gathers its share of the batch
+  const int64_t rank_batch = (config.learner.batch_size + W - 1) / W;
   const int num_fragments =
-      static_cast<int>((config.learner.batch_size + steps_per_fragment - 1) / steps_per_fragment);
+      static_cast<int>((rank_batch + steps_per_fragment - 1) / steps_per_fragment);
+  std::unique_ptr<Communicator> comm;
+  if (W > 1) {
+    const size_t colon = options.master.rfind(':');
+    if (colon == std::string::npos) throw UserError("--master wants host:port");
+    comm = MakeGlooCommunicator(options.master.substr(0, colon),
+                                std::stoi(options.master.substr(colon + 1)), options.rank, W,
+                                std::chrono::seconds(config.learner.collective_timeout_s));
+  }
 
   torch::set_num_threads(config.learner.threads);
   SeedTorch(config.seed);
@@ -236,18 +249,25 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
                       checkpoint_dir);
     }
     LoadCheckpoint(checkpoint, policy, &algorithm->optimizer(), &normalizer, &counters);
-    metrics = CsvWriter::Resume(options.run_dir + "/metrics.csv", kMetricColumns,
-                                static_cast<double>(counters.env_steps));
-    if (!options.quiet) {
+    if (leader) {
+      metrics = CsvWriter::Resume(options.run_dir + "/metrics.csv", kMetricColumns,
+                                  static_cast<double>(counters.env_steps));
+    }
+    if (!options.quiet && leader) {
       std::printf("learner: resuming from %s at %lld env steps\n", checkpoint.c_str(),
                   static_cast<long long>(counters.env_steps));
     }
-  } else {
+  } else if (leader) {
     metrics = std::make_unique<CsvWriter>(options.run_dir + "/metrics.csv", kMetricColumns);
   }
-  TensorBoardWriter tensorboard(options.run_dir + "/tb");
-  tensorboard.AddText("config", 0, "```yaml\n" + ToYaml(config) + "```\n");
-  tensorboard.Flush();
+  // every rank starts from rank 0's parameters
+  if (comm) BroadcastParameters(*comm, policy);
+  std::optional<TensorBoardWriter> tensorboard;
+  if (leader) {
+    tensorboard.emplace(options.run_dir + "/tb");
+    tensorboard->AddText("config", 0, "```yaml\n" + ToYaml(config) + "```\n");
+    tensorboard->Flush();
+  }
 
   // sockets: fragments in, weights out
   zmq::context_t context(1);
@@ -269,12 +289,15 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
            static_cast<int64_t>(sizeof(float)) * (T + 1) * K * widest + 4096);
   pull.bind(options.endpoints.trajectories);
   zmq::socket_t pub(context, zmq::socket_type::pub);
-  if (keys) MakeCurveServer(pub, keys->learner);
-  pub.set(zmq::sockopt::sndhwm, 2);
-  pub.set(zmq::sockopt::linger, 0);
-  pub.bind(options.endpoints.weights);
-  WeightsPublisher publisher(pub);
-  publisher.Publish(policy, normalizer, counters.policy_version);
+  std::optional<WeightsPublisher> publisher;
+  if (leader) {
+    if (keys) MakeCurveServer(pub, keys->learner);
+    pub.set(zmq::sockopt::sndhwm, 2);
+    pub.set(zmq::sockopt::linger, 0);
+    pub.bind(options.endpoints.weights);
+    publisher.emplace(pub);
+    publisher->Publish(policy, normalizer, counters.policy_version);
+  }
 
   FragmentBatcher batcher(T, K, task.obs_dim, task.act_dim, num_fragments);
   // the last 100 finished episodes (restored on resume, so the means continue)
@@ -282,6 +305,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
   std::deque<float> recent_lengths(counters.recent_lengths.begin(), counters.recent_lengths.end());
   const size_t kWindow = 100;
   auto save_checkpoint = [&] {
+    if (!leader) return;
     counters.recent_returns.assign(recent_returns.begin(), recent_returns.end());
     counters.recent_lengths.assign(recent_lengths.begin(), recent_lengths.end());
     SaveCheckpoint(checkpoint_dir, policy, algorithm->optimizer(), normalizer, counters,
@@ -303,14 +327,9 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     return d.empty() ? std::nan("") : std::accumulate(d.begin(), d.end(), 0.0) / d.size();
   };
 
-  while (counters.env_steps < config.train.total_env_steps && !StopRequested()) {
-    // fill one batch; the current weights go out again every half second, so
-    // late subscribers (new or restarted actors, or all of them after a learner
-    // restart) catch up even while stale fragments keep arriving
-    if (publisher.SecondsSinceLast() > 0.5) {
-      publisher.Publish(policy, normalizer, counters.policy_version);
-    }
-    if (!RecvMultipart(pull, &parts, 100)) continue;
+  // one message from the trajectory socket into the batch, when valid and fresh
+  auto receive_fragment = [&] {
+    if (!RecvMultipart(pull, &parts, 100)) return;
     std::vector<wire::Frame> frames = FramesOf(parts);
     wire::FragmentView fragment;
     wire::DecodeStatus status =
@@ -322,7 +341,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
         std::fprintf(stderr, "learner: dropped fragment: %s\n", status.error.c_str());
       }
       ++malformed;
-      continue;
+      return;
     }
     auto [last, first_seen] = last_sequence.try_emplace(fragment.sender_id, fragment.sequence);
     if (!first_seen && fragment.sequence <= last->second) ++actor_restarts;
@@ -331,7 +350,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     const int64_t lag = counters.policy_version - static_cast<int64_t>(fragment.policy_version);
     if (lag < 0 || lag > config.algorithm.max_policy_lag) {
       ++stale;
-      continue;
+      return;
     }
     lag_sum += static_cast<double>(lag);
     batcher.Add(fragment);
@@ -340,7 +359,24 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
       recent_lengths.push_back(static_cast<float>(fragment.episode_lengths[e]));
       if (recent_returns.size() > kWindow) recent_returns.pop_front(), recent_lengths.pop_front();
     }
-    if (!batcher.full()) continue;
+  };
+  const algorithms::GradientHook hook =
+      comm ? AverageGradients(*comm, policy) : algorithms::GradientHook();
+  while (true) {
+    // ranks stop together: each says whether it must, at every update
+    bool stop = counters.env_steps >= config.train.total_env_steps || StopRequested();
+    if (!stop && !batcher.full()) {
+      // fill one batch; the current weights go out again every half second, so
+      // late subscribers (new or restarted actors, or all of them after a
+      // learner restart) catch up even while stale fragments keep arriving
+      if (publisher && publisher->SecondsSinceLast() > 0.5) {
+        publisher->Publish(policy, normalizer, counters.policy_version);
+      }
+      receive_fragment();
+      continue;
+    }
+    if (comm) stop = AnyRank(*comm, stop);
+    if (stop) break;
 
     // update on the full batch
     algorithms::RolloutBatch batch =
@@ -349,7 +385,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
         config.algorithm,
         static_cast<double>(counters.env_steps) / config.train.total_env_steps,
         algorithm->LearningRate()));
-    algorithms::UpdateStats stats = algorithm->Update(batch, {});
+    algorithms::UpdateStats stats = algorithm->Update(batch, hook);
     nonfinite_steps += stats.skipped_steps;
     if (stats.optimizer_steps == 0 && stats.skipped_steps > 0) {
       // nothing could be learned from this batch; a few in a row mean the run is broken
@@ -363,15 +399,21 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     } else {
       nonfinite_updates = 0;
     }
-    normalizer.Update(batcher.obs().data_ptr<float>(), static_cast<int64_t>(T) * batcher.B());
-    counters.env_steps += batcher.steps();
+    if (comm) {
+      MergeObservations(*comm, batcher.obs().data_ptr<float>(),
+                        static_cast<int64_t>(T) * batcher.B(), normalizer);
+    } else {
+      normalizer.Update(batcher.obs().data_ptr<float>(), static_cast<int64_t>(T) * batcher.B());
+    }
+    counters.env_steps += batcher.steps() * W;
     counters.updates += 1;
     counters.policy_version += 1;
     counters.dropped_fragments = malformed + stale;
     const double policy_lag_mean = lag_sum / batcher.count();
     batcher.Clear();
     lag_sum = 0.0;
-    publisher.Publish(policy, normalizer, counters.policy_version);
+    if (publisher) publisher->Publish(policy, normalizer, counters.policy_version);
+    if (!leader) continue;
 
     // report
     const double wall = counters.wall_s + Seconds(start);
@@ -385,9 +427,9 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     metrics->Write(row);
     // the same scalars for TensorBoard, against env steps
     for (size_t i = 1; i < row.size(); ++i) {
-      if (!std::isnan(row[i])) tensorboard.AddScalar(kMetricColumns[i], counters.env_steps, row[i]);
+      if (!std::isnan(row[i])) tensorboard->AddScalar(kMetricColumns[i], counters.env_steps, row[i]);
     }
-    tensorboard.Flush();
+    tensorboard->Flush();
     if (counters.updates % config.train.checkpoint_every == 0) save_checkpoint();
     if (!options.quiet && Seconds(last_log) >= config.train.log_every_s) {
       const double recent_sps = (counters.env_steps - steps_at_last_log) / Seconds(last_log);
@@ -409,9 +451,16 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
   // the end: a final checkpoint and the exported policy
   counters.dropped_fragments = malformed + stale;
   save_checkpoint();
-  ExportPolicy(policy, normalizer, MakeMetadata(task, counters.env_steps, config),
-               options.run_dir + "/policy.pt");
-  if (!options.quiet) {
+  if (leader) {
+    ExportPolicy(policy, normalizer, MakeMetadata(task, counters.env_steps, config),
+                 options.run_dir + "/policy.pt");
+  }
+  if (!options.quiet && !leader) {
+    const torch::Tensor flat = FlattenParameters(*policy);
+    std::printf("learner rank %d: parameters crc32c %08x\n", options.rank,
+                Crc32c(flat.data_ptr<float>(), flat.numel() * sizeof(float)));
+  }
+  if (!options.quiet && leader) {
     std::printf("learner: %lld env steps in %s, return %.1f over the last %zu episodes; policy at %s\n",
                 static_cast<long long>(counters.env_steps),
                 HumanDuration(counters.wall_s + Seconds(start)).c_str(), mean_of(recent_returns),

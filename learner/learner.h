@@ -43,6 +43,12 @@ struct LearnerOptions {
   TaskInfo task;
   bool quiet = false;    // no console progress lines
   bool resume = false;   // continue from the newest valid checkpoint in run_dir
+  // learner ranks: each gathers 1/world_size of every batch from its own
+  // actors and the gradients are averaged; rank 0 alone publishes weights and
+  // writes metrics, checkpoints and the policy
+  int rank = 0;
+  int world_size = 1;
+  std::string master;    // host:port where rank 0 hosts the rendezvous
 };
 
 // Runs until train.total_env_steps or a stop request; returns the process

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libtorch-dev                 # LibTorch 1.13 (CPU)
+  libgloo-dev                  # headers of c10d's Gloo process group (learner ranks)
   libopenblas0-pthread         # optimised BLAS: the reference BLAS makes LibTorch ~25x slower
   libmujoco-dev libqhull-dev   # MuJoCo 2.2; its CMake config names qhull's include folder
   libzmq3-dev cppzmq-dev       # ZeroMQ and its C++ binding

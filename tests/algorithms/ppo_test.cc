@@ -145,7 +145,10 @@ TEST(PpoTest, ManyUpdatesOnRandomDataStayFinite) {
   int hook_calls = 0;
   torch::Tensor before = FlattenParameters(*policy).clone();
   for (int i = 0; i < 50; ++i) {
-    UpdateStats s = algo->Update(RandomBatch(256, 6, 2), [&] { ++hook_calls; });
+    UpdateStats s = algo->Update(RandomBatch(256, 6, 2), [&](const StepAgreement& local) {
+      ++hook_calls;
+      return local;
+    });
     ASSERT_TRUE(std::isfinite(s.policy_loss) && std::isfinite(s.value_loss) &&
                 std::isfinite(s.approx_kl) && std::isfinite(s.grad_norm))
         << "update " << i;

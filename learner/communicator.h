@@ -1,0 +1,59 @@
+// Collectives between learner ranks: the gradient average of every optimizer
+// step, the agreement on each step (algorithms/algorithm.h), the initial
+// parameters and the merged observation statistics.
+//
+// Backends: `gloo` (c10d's ProcessGroupGloo on CPU tensors, ranks meeting at a
+// c10d TCPStore hosted by rank 0). A collective that a dead rank never joins
+// fails after the timeout with an error naming the backend; the learner then
+// exits, and nothing waits forever.
+#ifndef ROBOFLEET_LEARNER_COMMUNICATOR_H_
+#define ROBOFLEET_LEARNER_COMMUNICATOR_H_
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "algorithms/algorithm.h"
+#include "core/normalizer.h"
+#include "core/policy.h"
+
+namespace robofleet::learner {
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int world_size() const = 0;
+  // Element-wise sum over ranks of a contiguous CPU tensor, in place.
+  virtual void AllReduceSum(torch::Tensor& tensor) = 0;
+  // Rank `root`'s tensor into every rank's, in place.
+  virtual void Broadcast(torch::Tensor& tensor, int root) = 0;
+};
+
+// The GradientHook of one rank: sums the policy's gradients with every
+// rank's and divides by the world size, and merges the ranks' step agreement
+// (mean KL, finite everywhere) in the same allreduce.
+algorithms::GradientHook AverageGradients(Communicator& comm, ActorCritic& policy);
+
+// Folds the union of every rank's n rows of observations into `normalizer`,
+// identically on every rank.
+void MergeObservations(Communicator& comm, const float* rows, int64_t n,
+                       RunningNormalizer& normalizer);
+
+// Whether any rank passed true; every rank gets the same answer.
+bool AnyRank(Communicator& comm, bool flag);
+
+// Rank 0's parameters on every rank.
+void BroadcastParameters(Communicator& comm, ActorCritic& policy);
+
+// The ranks meet at host:port, where rank 0 listens. Throws std::runtime_error
+// when they do not all arrive within `timeout`.
+std::unique_ptr<Communicator> MakeGlooCommunicator(const std::string& host, int port, int rank,
+                                                   int world_size,
+                                                   std::chrono::milliseconds timeout);
+
+}  // namespace robofleet::learner
+
+#endif  // ROBOFLEET_LEARNER_COMMUNICATOR_H_

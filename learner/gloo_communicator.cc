@@ -1,0 +1,70 @@
+// The only translation unit that sees c10d: Debian's LibTorch declares the
+// Gloo process group only when USE_C10D_GLOO is defined (see CMakeLists.txt).
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <stdexcept>
+
+#include "learner/communicator.h"
+
+namespace robofleet::learner {
+namespace {
+
+class GlooCommunicator : public Communicator {
+ public:
+  GlooCommunicator(const std::string& host, int port, int rank, int world_size,
+                   std::chrono::milliseconds timeout)
+      : rank_(rank), world_size_(world_size) {
+    c10d::TCPStoreOptions store_options;
+    store_options.port = static_cast<uint16_t>(port);
+    store_options.isServer = rank == 0;
+    store_options.numWorkers = world_size;
+    store_options.waitWorkers = true;
+    store_options.timeout = timeout;
+    auto store = c10::make_intrusive<c10d::TCPStore>(host, store_options);
+    auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
+    group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, options);
+  }
+
+  int rank() const override { return rank_; }
+  int world_size() const override { return world_size_; }
+
+  void AllReduceSum(torch::Tensor& tensor) override {
+    std::vector<at::Tensor> tensors{tensor};
+    Wait(group_->allreduce(tensors), "allreduce");
+  }
+
+  void Broadcast(torch::Tensor& tensor, int root) override {
+    std::vector<at::Tensor> tensors{tensor};
+    c10d::BroadcastOptions options;
+    options.rootRank = root;
+    Wait(group_->broadcast(tensors, options), "broadcast");
+  }
+
+ private:
+  void Wait(const c10::intrusive_ptr<c10d::Work>& work, const char* what) {
+    try {
+      work->wait();
+    } catch (const std::exception& e) {
+      // a rank died or hung: say so in one line, without c10's backtrace
+      std::string message = e.what();
+      throw std::runtime_error(std::string("gloo ") + what + " across " +
+                               std::to_string(world_size_) + " learner ranks failed (did a rank " +
+                               "die?): " + message.substr(0, message.find('\n')));
+    }
+  }
+
+  int rank_, world_size_;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
+};
+
+}  // namespace
+
+std::unique_ptr<Communicator> MakeGlooCommunicator(const std::string& host, int port, int rank,
+                                                   int world_size,
+                                                   std::chrono::milliseconds timeout) {
+  return std::make_unique<GlooCommunicator>(host, port, rank, world_size, timeout);
+}
+
+}  // namespace robofleet::learner

@@ -1,0 +1,176 @@
+// Learner ranks over Gloo, as threads of one process meeting at a real
+// TCPStore on loopback: gradient averaging, merged statistics, dead ranks.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "algorithms/algorithm.h"
+#include "core/config.h"
+#include "core/normalizer.h"
+#include "core/policy.h"
+#include "learner/communicator.h"
+
+namespace robofleet::learner {
+namespace {
+
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(sa);
+  bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  close(fd);
+  return ntohs(sa.sin_port);
+}
+
+// Runs body(rank, communicator) on `world` threads joined at one store.
+void RunRanks(int world, const std::function<void(int, Communicator&)>& body,
+              std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+  const int port = FreePort();
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < world; ++rank) {
+    threads.emplace_back([&, rank] {
+      std::unique_ptr<Communicator> comm =
+          MakeGlooCommunicator("127.0.0.1", port, rank, world, timeout);
+      body(rank, *comm);
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+algorithms::RolloutBatch Slice(const algorithms::RolloutBatch& b, int64_t from, int64_t to) {
+  algorithms::RolloutBatch s;
+  s.obs = b.obs.slice(0, from, to);
+  s.actions = b.actions.slice(0, from, to);
+  s.log_probs = b.log_probs.slice(0, from, to);
+  s.advantages = b.advantages.slice(0, from, to);
+  s.returns = b.returns.slice(0, from, to);
+  s.values = b.values.slice(0, from, to);
+  return s;
+}
+
+TEST(DataParallelTest, TwoRanksOnHalvesEqualOneRankOnTheWhole) {
+  PolicyConfig policy_config;
+  policy_config.hidden = {16, 16};
+  AlgorithmConfig config;
+  config.epochs = 1;
+  config.minibatches = 1;  // one gradient over the whole batch: the sum of the halves'
+  config.normalize_advantages = false;
+  config.lr_schedule = "constant";
+  torch::manual_seed(3);
+  ActorCritic reference(6, 2, policy_config);
+  algorithms::RolloutBatch batch;
+  batch.obs = torch::randn({256, 6});
+  batch.actions = torch::randn({256, 2});
+  batch.log_probs = torch::randn({256}) - 2.0;
+  batch.advantages = torch::randn({256});
+  batch.returns = torch::randn({256});
+  batch.values = batch.returns + 0.1 * torch::randn({256});
+  const torch::Tensor initial = FlattenParameters(*reference).clone();
+
+  // one rank, the whole batch, three updates
+  auto whole = algorithms::CreateAlgorithm(config, reference);
+  for (int i = 0; i < 3; ++i) whole->Update(batch, {});
+  const torch::Tensor expected = FlattenParameters(*reference);
+
+  // two ranks, half each, starting from rank 0's parameters
+  std::vector<torch::Tensor> results(2);
+  RunRanks(2, [&](int rank, Communicator& comm) {
+    torch::manual_seed(100 + rank);  // different initial parameters, on purpose
+    ActorCritic policy(6, 2, policy_config);
+    if (rank == 0) LoadFlatParameters(*policy, initial.data_ptr<float>(), initial.numel());
+    BroadcastParameters(comm, policy);
+    auto algorithm = algorithms::CreateAlgorithm(config, policy);
+    for (int i = 0; i < 3; ++i) {
+      algorithm->Update(Slice(batch, 128 * rank, 128 * (rank + 1)),
+                        AverageGradients(comm, policy));
+    }
+    results[rank] = FlattenParameters(*policy).clone();
+  });
+  EXPECT_TRUE(torch::equal(results[0], results[1])) << "ranks ended with different parameters";
+  EXPECT_FALSE(torch::equal(results[0], initial));
+  EXPECT_LT((results[0] - expected).abs().max().item<float>(), 1e-5);
+}
+
+TEST(DataParallelTest, RanksAgreeOnSkippingANonFiniteStep) {
+  PolicyConfig policy_config;
+  policy_config.hidden = {8};
+  AlgorithmConfig config;
+  config.epochs = 1;
+  config.minibatches = 2;
+  std::vector<algorithms::UpdateStats> stats(2);
+  std::vector<torch::Tensor> params(2);
+  RunRanks(2, [&](int rank, Communicator& comm) {
+    torch::manual_seed(7);
+    ActorCritic policy(4, 1, policy_config);
+    auto algorithm = algorithms::CreateAlgorithm(config, policy);
+    algorithms::RolloutBatch b;
+    b.obs = torch::randn({64, 4});
+    b.actions = torch::randn({64, 1});
+    b.log_probs = torch::randn({64}) - 2.0;
+    b.advantages = torch::randn({64});
+    b.returns = torch::randn({64});
+    b.values = b.returns.clone();
+    // rank 1's returns are all NaN, so each of its steps is non-finite
+    if (rank == 1) b.returns.fill_(std::nan(""));
+    stats[rank] = algorithm->Update(b, AverageGradients(comm, policy));
+    params[rank] = FlattenParameters(*policy).clone();
+  });
+  // rank 0's losses were finite, yet it skipped with rank 1: the ranks stay equal
+  EXPECT_EQ(stats[0].skipped_steps, stats[1].skipped_steps);
+  EXPECT_EQ(stats[0].skipped_steps, 2);
+  EXPECT_TRUE(torch::equal(params[0], params[1]));
+}
+
+TEST(DataParallelTest, MergedObservationsEqualOneUpdateOnTheUnion) {
+  torch::manual_seed(5);
+  const torch::Tensor rows = torch::randn({300, 3}) * 4.0 + 2.0;
+  RunningNormalizer whole(3, 10.0, true);
+  whole.Update(rows.data_ptr<float>(), 100);  // earlier statistics
+  whole.Update(rows.data_ptr<float>() + 100 * 3, 200);
+  std::vector<RunningNormalizer> ranks(2, RunningNormalizer(3, 10.0, true));
+  RunRanks(2, [&](int rank, Communicator& comm) {
+    ranks[rank].Update(rows.data_ptr<float>(), 100);
+    // rank 0 holds 150 rows of the new batch, rank 1 the other 50 plus 0
+    const int64_t from = rank == 0 ? 100 : 250, n = rank == 0 ? 150 : 50;
+    MergeObservations(comm, rows.data_ptr<float>() + from * 3, n, ranks[rank]);
+  });
+  for (int j = 0; j < 3; ++j) {
+    EXPECT_EQ(ranks[0].mean()[j], ranks[1].mean()[j]);
+    EXPECT_EQ(ranks[0].var()[j], ranks[1].var()[j]);
+    EXPECT_NEAR(ranks[0].mean()[j], whole.mean()[j], 1e-9);
+    EXPECT_NEAR(ranks[0].var()[j], whole.var()[j], 1e-8);
+  }
+  EXPECT_EQ(ranks[0].count(), whole.count());
+}
+
+TEST(DataParallelTest, ADeadRankFailsTheOthersWithinTheTimeout) {
+  const auto start = std::chrono::steady_clock::now();
+  std::string error;
+  RunRanks(
+      2,
+      [&](int rank, Communicator& comm) {
+        if (rank == 1) return;  // gone before the first collective
+        torch::Tensor t = torch::ones({4});
+        try {
+          comm.AllReduceSum(t);
+        } catch (const std::exception& e) {
+          error = e.what();
+        }
+      },
+      std::chrono::seconds(5));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_NE(error.find("learner ranks failed"), std::string::npos) << error;
+  EXPECT_LT(seconds, 20.0);
+}
+
+}  // namespace
+}  // namespace robofleet::learner
