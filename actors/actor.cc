@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include "core/state_file.h"
 #include "core/bytes.h"
 #include "core/wire.h"
+#include "envs/mujoco_env.h"
 #include "envs/vector_env.h"
 
 namespace robofleet::actors {
@@ -78,21 +80,52 @@ class WeightsReceiver {
   int64_t rejected_ = 0;
 };
 
+// Draws every row's action from the policy's Gaussian with the actor's own
+// stream: raw = mean + std * noise goes to the learner, tanh(raw) to the env
+// when the policy squashes, and the log-prob follows from the noise exactly
+// as ActorCritic::LogProb computes it from raw. Plain loops over K x A
+// numbers: at actor batch sizes the dozen tensor ops of the same arithmetic
+// cost more than the policy's matrix products.
+void SampleActions(const ActionDistribution& dist, bool tanh_squash, envs::EnvRandom& noise,
+                   float* raw, float* log_prob, float* squashed) {
+  const torch::Tensor mean_t = dist.mean.contiguous(), log_std_t = dist.log_std.contiguous();
+  const float* mean = mean_t.data_ptr<float>();
+  const float* log_std = log_std_t.data_ptr<float>();
+  const int64_t K = mean_t.size(0), A = mean_t.size(1);
+  const double kLogSqrt2Pi = 0.5 * std::log(2.0 * M_PI), kLog2 = std::log(2.0);
+  for (int64_t k = 0; k < K; ++k) {
+    double lp = 0.0;
+    for (int64_t a = 0; a < A; ++a) {
+      const int64_t i = k * A + a;
+      const double z = noise.Normal();
+      raw[i] = static_cast<float>(mean[i] + std::exp(log_std[i]) * z);
+      lp += -0.5 * z * z - log_std[i] - kLogSqrt2Pi;
+      if (tanh_squash) {
+        // log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u))
+        const double u = raw[i];
+        const double softplus = std::max(-2.0 * u, 0.0) + std::log1p(std::exp(-std::abs(2.0 * u)));
+        lp -= 2.0 * (kLog2 - u - softplus);
+        squashed[i] = static_cast<float>(std::tanh(u));
+      }
+    }
+    log_prob[k] = static_cast<float>(lp);
+  }
+}
+
 // Everything the actor carries from one fragment to the next, as bytes.
 std::string SaveActorState(const envs::VectorEnv& venv, const std::vector<float>& current_obs,
-                           uint64_t sequence) {
+                           uint64_t sequence, const envs::EnvRandom& noise) {
   ByteWriter w;
   w.Put(sequence);
   w.PutString(std::string_view(reinterpret_cast<const char*>(current_obs.data()),
                                current_obs.size() * sizeof(float)));
   w.PutString(venv.SaveState());
-  const torch::Tensor rng = at::detail::getDefaultCPUGenerator().get_state();
-  w.PutString(std::string_view(static_cast<const char*>(rng.data_ptr()), rng.numel()));
+  w.PutString(noise.Save());
   return w.str();
 }
 
 void LoadActorState(const std::string& state, envs::VectorEnv* venv,
-                    std::vector<float>* current_obs, uint64_t* sequence) {
+                    std::vector<float>* current_obs, uint64_t* sequence, envs::EnvRandom* noise) {
   ByteReader r(state);
   *sequence = r.Get<uint64_t>();
   const std::string_view obs = r.GetString();
@@ -101,11 +134,7 @@ void LoadActorState(const std::string& state, envs::VectorEnv* venv,
   }
   std::memcpy(current_obs->data(), obs.data(), obs.size());
   venv->LoadState(r.GetString());
-  const std::string_view rng = r.GetString();
-  torch::Tensor bytes = torch::empty({static_cast<int64_t>(rng.size())}, torch::kUInt8);
-  std::memcpy(bytes.data_ptr(), rng.data(), rng.size());
-  at::Generator generator = at::detail::getDefaultCPUGenerator();
-  generator.set_state(bytes);
+  noise->Load(std::string(r.GetString()));
 }
 
 }  // namespace
@@ -122,6 +151,9 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
   SeedTorch(seed);
   torch::NoGradGuard no_grad;
   ActorCritic policy(D, A, config.policy);
+  // the Gaussian noise of the actions: the actor's own stream
+  envs::EnvRandom noise(envs::DeriveSeed(seed, uint64_t{1} << 40));
+  std::vector<float> squashed(static_cast<size_t>(K) * A);
   RunningNormalizer normalizer(D, config.normalizer.clip, config.normalizer.enabled);
 
   zmq::context_t context(1);
@@ -172,13 +204,15 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
       throw UserError(path + ": missing or damaged; a deterministic run resumes only from a "
                              "checkpoint whose actor states were saved");
     }
-    LoadActorState(*saved, &venv, &current_obs, &sequence);
+    LoadActorState(*saved, &venv, &current_obs, &sequence, &noise);
   }
   // where each microsecond goes, written out however the loop ends
   RolloutTimes times;
   RolloutTimesFile times_file(options.stats_path, &times);
   PhaseClock phase;
 
+  // no autograd bookkeeping at all from here on: the rollout only reads the policy
+  c10::InferenceMode inference;
   for (int64_t fragment = 0; options.max_fragments < 0 || fragment < options.max_fragments;
        ++fragment) {
     if (StopRequested()) break;
@@ -200,7 +234,7 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
       if (version % config.train.checkpoint_every == 0) {
         std::filesystem::create_directories(options.checkpoint_dir);
         WriteStateFile(ActorStatePath(options.checkpoint_dir, options.index, version),
-                       SaveActorState(venv, current_obs, sequence));
+                       SaveActorState(venv, current_obs, sequence, noise));
         // the learner keeps train.keep_checkpoints checkpoints; so do we
         const int64_t expired = version - static_cast<int64_t>(config.train.keep_checkpoints) *
                                               config.train.checkpoint_every;
@@ -236,13 +270,12 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
       // gets tanh(u) when the policy squashes
       normalizer.Normalize(obs_t, normalized.data(), K);
       torch::Tensor x = torch::from_blob(normalized.data(), {K, D});
-      ActionSample sample = policy->Sample(x);
-      std::memcpy(actions + static_cast<size_t>(t) * K * A, sample.raw.data_ptr<float>(),
-                  sizeof(float) * K * A);
-      std::memcpy(log_probs + static_cast<size_t>(t) * K, sample.log_prob.data_ptr<float>(),
-                  sizeof(float) * K);
+      float* raw = actions + static_cast<size_t>(t) * K * A;
+      SampleActions(policy->Distribution(x), config.policy.tanh_squash, noise, raw,
+                    log_probs + static_cast<size_t>(t) * K, squashed.data());
       phase.Lap(&times.inference_s);
-      venv.Step(sample.action.data_ptr<float>(), obs + static_cast<size_t>(t + 1) * K * D,
+      venv.Step(config.policy.tanh_squash ? squashed.data() : raw,
+                obs + static_cast<size_t>(t + 1) * K * D,
                 rewards + static_cast<size_t>(t) * K, terminated + static_cast<size_t>(t) * K,
                 truncated + static_cast<size_t>(t) * K, &truncated_obs);
       phase.Lap(&times.simulate_s);

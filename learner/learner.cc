@@ -116,47 +116,36 @@ void FragmentBatcher::Clear() {
 
 void FragmentBatcher::Add(const wire::FragmentView& f) {
   ROBOFLEET_CHECK(!full() && f.T == T_ && f.K == K_ && f.D == D_ && f.A == A_);
-  const int64_t B = this->B();
   const int64_t col = static_cast<int64_t>(count_) * K_;
-  // each time row of the fragment lands in columns [col, col + K) of the batch
-  float* obs = obs_.data_ptr<float>();
-  float* actions = actions_.data_ptr<float>();
-  float* log_probs = log_probs_.data_ptr<float>();
-  float* rewards = rewards_.data_ptr<float>();
-  float* terminated = terminated_.data_ptr<float>();
-  float* truncated = truncated_.data_ptr<float>();
-  int n = 0;
-  for (int t = 0; t <= T_; ++t) {
-    std::memcpy(obs + (t * B + col) * D_, f.obs + static_cast<int64_t>(t) * K_ * D_,
-                sizeof(float) * K_ * D_);
-    if (t == T_) break;
-    std::memcpy(actions + (t * B + col) * A_, f.actions + static_cast<int64_t>(t) * K_ * A_,
-                sizeof(float) * K_ * A_);
-    std::memcpy(log_probs + t * B + col, f.log_probs + t * K_, sizeof(float) * K_);
-    std::memcpy(rewards + t * B + col, f.rewards + t * K_, sizeof(float) * K_);
-    for (int k = 0; k < K_; ++k) {
-      terminated[t * B + col + k] = f.terminated[t * K_ + k];
-      truncated[t * B + col + k] = f.truncated[t * K_ + k];
-      if (f.truncated[t * K_ + k]) {
-        truncated_index_.push_back(t * B + col + k);
-        truncated_obs_.insert(truncated_obs_.end(), f.truncated_obs + n * D_,
-                              f.truncated_obs + (n + 1) * D_);
-        ++n;
-      }
-    }
+  // tensors over the received frames themselves (no copy); each lands in
+  // columns [col, col + K) of the batch with one strided copy, the 0/1 flags
+  // converted to float on the way
+  auto frame = [](const void* data, at::IntArrayRef shape, torch::Dtype type) {
+    return torch::from_blob(const_cast<void*>(data), shape, type);
+  };
+  obs_.narrow(1, col, K_).copy_(frame(f.obs, {T_ + 1, K_, D_}, torch::kFloat32));
+  actions_.narrow(1, col, K_).copy_(frame(f.actions, {T_, K_, A_}, torch::kFloat32));
+  log_probs_.narrow(1, col, K_).copy_(frame(f.log_probs, {T_, K_}, torch::kFloat32));
+  rewards_.narrow(1, col, K_).copy_(frame(f.rewards, {T_, K_}, torch::kFloat32));
+  terminated_.narrow(1, col, K_).copy_(frame(f.terminated, {T_, K_}, torch::kUInt8));
+  const torch::Tensor truncated = frame(f.truncated, {T_, K_}, torch::kUInt8);
+  truncated_.narrow(1, col, K_).copy_(truncated);
+  if (f.N > 0) {
+    // final observations in (t, k) order, as the actor appended them
+    const torch::Tensor where = truncated.nonzero();  // [N, 2]
+    truncated_index_.push_back(where.select(1, 0) * B() + col + where.select(1, 1));
+    truncated_obs_.push_back(frame(f.truncated_obs, {static_cast<int64_t>(f.N), D_}, torch::kFloat32).clone());
   }
   ++count_;
 }
 
 torch::Tensor FragmentBatcher::truncated_obs() const {
-  const int64_t n = static_cast<int64_t>(truncated_index_.size());
-  return torch::from_blob(const_cast<float*>(truncated_obs_.data()), {n, D_}).clone();
+  return truncated_obs_.empty() ? torch::empty({0, D_}) : torch::cat(truncated_obs_);
 }
 
 torch::Tensor FragmentBatcher::truncated_index() const {
-  const int64_t n = static_cast<int64_t>(truncated_index_.size());
-  return torch::from_blob(const_cast<int64_t*>(truncated_index_.data()), {n}, torch::kInt64)
-      .clone();
+  if (truncated_index_.empty()) return torch::empty({0}, torch::kInt64);
+  return torch::cat(truncated_index_);
 }
 
 torch::Tensor NormalizeObs(const torch::Tensor& raw, const RunningNormalizer& normalizer) {

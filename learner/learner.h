@@ -108,8 +108,8 @@ class FragmentBatcher {
   int T_, K_, D_, A_, num_fragments_;
   int count_ = 0;
   torch::Tensor obs_, actions_, log_probs_, rewards_, terminated_, truncated_;
-  std::vector<float> truncated_obs_;
-  std::vector<int64_t> truncated_index_;
+  std::vector<torch::Tensor> truncated_obs_;    // [N_i, D] per fragment
+  std::vector<torch::Tensor> truncated_index_;  // [N_i] per fragment
 };
 
 // Normalises raw observations [..., D] exactly as the actors do.

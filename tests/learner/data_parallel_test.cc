@@ -83,8 +83,7 @@ TEST(DataParallelTest, TwoRanksOnHalvesEqualOneRankOnTheWhole) {
   // two ranks, half each, starting from rank 0's parameters
   std::vector<torch::Tensor> results(2);
   RunRanks(2, [&](int rank, Communicator& comm) {
-    torch::manual_seed(100 + rank);  // different initial parameters, on purpose
-    ActorCritic policy(6, 2, policy_config);
+    ActorCritic policy(6, 2, policy_config);  // rank 1's differ until the broadcast
     if (rank == 0) LoadFlatParameters(*policy, initial.data_ptr<float>(), initial.numel());
     BroadcastParameters(comm, policy);
     auto algorithm = algorithms::CreateAlgorithm(config, policy);
@@ -107,9 +106,12 @@ TEST(DataParallelTest, RanksAgreeOnSkippingANonFiniteStep) {
   config.minibatches = 2;
   std::vector<algorithms::UpdateStats> stats(2);
   std::vector<torch::Tensor> params(2);
+  torch::manual_seed(7);
+  const torch::Tensor initial = FlattenParameters(*ActorCritic(4, 1, policy_config)).clone();
   RunRanks(2, [&](int rank, Communicator& comm) {
-    torch::manual_seed(7);
+    // the threads share torch's generator, so the parameters are made above
     ActorCritic policy(4, 1, policy_config);
+    LoadFlatParameters(*policy, initial.data_ptr<float>(), initial.numel());
     auto algorithm = algorithms::CreateAlgorithm(config, policy);
     algorithms::RolloutBatch b;
     b.obs = torch::randn({64, 4});
