@@ -121,16 +121,19 @@ UpdateStats Ppo::Update(const RolloutBatch& batch, const GradientHook& hook) {
         stats.kl_stopped = true;
         break;
       }
-      const double norm = torch::nn::utils::clip_grad_norm_(
-          policy_->parameters(),
-          config_.max_grad_norm > 0 ? config_.max_grad_norm : std::numeric_limits<double>::max());
+      // clipped as clip_grad_norm_ does, but as one tensor
+      torch::Tensor flat_grad = optimizer_.FlatGradient();
+      const double norm = flat_grad.norm().item<double>();
       if (!std::isfinite(norm)) {
         optimizer_.zero_grad();
         ++stats.skipped_steps;
         continue;
       }
+      if (config_.max_grad_norm > 0 && norm > config_.max_grad_norm) {
+        flat_grad.mul_(config_.max_grad_norm / (norm + 1e-6));
+      }
       torch::Tensor grad_norm = torch::tensor(norm);
-      optimizer_.step();
+      optimizer_.Step(flat_grad);
       sums += torch::stack({terms.policy.detach(), terms.value.detach(), terms.entropy.detach(),
                             terms.approx_kl, terms.clip_frac, grad_norm.to(torch::kFloat32)});
       ++stats.optimizer_steps;

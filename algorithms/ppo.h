@@ -3,6 +3,7 @@
 #define ROBOFLEET_ALGORITHMS_PPO_H_
 
 #include "algorithms/algorithm.h"
+#include "algorithms/flat_adam.h"
 
 namespace robofleet::algorithms {
 
@@ -44,7 +45,7 @@ class Ppo : public Algorithm {
 
   AlgorithmConfig config_;
   ActorCritic policy_;
-  torch::optim::Adam optimizer_;
+  FlatAdam optimizer_;
 };
 
 }  // namespace robofleet::algorithms
