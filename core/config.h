@@ -261,6 +261,7 @@ struct LearnerConfig {
   int threads = 1;
   int count = 1;
   int collective_timeout_s = 120;
+  bool receive_during_update = false;
 
   template <class V>
   void Visit(V& v) {
@@ -271,6 +272,10 @@ struct LearnerConfig {
     v.Field("count", count,
             "learner ranks (processes); each trains on the fragments of its own actors "
             "(actor i feeds rank i mod count) and the gradients are averaged over gloo");
+    v.Field("receive_during_update", receive_during_update,
+            "a second thread receives and batches the next fragments while the update runs; "
+            "worth it when the actors have cores of their own, not when they share the "
+            "learner's");
     v.Field("collective_timeout_s", collective_timeout_s,
             "seconds a rank waits for the others at a collective before the run fails");
   }

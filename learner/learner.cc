@@ -1,6 +1,7 @@
 #include "learner/learner.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include <map>
 #include <filesystem>
 #include <numeric>
+#include <thread>
 #include <optional>
 
 #include "core/check.h"
@@ -289,6 +291,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
   }
 
   FragmentBatcher batcher(T, K, task.obs_dim, task.act_dim, num_fragments);
+  FragmentBatcher next_batcher(T, K, task.obs_dim, task.act_dim, num_fragments);
   // the last 100 finished episodes (restored on resume, so the means continue)
   std::deque<float> recent_returns(counters.recent_returns.begin(), counters.recent_returns.end());
   std::deque<float> recent_lengths(counters.recent_lengths.begin(), counters.recent_lengths.end());
@@ -300,7 +303,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     SaveCheckpoint(checkpoint_dir, policy, algorithm->optimizer(), normalizer, counters,
                    config.train.keep_checkpoints);
   };
-  double lag_sum = 0.0;
+  double lag_sum = 0.0, next_lag_sum = 0.0;
   int64_t malformed = counters.dropped_fragments, stale = 0, malformed_logged = 0;
   // a restarted actor starts its sequence numbers again: that is how restarts are counted
   std::map<uint32_t, uint64_t> last_sequence;
@@ -316,9 +319,11 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     return d.empty() ? std::nan("") : std::accumulate(d.begin(), d.end(), 0.0) / d.size();
   };
 
-  // one message from the trajectory socket into the batch, when valid and fresh
-  auto receive_fragment = [&] {
-    if (!RecvMultipart(pull, &parts, 100)) return;
+  // One message from the trajectory socket into `into`, when valid and fresh
+  // for the policy `version` that batch will be trained at.
+  auto receive_fragment = [&](FragmentBatcher& into, double& into_lag_sum, int64_t version,
+                              int timeout_ms) {
+    if (!RecvMultipart(pull, &parts, timeout_ms)) return;
     std::vector<wire::Frame> frames = FramesOf(parts);
     wire::FragmentView fragment;
     wire::DecodeStatus status =
@@ -336,13 +341,13 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     if (!first_seen && fragment.sequence <= last->second) ++actor_restarts;
     last->second = fragment.sequence;
     // too old, or newer than us (made with weights of a learner we replaced)
-    const int64_t lag = counters.policy_version - static_cast<int64_t>(fragment.policy_version);
+    const int64_t lag = version - static_cast<int64_t>(fragment.policy_version);
     if (lag < 0 || lag > config.algorithm.max_policy_lag) {
       ++stale;
       return;
     }
-    lag_sum += static_cast<double>(lag);
-    batcher.Add(fragment);
+    into_lag_sum += static_cast<double>(lag);
+    into.Add(fragment);
     for (int e = 0; e < fragment.E; ++e) {
       recent_returns.push_back(fragment.episode_returns[e]);
       recent_lengths.push_back(static_cast<float>(fragment.episode_lengths[e]));
@@ -361,13 +366,29 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
       if (publisher && publisher->SecondsSinceLast() > 0.5) {
         publisher->Publish(policy, normalizer, counters.policy_version);
       }
-      receive_fragment();
+      receive_fragment(batcher, lag_sum, counters.policy_version, 100);
       continue;
     }
     if (comm) stop = AnyRank(*comm, stop);
     if (stop) break;
 
-    // update on the full batch
+    // update on the full batch, while a second thread receives, checks and
+    // batches the fragments of the next one (they are trained at the next
+    // version, so their lag counts from it)
+    std::atomic<bool> updating{config.learner.receive_during_update};
+    std::thread receiver([&] {
+      while (updating.load() && !next_batcher.full()) {
+        receive_fragment(next_batcher, next_lag_sum, counters.policy_version + 1, 5);
+      }
+    });
+    struct Joiner {
+      std::atomic<bool>& flag;
+      std::thread& thread;
+      ~Joiner() {
+        flag = false;
+        if (thread.joinable()) thread.join();
+      }
+    } joiner{updating, receiver};
     algorithms::RolloutBatch batch =
         BuildRolloutBatch(batcher, policy, normalizer, config.algorithm);
     algorithm->SetLearningRate(algorithms::ScheduledLearningRate(
@@ -399,8 +420,12 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     counters.policy_version += 1;
     counters.dropped_fragments = malformed + stale;
     const double policy_lag_mean = lag_sum / batcher.count();
+    updating = false;
+    receiver.join();
     batcher.Clear();
-    lag_sum = 0.0;
+    std::swap(batcher, next_batcher);
+    lag_sum = next_lag_sum;
+    next_lag_sum = 0.0;
     if (publisher) publisher->Publish(policy, normalizer, counters.policy_version);
     if (!leader) continue;
 

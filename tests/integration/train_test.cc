@@ -79,6 +79,19 @@ TEST_F(TrainTest, FiveUpdatesOverIpcEndWithPolicyAndCheckpoints) {
   EXPECT_TRUE(ProcessesMatching(run).empty());
 }
 
+TEST_F(TrainTest, ReceivingDuringTheUpdateTrainsEveryBatch) {
+  const std::string run = dir_ + "/run";
+  Child train({ROBOFLEET_BINARY, "train", WriteExperiment(30 * 128), "--run-dir", run, "--set",
+               "learner.receive_during_update=true", "--set", "algorithm.epochs=8"},
+              dir_ + "/train");
+  ASSERT_TRUE(train.Wait(120)) << train.err();
+  ASSERT_EQ(train.exit_code(), 0) << train.err();
+  const std::vector<double> steps = CsvColumn(run + "/metrics.csv", "env_steps");
+  ASSERT_EQ(steps.size(), 30u);
+  // one row per update, none lost or doubled by the second batch filling beside the update
+  for (size_t i = 0; i < steps.size(); ++i) EXPECT_EQ(steps[i], (i + 1) * 128.0);
+}
+
 TEST_F(TrainTest, SetOverridesReachTheRun) {
   const std::string run = dir_ + "/run";
   Child train({ROBOFLEET_BINARY, "train", WriteExperiment(10000), "--run-dir", run, "--set",
