@@ -9,9 +9,12 @@
 #include <cstdlib>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "algorithms/algorithm.h"
 #include "core/policy.h"
+#include "learner/communicator.h"
+#include "launcher/process.h"
 #include "launcher/commands.h"
 
 namespace robofleet::launcher {
@@ -155,6 +158,82 @@ class PythonBaseline {
   std::FILE* from_ = nullptr;
 };
 
+// A communicator that also counts the seconds its collectives take.
+class TimedCommunicator : public learner::Communicator {
+ public:
+  explicit TimedCommunicator(std::unique_ptr<learner::Communicator> inner)
+      : inner_(std::move(inner)) {}
+  int rank() const override { return inner_->rank(); }
+  int world_size() const override { return inner_->world_size(); }
+  void AllReduceSum(torch::Tensor& tensor) override {
+    const auto start = std::chrono::steady_clock::now();
+    inner_->AllReduceSum(tensor);
+    seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  void Broadcast(torch::Tensor& tensor, int root) override { inner_->Broadcast(tensor, root); }
+  double seconds() const { return seconds_; }
+
+ private:
+  std::unique_ptr<learner::Communicator> inner_;
+  double seconds_ = 0.0;
+};
+
+struct RanksTiming {
+  int updates = 0;
+  double update_s = 0.0;     // wall seconds per update (rank 0)
+  double allreduce_s = 0.0;  // of which in allreduce (rank 0)
+};
+
+// W learner ranks as threads of this process meeting over Gloo on loopback,
+// each updating on its 1/W of `data` with the gradients averaged, as
+// learner.count runs them (one intra-op thread each).
+RanksTiming TimeRanks(int W, const PolicyConfig& policy_config, const AlgorithmConfig& config,
+                      const algorithms::RolloutBatch& data, const torch::Tensor& initial,
+                      double min_seconds) {
+  const int port = FreePort("127.0.0.1");
+  const int64_t share = data.obs.size(0) / W;
+  RanksTiming timing;
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < W; ++rank) {
+    threads.emplace_back([&, rank] {
+      TimedCommunicator comm(learner::MakeGlooCommunicator("127.0.0.1", port, rank, W,
+                                                           std::chrono::seconds(60)));
+      ActorCritic policy(static_cast<int>(data.obs.size(1)),
+                         static_cast<int>(data.actions.size(1)), policy_config);
+      LoadFlatParameters(*policy, initial.data_ptr<float>(), initial.numel());
+      auto algorithm = algorithms::CreateAlgorithm(config, policy);
+      algorithms::RolloutBatch mine;
+      mine.obs = data.obs.narrow(0, rank * share, share);
+      mine.actions = data.actions.narrow(0, rank * share, share);
+      mine.log_probs = data.log_probs.narrow(0, rank * share, share);
+      mine.advantages = data.advantages.narrow(0, rank * share, share);
+      mine.returns = data.returns.narrow(0, rank * share, share);
+      const algorithms::GradientHook hook = learner::AverageGradients(comm, policy);
+      algorithm->Update(mine, hook);  // warm-up
+      // every rank runs the same number of updates: rank 0 decides when to stop
+      double elapsed = 0.0, in_allreduce = 0.0;
+      int updates = 0;
+      for (bool more = true; more; ++updates) {
+        const auto start = std::chrono::steady_clock::now();
+        const double allreduce_before = comm.seconds();
+        algorithm->Update(mine, hook);
+        elapsed += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        in_allreduce += comm.seconds() - allreduce_before;
+        torch::Tensor flag = torch::tensor({rank == 0 && elapsed < min_seconds ? 1.0f : 0.0f});
+        comm.AllReduceSum(flag);
+        more = flag.item<float>() > 0 || updates < 1;
+      }
+      if (rank == 0) {
+        timing.updates = updates;
+        timing.update_s = elapsed / updates;
+        timing.allreduce_s = in_allreduce / updates;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return timing;
+}
+
 // PPO-update samples/s on a synthetic batch: batch x epochs / seconds.
 int BenchLearner(int argc, char** argv) {
   cxxopts::Options options("robofleet bench learner",
@@ -173,11 +252,15 @@ int BenchLearner(int argc, char** argv) {
                  "interpreter, one of its updates after each of ours (one thread unless "
                  "--threads)",
        cxxopts::value<std::string>()->implicit_value("/usr/bin/python3"))
+      ("ranks", "also time this many learner ranks (threads over Gloo on loopback), each "
+                "on its share of the batch", cxxopts::value<int>()->default_value("1"))
       ("json", "print one JSON object")
       ("h,help", "show this help");
   const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
+  const int ranks = args["ranks"].as<int>();
+  if (ranks < 1) throw UserError("--ranks must be at least 1, e.g. --ranks 2");
   const int D = args["obs-dim"].as<int>(), A = args["act-dim"].as<int>();
   const int batch = args["batch"].as<int>(), minibatch = args["minibatch"].as<int>();
   const int epochs = args["epochs"].as<int>();
@@ -185,6 +268,9 @@ int BenchLearner(int argc, char** argv) {
     throw UserError("--obs-dim, --act-dim, --batch, --minibatch and --epochs must be positive");
   }
   if (minibatch > batch) throw UserError("--minibatch must not exceed --batch");
+  if (batch % ranks != 0 || (batch / ranks) % minibatch != 0) {
+    throw UserError("--batch must split into --ranks equal shares of whole minibatches");
+  }
   if (args["threads"].as<int>() > 0) torch::set_num_threads(args["threads"].as<int>());
   // the baseline runs single-threaded, so the comparison does too
   else if (args.count("python")) torch::set_num_threads(1);
@@ -198,6 +284,7 @@ int BenchLearner(int argc, char** argv) {
   algo_config.max_grad_norm = 1.0;
   SeedTorch(1);
   ActorCritic policy(D, A, policy_config);
+  const torch::Tensor initial = FlattenParameters(*policy).clone();
   auto algorithm = algorithms::CreateAlgorithm(algo_config, policy);
 
   algorithms::RolloutBatch data;
@@ -235,6 +322,15 @@ int BenchLearner(int argc, char** argv) {
     ++updates;
   }
   python.reset();
+  RanksTiming ranks_timing;
+  if (ranks > 1) {
+    // the same minibatch size on every rank: each has batch / ranks samples
+    AlgorithmConfig rank_config = algo_config;
+    rank_config.minibatches = batch / ranks / minibatch;
+    ranks_timing = TimeRanks(ranks, policy_config, rank_config, data, initial, min_seconds);
+  }
+  const double ranks_samples_per_s =
+      ranks > 1 ? static_cast<double>(batch) * epochs / ranks_timing.update_s : 0.0;
   const double samples_per_s = static_cast<double>(batch) * epochs * updates / elapsed;
   const double update_s = elapsed / updates;
   const double flops_per_sample = UpdateFlopsPerSample(*policy, D);
@@ -256,6 +352,11 @@ int BenchLearner(int argc, char** argv) {
       std::printf(", \"python_samples_per_s\": %.1f, \"ratio_to_python\": %.4f",
                   python_samples_per_s, samples_per_s / python_samples_per_s);
     }
+    if (ranks > 1) {
+      std::printf(", \"ranks\": %d, \"ranks_samples_per_s\": %.1f, \"ranks_update_s\": %.6f, "
+                  "\"allreduce_s_per_update\": %.6f",
+                  ranks, ranks_samples_per_s, ranks_timing.update_s, ranks_timing.allreduce_s);
+    }
     std::printf("}\n");
   } else {
     std::printf("learner bench: hidden %s, batch %d, minibatch %d, epochs %d, %d threads\n",
@@ -271,6 +372,13 @@ int BenchLearner(int argc, char** argv) {
     if (args.count("python")) {
       std::printf("  PyTorch (bench/ppo_update.py): %.0f samples/s; C++ / Python %.2fx\n",
                   python_samples_per_s, samples_per_s / python_samples_per_s);
+    }
+    if (ranks > 1) {
+      std::printf("  %d ranks over gloo, %d samples each: %.0f samples/s (%.2fx one rank); "
+                  "%.4f s/update, %.4f s of it in allreduce (%.1f%%)\n",
+                  ranks, batch / ranks, ranks_samples_per_s, ranks_samples_per_s / samples_per_s,
+                  ranks_timing.update_s, ranks_timing.allreduce_s,
+                  100.0 * ranks_timing.allreduce_s / ranks_timing.update_s);
     }
   }
   return 0;

@@ -1,11 +1,16 @@
 #include "launcher/process.h"
 
+#include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +18,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "core/config.h"
 
 namespace robofleet::launcher {
 
@@ -89,6 +96,28 @@ double CpuSeconds(pid_t pid) {
     if (i == 15) stime = std::stod(field);
   }
   return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+int FreePort(const std::string& address) {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(address.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
+    throw UserError("cannot resolve '" + address + "'");
+  }
+  sockaddr_in sa = *reinterpret_cast<sockaddr_in*>(found->ai_addr);
+  freeaddrinfo(found);
+  sa.sin_port = 0;
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  socklen_t len = sizeof(sa);
+  const bool ok = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0 &&
+                  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0;
+  if (fd >= 0) close(fd);
+  if (!ok) {
+    throw UserError("cannot listen on " + address + " (" + std::strerror(errno) + ")");
+  }
+  return ntohs(sa.sin_port);
 }
 
 }  // namespace robofleet::launcher

@@ -25,6 +25,11 @@ pid_t Spawn(const std::vector<std::string>& args);
 // passed; returns the pids still alive.
 std::vector<pid_t> SignalAndReap(std::vector<pid_t> pids, int sig, double timeout_s);
 
+// A tcp port on `address` that is free now (the kernel's pick; the caller
+// binds it moments later). Throws UserError naming the address when it does
+// not resolve or is not this host's.
+int FreePort(const std::string& address);
+
 // Peak resident set size (VmHWM) of a live process in bytes; `pid` 0 means
 // this process. Returns -1 when /proc has no such process.
 int64_t PeakRssBytes(pid_t pid);

@@ -3,8 +3,6 @@
 // Also the `learner` and `actor` entry points those children run.
 #include <cxxopts.hpp>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -99,32 +97,6 @@ std::string SocketDir(const std::string& run_dir, bool* is_temp) {
   return tmpl;
 }
 
-// A free tcp port on `address`: the kernel's pick, which the learner binds
-// moments later.
-int FreePort(const std::string& address) {
-  addrinfo hints{};
-  hints.ai_family = AF_INET;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (getaddrinfo(address.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
-    throw UserError("transport.bind: cannot resolve '" + address + "'; give an IPv4 address of "
-                    "this host, 127.0.0.1 or 0.0.0.0");
-  }
-  sockaddr_in sa = *reinterpret_cast<sockaddr_in*>(found->ai_addr);
-  freeaddrinfo(found);
-  sa.sin_port = 0;
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  socklen_t len = sizeof(sa);
-  const bool ok = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0 &&
-                  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0;
-  if (fd >= 0) close(fd);
-  if (!ok) {
-    throw UserError("transport.bind: cannot listen on " + address + " (" + std::strerror(errno) +
-                    "); use an address of this host");
-  }
-  return ntohs(sa.sin_port);
-}
-
 // Where the learner binds and where actors connect: ipc sockets in the run
 // directory, or tcp ports on transport.bind with the run's CURVE keys.
 struct RunSockets {
@@ -136,12 +108,17 @@ struct RunSockets {
 // Two tcp ports (trajectories, weights) per learner rank on transport.bind.
 // Throws UserError when the address is not this host's.
 std::vector<int> TcpPorts(const TransportConfig& transport, int ranks) {
-  std::vector<int> ports;
-  FreePort(transport.bind);  // the address must be ours even when the ports are given
-  for (int i = 0; i < 2 * ranks; ++i) {
-    ports.push_back(transport.port > 0 ? transport.port + i : FreePort(transport.bind));
+  try {
+    std::vector<int> ports;
+    FreePort(transport.bind);  // the address must be ours even when the ports are given
+    for (int i = 0; i < 2 * ranks; ++i) {
+      ports.push_back(transport.port > 0 ? transport.port + i : FreePort(transport.bind));
+    }
+    return ports;
+  } catch (const UserError& e) {
+    throw UserError(std::string("transport.bind: ") + e.what() +
+                    "; use an IPv4 address of this host, 127.0.0.1 or 0.0.0.0");
   }
-  return ports;
 }
 
 RunSockets MakeRunSockets(const TransportConfig& transport, int ranks,
