@@ -45,6 +45,18 @@ void RunRanks(int world, const std::function<void(int, Communicator&)>& body,
   for (auto& t : threads) t.join();
 }
 
+// n samples of noise shaped like a PPO batch.
+algorithms::RolloutBatch RandomBatch(int n, int obs_dim, int act_dim) {
+  algorithms::RolloutBatch b;
+  b.obs = torch::randn({n, obs_dim});
+  b.actions = torch::randn({n, act_dim});
+  b.log_probs = torch::randn({n}) - 2.0;
+  b.advantages = torch::randn({n});
+  b.returns = torch::randn({n});
+  b.values = b.returns + 0.1 * torch::randn({n});
+  return b;
+}
+
 algorithms::RolloutBatch Slice(const algorithms::RolloutBatch& b, int64_t from, int64_t to) {
   algorithms::RolloutBatch s;
   s.obs = b.obs.slice(0, from, to);
@@ -66,13 +78,7 @@ TEST(DataParallelTest, TwoRanksOnHalvesEqualOneRankOnTheWhole) {
   config.lr_schedule = "constant";
   torch::manual_seed(3);
   ActorCritic reference(6, 2, policy_config);
-  algorithms::RolloutBatch batch;
-  batch.obs = torch::randn({256, 6});
-  batch.actions = torch::randn({256, 2});
-  batch.log_probs = torch::randn({256}) - 2.0;
-  batch.advantages = torch::randn({256});
-  batch.returns = torch::randn({256});
-  batch.values = batch.returns + 0.1 * torch::randn({256});
+  const algorithms::RolloutBatch batch = RandomBatch(256, 6, 2);
   const torch::Tensor initial = FlattenParameters(*reference).clone();
 
   // one rank, the whole batch, three updates
@@ -108,20 +114,16 @@ TEST(DataParallelTest, RanksAgreeOnSkippingANonFiniteStep) {
   std::vector<torch::Tensor> params(2);
   torch::manual_seed(7);
   const torch::Tensor initial = FlattenParameters(*ActorCritic(4, 1, policy_config)).clone();
+  const std::vector<algorithms::RolloutBatch> batches = {RandomBatch(64, 4, 1),
+                                                         RandomBatch(64, 4, 1)};
   RunRanks(2, [&](int rank, Communicator& comm) {
     // the threads share torch's generator, so the parameters are made above
     ActorCritic policy(4, 1, policy_config);
     LoadFlatParameters(*policy, initial.data_ptr<float>(), initial.numel());
     auto algorithm = algorithms::CreateAlgorithm(config, policy);
-    algorithms::RolloutBatch b;
-    b.obs = torch::randn({64, 4});
-    b.actions = torch::randn({64, 1});
-    b.log_probs = torch::randn({64}) - 2.0;
-    b.advantages = torch::randn({64});
-    b.returns = torch::randn({64});
-    b.values = b.returns.clone();
+    algorithms::RolloutBatch b = batches[rank];
     // rank 1's returns are all NaN, so each of its steps is non-finite
-    if (rank == 1) b.returns.fill_(std::nan(""));
+    if (rank == 1) b.returns = torch::full_like(b.returns, std::nan(""));
     stats[rank] = algorithm->Update(b, AverageGradients(comm, policy));
     params[rank] = FlattenParameters(*policy).clone();
   });
