@@ -92,7 +92,8 @@ void FlatAdam::Step(const torch::Tensor& g) {
   // Adam's arithmetic, in Adam's order, on all parameters at once
   exp_avg_.mul_(beta1).add_(g, 1.0 - beta1);
   exp_avg_sq_.mul_(beta2).addcmul_(g, g, 1.0 - beta2);
-  const torch::Tensor denom = (exp_avg_sq_.sqrt() / std::sqrt(bias_correction2)).add_(options.eps());
+  const torch::Tensor denom =
+      (exp_avg_sq_.sqrt() / std::sqrt(bias_correction2)).add_(options.eps());
   flat_param_.addcdiv_(exp_avg_, denom, -options.lr() / bias_correction1);
 }
 

@@ -136,7 +136,8 @@ void FragmentBatcher::Add(const wire::FragmentView& f) {
     // final observations in (t, k) order, as the actor appended them
     const torch::Tensor where = truncated.nonzero();  // [N, 2]
     truncated_index_.push_back(where.select(1, 0) * B() + col + where.select(1, 1));
-    truncated_obs_.push_back(frame(f.truncated_obs, {static_cast<int64_t>(f.N), D_}, torch::kFloat32).clone());
+    const int64_t N = f.N;
+    truncated_obs_.push_back(frame(f.truncated_obs, {N, D_}, torch::kFloat32).clone());
   }
   ++count_;
 }
