@@ -146,7 +146,8 @@ RunSockets MakeRunSockets(const TransportConfig& transport, int ranks,
     }
     for (int r = 0; r < ranks; ++r) {
       const int traj = ports[2 * r], weights = ports[2 * r + 1];
-      sockets.learner.push_back({tcp(transport.bind, traj), tcp(transport.bind, weights), keys_dir});
+      sockets.learner.push_back(
+          {tcp(transport.bind, traj), tcp(transport.bind, weights), keys_dir});
       sockets.actors.push_back({tcp(host, traj), tcp(host, weights), keys_dir});
     }
   }
