@@ -50,10 +50,12 @@ void PushJunk(zmq::context_t& context, const std::string& endpoint,
   push.connect(endpoint);
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+  // a peer that is refused never gets room to send: it tries until the deadline
   for (int sent = 0; sent < count && std::chrono::steady_clock::now() < deadline;) {
+    zmq::pollitem_t item{push.handle(), 0, ZMQ_POLLOUT, 0};
+    if (zmq::poll(&item, 1, std::chrono::milliseconds(10)) == 0) continue;
     zmq::message_t junk(std::string("not a fragment"));
     if (push.send(junk, zmq::send_flags::dontwait)) ++sent;
-    else std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 }
 
