@@ -170,6 +170,9 @@ class TimedCommunicator : public learner::Communicator {
     inner_->AllReduceSum(tensor);
     seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
+  void AllReduceSum(torch::Tensor& tensor, const std::function<void()>& while_waiting) override {
+    inner_->AllReduceSum(tensor, while_waiting);
+  }
   void Broadcast(torch::Tensor& tensor, int root) override { inner_->Broadcast(tensor, root); }
   double seconds() const { return seconds_; }
 

@@ -58,9 +58,10 @@ void MergeObservations(Communicator& comm, const float* rows, int64_t n,
   normalizer.Merge(total, mean, m2);
 }
 
-bool AnyRank(Communicator& comm, bool flag) {
+bool AnyRank(Communicator& comm, bool flag, const std::function<void()>& while_waiting) {
   torch::Tensor t = torch::tensor({flag ? 1.0f : 0.0f});
-  comm.AllReduceSum(t);
+  if (while_waiting) comm.AllReduceSum(t, while_waiting);
+  else comm.AllReduceSum(t);
   return t.item<float>() > 0.0f;
 }
 

@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -28,6 +29,9 @@ class Communicator {
   virtual int world_size() const = 0;
   // Element-wise sum over ranks of a contiguous CPU tensor, in place.
   virtual void AllReduceSum(torch::Tensor& tensor) = 0;
+  // The same, calling `while_waiting` every few milliseconds until every rank
+  // has joined (a rank waiting for its batch keeps its duties meanwhile).
+  virtual void AllReduceSum(torch::Tensor& tensor, const std::function<void()>& while_waiting) = 0;
   // Rank `root`'s tensor into every rank's, in place.
   virtual void Broadcast(torch::Tensor& tensor, int root) = 0;
 };
@@ -42,8 +46,9 @@ algorithms::GradientHook AverageGradients(Communicator& comm, ActorCritic& polic
 void MergeObservations(Communicator& comm, const float* rows, int64_t n,
                        RunningNormalizer& normalizer);
 
-// Whether any rank passed true; every rank gets the same answer.
-bool AnyRank(Communicator& comm, bool flag);
+// Whether any rank passed true; every rank gets the same answer. Calls
+// `while_waiting`, if given, until the other ranks arrive.
+bool AnyRank(Communicator& comm, bool flag, const std::function<void()>& while_waiting = {});
 
 // Rank 0's parameters on every rank.
 void BroadcastParameters(Communicator& comm, ActorCritic& policy);

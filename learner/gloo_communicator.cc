@@ -4,6 +4,7 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <stdexcept>
+#include <thread>
 
 #include "learner/communicator.h"
 
@@ -33,6 +34,17 @@ class GlooCommunicator : public Communicator {
   void AllReduceSum(torch::Tensor& tensor) override {
     std::vector<at::Tensor> tensors{tensor};
     Wait(group_->allreduce(tensors), "allreduce");
+  }
+
+  void AllReduceSum(torch::Tensor& tensor, const std::function<void()>& while_waiting) override {
+    std::vector<at::Tensor> tensors{tensor};
+    const c10::intrusive_ptr<c10d::Work> work = group_->allreduce(tensors);
+    // a failure or the timeout completes the work too; Wait then reports it
+    while (!work->isCompleted()) {
+      while_waiting();
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    Wait(work, "allreduce");
   }
 
   void Broadcast(torch::Tensor& tensor, int root) override {

@@ -370,7 +370,16 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
       receive_fragment(batcher, lag_sum, counters.policy_version, 100);
       continue;
     }
-    if (comm) stop = AnyRank(*comm, stop);
+    // a rank whose batch is full waits here for the others; rank 0 keeps
+    // publishing meanwhile, or actors that missed the weights of a restarted
+    // learner would never feed the ranks it waits for
+    if (comm) {
+      stop = AnyRank(*comm, stop, [&] {
+        if (publisher && publisher->SecondsSinceLast() > 0.5) {
+          publisher->Publish(policy, normalizer, counters.policy_version);
+        }
+      });
+    }
     if (stop) break;
 
     // update on the full batch, while a second thread receives, checks and
