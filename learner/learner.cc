@@ -385,12 +385,15 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     // update on the full batch, while a second thread receives, checks and
     // batches the fragments of the next one (they are trained at the next
     // version, so their lag counts from it)
-    std::atomic<bool> updating{config.learner.receive_during_update};
-    std::thread receiver([&] {
-      while (updating.load() && !next_batcher.full()) {
-        receive_fragment(next_batcher, next_lag_sum, counters.policy_version + 1, 5);
-      }
-    });
+    std::atomic<bool> updating{true};
+    std::thread receiver;
+    if (config.learner.receive_during_update) {
+      receiver = std::thread([&] {
+        while (updating.load() && !next_batcher.full()) {
+          receive_fragment(next_batcher, next_lag_sum, counters.policy_version + 1, 5);
+        }
+      });
+    }
     struct Joiner {
       std::atomic<bool>& flag;
       std::thread& thread;
@@ -431,7 +434,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     counters.dropped_fragments = malformed + stale;
     const double policy_lag_mean = lag_sum / batcher.count();
     updating = false;
-    receiver.join();
+    if (receiver.joinable()) receiver.join();
     batcher.Clear();
     std::swap(batcher, next_batcher);
     lag_sum = next_lag_sum;
