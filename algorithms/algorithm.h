@@ -31,6 +31,24 @@ struct RolloutBatch {
                              // return units; needed by algorithm.value_clip
 };
 
+// One batch's steps, time-major [T, B], from which an algorithm makes its
+// advantages and value targets (Algorithm::ComputeTargets).
+struct Trajectory {
+  torch::Tensor obs;          // f32 [T, B, D] normalised observations
+  torch::Tensor actions;      // f32 [T, B, A] as in RolloutBatch
+  torch::Tensor log_probs;    // f32 [T, B] under the behaviour policy
+  torch::Tensor rewards;      // f32 [T, B]
+  torch::Tensor values;       // f32 [T, B] V(s_t), return units
+  torch::Tensor next_values;  // f32 [T, B] value after step t, as for ComputeGae
+  torch::Tensor dones;        // f32 [T, B] 1 where step t ended its episode
+};
+
+// What the update trains on, [T, B] each.
+struct Targets {
+  torch::Tensor advantages;  // of the policy-gradient term
+  torch::Tensor returns;     // value targets, return units
+};
+
 // Means over the minibatch steps of one update.
 struct UpdateStats {
   double policy_loss = 0.0;
@@ -66,6 +84,9 @@ class Algorithm {
   // One update (all epochs and minibatches) on `batch`. `hook` may be empty.
   virtual UpdateStats Update(const RolloutBatch& batch, const GradientHook& hook) = 0;
 
+  // Advantages and value targets of a batch (PPO: GAE; APPO: V-trace).
+  virtual Targets ComputeTargets(const Trajectory& trajectory) = 0;
+
   virtual torch::optim::Optimizer& optimizer() = 0;
 
   // Step size of the parameter groups (learning-rate schedules).
@@ -90,6 +111,26 @@ std::vector<std::string> AlgorithmNames();
 torch::Tensor ComputeGae(const torch::Tensor& rewards, const torch::Tensor& values,
                          const torch::Tensor& next_values, const torch::Tensor& dones,
                          double gamma, double lambda);
+
+// V-trace targets (Espeholt et al. 2018, IMPALA) over [T, B] tensors (float32)
+// for experience of a behaviour policy mu, learned by a target policy pi:
+//   rho_t = min(rho_clip, pi/mu), c_t = lambda * min(c_clip, pi/mu),
+//   delta_t = rho_t (r_t + gamma next_values_t - values_t),
+//   vs_t = values_t + delta_t + gamma c_t (1 - dones_t) (vs_{t+1} - values_{t+1}),
+// with next_values and dones as for ComputeGae (the recursion stops where an
+// episode ended, and the value after the last step is next_values). The
+// policy-gradient advantage is rho_t (r_t + gamma vs'_{t+1} - values_t), with
+// vs'_{t+1} = next_values_t where step t ended its episode or the batch, and
+// vs_{t+1} otherwise. With pi = mu and both clips >= 1, vs_t - values_t is
+// GAE(lambda)'s advantage.
+struct Vtrace {
+  torch::Tensor vs;             // [T, B] value targets
+  torch::Tensor pg_advantages;  // [T, B]
+};
+Vtrace ComputeVtrace(const torch::Tensor& log_ratios, const torch::Tensor& rewards,
+                     const torch::Tensor& values, const torch::Tensor& next_values,
+                     const torch::Tensor& dones, double gamma, double lambda, double rho_clip,
+                     double c_clip);
 
 }  // namespace robofleet::algorithms
 

@@ -66,6 +66,14 @@ Ppo::Ppo(const AlgorithmConfig& config, ActorCritic policy)
       optimizer_(policy->parameters(),
                  torch::optim::AdamOptions(config.learning_rate).eps(1e-5)) {}
 
+Targets Ppo::ComputeTargets(const Trajectory& trajectory) {
+  Targets targets;
+  targets.advantages = ComputeGae(trajectory.rewards, trajectory.values, trajectory.next_values,
+                                  trajectory.dones, config_.gamma, config_.gae_lambda);
+  targets.returns = targets.advantages + trajectory.values;
+  return targets;
+}
+
 void Ppo::AdaptLearningRate(double kl) {
   // rsl_rl's rule: step size follows the KL of each minibatch towards the target
   double lr = LearningRate();

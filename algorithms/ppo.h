@@ -38,7 +38,13 @@ class Ppo : public Algorithm {
   Ppo(const AlgorithmConfig& config, ActorCritic policy);
 
   UpdateStats Update(const RolloutBatch& batch, const GradientHook& hook) override;
+  // GAE(config.gae_lambda)
+  Targets ComputeTargets(const Trajectory& trajectory) override;
   torch::optim::Optimizer& optimizer() override { return optimizer_; }
+
+ protected:
+  const AlgorithmConfig& config() const { return config_; }
+  ActorCritic& policy() { return policy_; }
 
  private:
   void AdaptLearningRate(double kl);

@@ -1,4 +1,5 @@
 #include "algorithms/algorithm.h"
+#include "algorithms/appo.h"
 #include "algorithms/ppo.h"
 
 namespace robofleet::algorithms {
@@ -17,11 +18,12 @@ double ScheduledLearningRate(const AlgorithmConfig& config, double progress, dou
   return config.learning_rate;
 }
 
-std::vector<std::string> AlgorithmNames() { return {"ppo"}; }
+std::vector<std::string> AlgorithmNames() { return {"ppo", "appo"}; }
 
 std::unique_ptr<Algorithm> CreateAlgorithm(const AlgorithmConfig& config, ActorCritic policy) {
   // one line per algorithm
   if (config.name == "ppo") return std::make_unique<Ppo>(config, policy);
+  if (config.name == "appo") return std::make_unique<Appo>(config, policy);
 
   std::string names;
   for (const auto& n : AlgorithmNames()) names += (names.empty() ? "" : ", ") + n;

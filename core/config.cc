@@ -415,7 +415,9 @@ void PolicyConfig::Validate() const {
 }
 
 void AlgorithmConfig::Validate() const {
-  if (name != "ppo") Reject("algorithm.name", "is '" + name + "'; valid algorithms: ppo");
+  if (name != "ppo" && name != "appo") {
+    Reject("algorithm.name", "is '" + name + "'; valid algorithms: ppo, appo");
+  }
   if (!(gamma > 0 && gamma <= 1)) Reject("algorithm.gamma", "must be in (0, 1]");
   if (!(gae_lambda >= 0 && gae_lambda <= 1)) Reject("algorithm.gae_lambda", "must be in [0, 1]");
   if (!(clip_ratio > 0)) Reject("algorithm.clip_ratio", "must be > 0");
@@ -433,6 +435,13 @@ void AlgorithmConfig::Validate() const {
   if (!(value_clip >= 0)) Reject("algorithm.value_clip", "must be >= 0 (0 disables clipping)");
   if (!(target_kl >= 0)) Reject("algorithm.target_kl", "must be >= 0 (0 disables the early stop)");
   if (max_policy_lag < 0) Reject("algorithm.max_policy_lag", "must be >= 0");
+  if (!(vtrace_rho_clip > 0)) Reject("algorithm.vtrace_rho_clip", "must be > 0 (1 is usual)");
+  if (!(vtrace_c_clip > 0)) Reject("algorithm.vtrace_c_clip", "must be > 0 (1 is usual)");
+  if (name == "appo" && max_policy_lag < 2) {
+    Reject("algorithm.max_policy_lag",
+           "is " + std::to_string(max_policy_lag) +
+               "; appo exists to learn from older fragments: set it to 2 or more (16 is usual)");
+  }
 }
 
 void NormalizerConfig::Validate() const {

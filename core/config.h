@@ -209,10 +209,14 @@ struct AlgorithmConfig {
   double value_clip = 0.0;
   double target_kl = 0.0;
   int max_policy_lag = 1;
+  double vtrace_rho_clip = 1.0;
+  double vtrace_c_clip = 1.0;
 
   template <class V>
   void Visit(V& v) {
-    v.Field("name", name, "algorithm: ppo");
+    v.Field("name", name,
+            "algorithm: ppo; appo (PPO on V-trace targets: fragments up to max_policy_lag "
+            "versions old are corrected, not dropped)");
     v.Field("gamma", gamma, "discount factor per control step");
     v.Field("gae_lambda", gae_lambda, "GAE lambda (bias/variance trade-off of advantages)");
     v.Field("clip_ratio", clip_ratio, "PPO clipping range epsilon of the probability ratio");
@@ -237,6 +241,12 @@ struct AlgorithmConfig {
             "KL exceeds this; 0 disables it");
     v.Field("max_policy_lag", max_policy_lag,
             "fragments made by a policy more than this many versions old are dropped");
+    v.Field("vtrace_rho_clip", vtrace_rho_clip,
+            "appo: V-trace's rho-bar, the clip of the importance weight of each step's TD "
+            "error (and of the policy-gradient advantage)");
+    v.Field("vtrace_c_clip", vtrace_c_clip,
+            "appo: V-trace's c-bar, the clip of the importance weights that carry later "
+            "corrections back in time");
   }
   void Validate() const;
 };

@@ -53,8 +53,24 @@ std::string HumanDuration(double s) {
 const std::vector<std::string> kMetricColumns = {
     "env_steps", "wall_s",        "sps",         "episode_return_mean", "episode_len_mean",
     "policy_loss", "value_loss",  "entropy",     "approx_kl",           "clip_frac",
-    "policy_lag_mean", "dropped_fragments", "learning_rate", "grad_norm", "actor_restarts",
-    "nonfinite_steps"};
+    "policy_lag_mean", "policy_lag_p90", "policy_lag_max", "dropped_fragments",
+    "learning_rate", "grad_norm", "actor_restarts", "nonfinite_steps"};
+
+// The distribution of the policy lag over one batch's fragments.
+struct LagSummary {
+  double mean = 0.0, p90 = 0.0, max = 0.0;
+};
+
+LagSummary SummarizeLags(std::vector<int64_t> lags) {
+  LagSummary out;
+  if (lags.empty()) return out;
+  std::sort(lags.begin(), lags.end());
+  out.mean = std::accumulate(lags.begin(), lags.end(), 0.0) / lags.size();
+  // nearest rank
+  out.p90 = static_cast<double>(lags[(lags.size() * 9 + 9) / 10 - 1]);
+  out.max = static_cast<double>(lags.back());
+  return out;
+}
 
 PolicyMetadata MakeMetadata(const TaskInfo& task, int64_t env_steps,
                             const ExperimentConfig& config) {
@@ -161,38 +177,40 @@ torch::Tensor NormalizeObs(const torch::Tensor& raw, const RunningNormalizer& no
 
 algorithms::RolloutBatch BuildRolloutBatch(const FragmentBatcher& batch, ActorCritic& policy,
                                            const RunningNormalizer& normalizer,
-                                           const AlgorithmConfig& config) {
+                                           algorithms::Algorithm& algorithm) {
   ROBOFLEET_CHECK(batch.full());
   const int64_t T = batch.T(), B = batch.B();
   const int64_t D = batch.obs().size(2), A = batch.actions().size(2);
   torch::Tensor obs = NormalizeObs(batch.obs(), normalizer);  // [T+1, B, D]
 
-  torch::Tensor values, next_values;
+  algorithms::Trajectory trajectory;
   {
     torch::NoGradGuard no_grad;
     torch::Tensor all = policy->Value(obs.reshape({-1, D})).reshape({T + 1, B});
-    values = all.slice(0, 0, T).contiguous();
-    next_values = all.slice(0, 1, T + 1).clone();
+    trajectory.values = all.slice(0, 0, T).contiguous();
+    trajectory.next_values = all.slice(0, 1, T + 1).clone();
     // truncated steps bootstrap from their final observation, terminated ones from nothing
     torch::Tensor index = batch.truncated_index();
     if (index.numel() > 0) {
       torch::Tensor v = policy->Value(NormalizeObs(batch.truncated_obs(), normalizer));
-      next_values.view({-1}).index_put_({index}, v);
+      trajectory.next_values.view({-1}).index_put_({index}, v);
     }
-    next_values.mul_(1.0 - batch.terminated());
+    trajectory.next_values.mul_(1.0 - batch.terminated());
   }
-  torch::Tensor dones = (batch.terminated() + batch.truncated()).clamp_max(1.0);
-  torch::Tensor advantages =
-      algorithms::ComputeGae(batch.rewards(), values, next_values, dones, config.gamma,
-                             config.gae_lambda);
+  trajectory.obs = obs.slice(0, 0, T);
+  trajectory.actions = batch.actions();
+  trajectory.log_probs = batch.log_probs();
+  trajectory.rewards = batch.rewards();
+  trajectory.dones = (batch.terminated() + batch.truncated()).clamp_max(1.0);
+  algorithms::Targets targets = algorithm.ComputeTargets(trajectory);
 
   algorithms::RolloutBatch out;
-  out.obs = obs.slice(0, 0, T).reshape({T * B, D});
+  out.obs = trajectory.obs.reshape({T * B, D});
   out.actions = batch.actions().reshape({T * B, A});
   out.log_probs = batch.log_probs().reshape({T * B});
-  out.advantages = advantages.reshape({T * B});
-  out.returns = (advantages + values).reshape({T * B});
-  out.values = values.reshape({T * B});
+  out.advantages = targets.advantages.reshape({T * B});
+  out.returns = targets.returns.reshape({T * B});
+  out.values = trajectory.values.reshape({T * B});
   return out;
 }
 
@@ -304,7 +322,8 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     SaveCheckpoint(checkpoint_dir, policy, algorithm->optimizer(), normalizer, counters,
                    config.train.keep_checkpoints);
   };
-  double lag_sum = 0.0, next_lag_sum = 0.0;
+  // the policy lag of each fragment in the batch (and in the next one)
+  std::vector<int64_t> lags, next_lags;
   int64_t malformed = counters.dropped_fragments, stale = 0, malformed_logged = 0;
   // a restarted actor starts its sequence numbers again: that is how restarts are counted
   std::map<uint32_t, uint64_t> last_sequence;
@@ -322,7 +341,8 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
 
   // One message from the trajectory socket into `into`, when valid and fresh
   // for the policy `version` that batch will be trained at.
-  auto receive_fragment = [&](FragmentBatcher& into, double& into_lag_sum, int64_t version,
+  auto receive_fragment = [&](FragmentBatcher& into, std::vector<int64_t>& into_lags,
+                              int64_t version,
                               int timeout_ms) {
     if (!RecvMultipart(pull, &parts, timeout_ms)) return;
     std::vector<wire::Frame> frames = FramesOf(parts);
@@ -347,7 +367,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
       ++stale;
       return;
     }
-    into_lag_sum += static_cast<double>(lag);
+    into_lags.push_back(lag);
     into.Add(fragment);
     for (int e = 0; e < fragment.E; ++e) {
       recent_returns.push_back(fragment.episode_returns[e]);
@@ -367,7 +387,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
       if (publisher && publisher->SecondsSinceLast() > 0.5) {
         publisher->Publish(policy, normalizer, counters.policy_version);
       }
-      receive_fragment(batcher, lag_sum, counters.policy_version, 100);
+      receive_fragment(batcher, lags, counters.policy_version, 100);
       continue;
     }
     // a rank whose batch is full waits here for the others; rank 0 keeps
@@ -390,7 +410,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     if (config.learner.receive_during_update) {
       receiver = std::thread([&] {
         while (updating.load() && !next_batcher.full()) {
-          receive_fragment(next_batcher, next_lag_sum, counters.policy_version + 1, 5);
+          receive_fragment(next_batcher, next_lags, counters.policy_version + 1, 5);
         }
       });
     }
@@ -403,7 +423,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
       }
     } joiner{updating, receiver};
     algorithms::RolloutBatch batch =
-        BuildRolloutBatch(batcher, policy, normalizer, config.algorithm);
+        BuildRolloutBatch(batcher, policy, normalizer, *algorithm);
     algorithm->SetLearningRate(algorithms::ScheduledLearningRate(
         config.algorithm,
         static_cast<double>(counters.env_steps) / config.train.total_env_steps,
@@ -432,13 +452,13 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     counters.updates += 1;
     counters.policy_version += 1;
     counters.dropped_fragments = malformed + stale;
-    const double policy_lag_mean = lag_sum / batcher.count();
+    const LagSummary lag = SummarizeLags(lags);
     updating = false;
     if (receiver.joinable()) receiver.join();
     batcher.Clear();
     std::swap(batcher, next_batcher);
-    lag_sum = next_lag_sum;
-    next_lag_sum = 0.0;
+    lags.swap(next_lags);
+    next_lags.clear();
     if (publisher) publisher->Publish(policy, normalizer, counters.policy_version);
     if (!leader) continue;
 
@@ -448,7 +468,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     const std::vector<double> row = {
         static_cast<double>(counters.env_steps), wall, sps, mean_of(recent_returns),
         mean_of(recent_lengths), stats.policy_loss, stats.value_loss, stats.entropy,
-        stats.approx_kl, stats.clip_frac, policy_lag_mean,
+        stats.approx_kl, stats.clip_frac, lag.mean, lag.p90, lag.max,
         static_cast<double>(counters.dropped_fragments), stats.learning_rate, stats.grad_norm,
         static_cast<double>(actor_restarts), static_cast<double>(nonfinite_steps)};
     metrics->Write(row);
@@ -464,7 +484,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
       std::printf("[%3.0f%%] steps %s/%s | %s sps | return %.1f | lag %.2f | dropped %lld | eta %s\n",
                   100.0 * done, HumanCount(counters.env_steps).c_str(),
                   HumanCount(config.train.total_env_steps).c_str(), HumanCount(recent_sps).c_str(),
-                  mean_of(recent_returns), policy_lag_mean,
+                  mean_of(recent_returns), lag.mean,
                   static_cast<long long>(counters.dropped_fragments),
                   HumanDuration((config.train.total_env_steps - counters.env_steps) /
                                 std::max(recent_sps, 1e-9))

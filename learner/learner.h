@@ -115,10 +115,11 @@ class FragmentBatcher {
 // Normalises raw observations [..., D] exactly as the actors do.
 torch::Tensor NormalizeObs(const torch::Tensor& raw, const RunningNormalizer& normalizer);
 
-// Values, bootstrap targets and GAE for a full batch: the update's input.
+// Values, bootstrap values and the algorithm's targets (GAE, V-trace) for a
+// full batch: the update's input.
 algorithms::RolloutBatch BuildRolloutBatch(const FragmentBatcher& batch, ActorCritic& policy,
                                            const RunningNormalizer& normalizer,
-                                           const AlgorithmConfig& config);
+                                           algorithms::Algorithm& algorithm);
 
 }  // namespace robofleet::learner
 

@@ -8,6 +8,7 @@
 #include "core/wire.h"
 #include "learner/checkpoint.h"
 #include "learner/export.h"
+#include "algorithms/ppo.h"
 #include "learner/learner.h"
 
 namespace robofleet::learner {
@@ -333,7 +334,8 @@ TEST(BuildRolloutBatchTest, BootstrapsThroughTruncationNotTermination) {
   AlgorithmConfig config;
   config.gamma = 0.9;
   config.gae_lambda = 0.7;
-  algorithms::RolloutBatch batch = BuildRolloutBatch(batcher, t.policy, t.normalizer, config);
+  algorithms::Ppo ppo(config, t.policy);
+  algorithms::RolloutBatch batch = BuildRolloutBatch(batcher, t.policy, t.normalizer, ppo);
   ASSERT_EQ(batch.returns.numel(), T * 2 * K);
 
   torch::NoGradGuard no_grad;
@@ -382,7 +384,8 @@ TEST(BuildRolloutBatchTest, ValueNormalisationDenormalisesTheValuesOfGae) {
   AlgorithmConfig config;
   config.gamma = 0.9;
   config.gae_lambda = 0.5;
-  algorithms::RolloutBatch batch = BuildRolloutBatch(batcher, policy, normalizer, config);
+  algorithms::Ppo ppo(config, policy);
+  algorithms::RolloutBatch batch = BuildRolloutBatch(batcher, policy, normalizer, ppo);
 
   torch::NoGradGuard no_grad;
   torch::Tensor v = policy->Value(obs.reshape({T + 1, D}));
