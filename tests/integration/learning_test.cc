@@ -36,5 +36,30 @@ TEST(LearningTest, DefaultExperimentSwingsUpTheCartpole) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(LearningTest, AppoLearnsTheSwingUpFromStaleFragments) {
+  const std::string dir = MakeTempDir("learning-appo");
+  const std::string run = dir + "/run";
+  Child train({ROBOFLEET_BINARY, "train",
+               std::string(ROBOFLEET_SOURCE_DIR) + "/experiments/cartpole_swingup_appo.yaml",
+               "--run-dir", run},
+              dir + "/train");
+  ASSERT_TRUE(train.Wait(300)) << "no result within 5 minutes\n" << train.out();
+  ASSERT_EQ(train.exit_code(), 0) << train.err();
+
+  std::vector<double> returns = CsvColumn(run + "/metrics.csv", "episode_return_mean");
+  std::vector<double> lag_max = CsvColumn(run + "/metrics.csv", "policy_lag_max");
+  ASSERT_FALSE(returns.empty());
+  ASSERT_EQ(lag_max.size(), returns.size());
+  const double best = *std::max_element(returns.begin(), returns.end());
+  const double oldest = *std::max_element(lag_max.begin(), lag_max.end());
+  std::printf("appo: best mean return %.1f, oldest fragment %.0f versions behind\n", best,
+              oldest);
+  // the run must have trained on fragments PPO would have dropped
+  EXPECT_GE(oldest, 2.0);
+  EXPECT_LE(oldest, 16.0);
+  EXPECT_GE(best, 700.0) << train.out();
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace robofleet::testing
