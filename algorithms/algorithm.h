@@ -47,6 +47,9 @@ struct Trajectory {
 struct Targets {
   torch::Tensor advantages;  // of the policy-gradient term
   torch::Tensor returns;     // value targets, return units
+  // the log-probabilities the update's probability ratio is taken against;
+  // undefined: the behaviour policy's (Trajectory::log_probs)
+  torch::Tensor log_probs;
 };
 
 // Means over the minibatch steps of one update.

@@ -42,20 +42,21 @@ Vtrace ComputeVtrace(const torch::Tensor& log_ratios, const torch::Tensor& rewar
 
 Targets Appo::ComputeTargets(const Trajectory& trajectory) {
   const int64_t T = trajectory.rewards.size(0), B = trajectory.rewards.size(1);
-  torch::Tensor log_ratios;
+  torch::Tensor log_ratios, log_probs;
   {
     torch::NoGradGuard no_grad;
     ActionDistribution dist =
         policy()->Distribution(trajectory.obs.reshape({T * B, trajectory.obs.size(2)}));
-    torch::Tensor log_probs = policy()->LogProb(
-        dist, trajectory.actions.reshape({T * B, trajectory.actions.size(2)}));
-    log_ratios = (log_probs.reshape({T, B}) - trajectory.log_probs).contiguous();
+    log_probs = policy()
+                    ->LogProb(dist, trajectory.actions.reshape({T * B, trajectory.actions.size(2)}))
+                    .reshape({T, B});
+    log_ratios = (log_probs - trajectory.log_probs).contiguous();
   }
   Vtrace vtrace = ComputeVtrace(log_ratios, trajectory.rewards, trajectory.values,
                                 trajectory.next_values, trajectory.dones, config().gamma,
                                 config().gae_lambda, config().vtrace_rho_clip,
                                 config().vtrace_c_clip);
-  return {vtrace.pg_advantages, vtrace.vs};
+  return {vtrace.pg_advantages, vtrace.vs, log_probs};
 }
 
 }  // namespace robofleet::algorithms

@@ -103,6 +103,9 @@ TEST(AppoTest, TargetsOfTheLearnersOwnSamplesAreGae) {
   Targets a = appo.ComputeTargets(traj);
   Targets p = ppo.ComputeTargets(traj);
   EXPECT_TRUE(torch::allclose(a.returns, p.returns, 1e-4, 1e-4));
+  // the update's ratio is taken against the learner's policy: here the behaviour's
+  EXPECT_FALSE(p.log_probs.defined());
+  EXPECT_TRUE(torch::allclose(a.log_probs, traj.log_probs, 1e-5, 1e-5));
 
   // a behaviour policy that made these actions e times likelier: ratios 1/e,
   // below the clips, so the targets are corrected and differ
@@ -139,7 +142,8 @@ TEST(AppoTest, ManyUpdatesOnStaleRandomDataStayFinite) {
     RolloutBatch batch;
     batch.obs = traj.obs.reshape({T * B, 6});
     batch.actions = traj.actions.reshape({T * B, 2});
-    batch.log_probs = traj.log_probs.reshape({T * B});
+    ASSERT_TRUE(targets.log_probs.defined());
+    batch.log_probs = targets.log_probs.reshape({T * B});
     batch.advantages = targets.advantages.reshape({T * B});
     batch.returns = targets.returns.reshape({T * B});
     batch.values = traj.values.reshape({T * B});
