@@ -3,6 +3,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <csignal>
 #include <stdexcept>
 #include <thread>
 
@@ -76,6 +77,9 @@ class GlooCommunicator : public Communicator {
 std::unique_ptr<Communicator> MakeGlooCommunicator(const std::string& host, int port, int rank,
                                                    int world_size,
                                                    std::chrono::milliseconds timeout) {
+  // a rank that died leaves its peers' sockets closed: writing to them must
+  // fail the collective with an error, not kill this process with SIGPIPE
+  std::signal(SIGPIPE, SIG_IGN);
   return std::make_unique<GlooCommunicator>(host, port, rank, world_size, timeout);
 }
 
