@@ -150,7 +150,7 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
   torch::set_num_threads(1);
   SeedTorch(seed);
   torch::NoGradGuard no_grad;
-  ActorCritic policy(D, A, config.policy);
+  ActorCritic policy(D, A, config.policy, venv.spec().privileged_dim);
   // the Gaussian noise of the actions: the actor's own stream
   envs::EnvRandom noise(envs::DeriveSeed(seed, uint64_t{1} << 40));
   std::vector<float> squashed(static_cast<size_t>(K) * A);

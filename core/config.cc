@@ -387,6 +387,13 @@ void EnvConfig::Validate() const {
   }
   randomize.Validate();
   mjcf.Validate();
+  if (privileged_obs && !randomize.ChangesModel() && !(randomize.obs_noise > 0) &&
+      randomize.action_delay[1] <= randomize.action_delay[0]) {
+    Reject("env.privileged_obs",
+           "is on, but nothing under env.randomize varies, so the critic would see nothing "
+           "more than the actor; randomise a model parameter, the observation noise or the "
+           "action delay, or turn it off");
+  }
   if (id == "mjcf" && mjcf.path.empty()) {
     Reject("env.mjcf.path", "is empty; env.id mjcf needs the MJCF file to load");
   }
@@ -499,6 +506,10 @@ void ExperimentConfig::Validate() const {
   if (learner.count > 1 && policy.normalize_value) {
     Reject("policy.normalize_value", "is not supported with learner.count > 1 yet (each rank "
                                      "would keep its own return statistics); turn one off");
+  }
+  if (env.privileged_obs && policy.shared_trunk) {
+    Reject("env.privileged_obs", "needs separate actor and critic networks (the critic alone "
+                                 "reads the privileged entries); set policy.shared_trunk: false");
   }
   if (train.deterministic && actors.count != 1) {
     Reject("train.deterministic", "needs actors.count: 1 (one actor fixes the order of the "

@@ -123,6 +123,7 @@ struct EnvConfig {
   int max_episode_steps = 0;
   RandomizeConfig randomize;
   MjcfTaskConfig mjcf;
+  bool privileged_obs = false;
 
   template <class V>
   void Visit(V& v) {
@@ -132,6 +133,11 @@ struct EnvConfig {
     v.Field("max_episode_steps", max_episode_steps,
             "time limit in control steps; reaching it truncates the episode; 0 keeps the "
             "task's own default");
+    v.Field("privileged_obs", privileged_obs,
+            "asymmetric actor-critic: each observation ends with entries only the critic "
+            "reads, the episode's randomisation factors (env.randomize) and, with observation "
+            "noise, the noise-free observation; the actor and the exported policy never see "
+            "them");
     v.Section("randomize", randomize, "domain randomisation");
     v.Section("mjcf", mjcf, "the generic mjcf task (env.id: mjcf)");
   }

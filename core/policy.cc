@@ -1,6 +1,8 @@
 #include "core/policy.h"
 
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 #include "core/check.h"
 
@@ -30,8 +32,16 @@ torch::nn::Sequential MakeMlp(int in, const std::vector<int>& hidden, int out,
   return mlp;
 }
 
-ActorCriticImpl::ActorCriticImpl(int obs_dim, int act_dim, const PolicyConfig& config)
-    : obs_dim_(obs_dim), act_dim_(act_dim), config_(config) {
+ActorCriticImpl::ActorCriticImpl(int obs_dim, int act_dim, const PolicyConfig& config,
+                                 int privileged_dim)
+    : obs_dim_(obs_dim), act_dim_(act_dim), privileged_dim_(privileged_dim), config_(config) {
+  if (privileged_dim < 0 || privileged_dim >= obs_dim) {
+    throw std::invalid_argument("ActorCritic: privileged_dim " + std::to_string(privileged_dim) +
+                                " outside [0, obs_dim " + std::to_string(obs_dim) + ")");
+  }
+  if (privileged_dim > 0 && config.shared_trunk) {
+    throw std::invalid_argument("ActorCritic: a privileged critic needs separate trunks");
+  }
   const int actor_out = config.state_dependent_std ? 2 * act_dim : act_dim;
   if (config.shared_trunk) {
     // the hidden layers once, then one output layer per head
@@ -43,8 +53,8 @@ ActorCriticImpl::ActorCriticImpl(int obs_dim, int act_dim, const PolicyConfig& c
         register_module("actor", MakeMlp(config.hidden.back(), {}, actor_out, config.activation));
     critic_ = register_module("critic", MakeMlp(config.hidden.back(), {}, 1, config.activation));
   } else {
-    actor_ =
-        register_module("actor", MakeMlp(obs_dim, config.hidden, actor_out, config.activation));
+    actor_ = register_module(
+        "actor", MakeMlp(obs_dim - privileged_dim, config.hidden, actor_out, config.activation));
     critic_ = register_module("critic", MakeMlp(obs_dim, config.hidden, 1, config.activation));
   }
   if (!config.state_dependent_std) {
@@ -68,6 +78,12 @@ torch::Tensor ActorCriticImpl::Features(const torch::Tensor& obs) {
   return config_.shared_trunk ? trunk_->forward(obs) : obs;
 }
 
+torch::Tensor ActorCriticImpl::ActorInput(const torch::Tensor& features) const {
+  // separate networks here (a shared trunk has no privileged entries)
+  if (privileged_dim_ == 0 || features.size(-1) == policy_obs_dim()) return features;
+  return features.narrow(-1, 0, policy_obs_dim());
+}
+
 ActionDistribution ActorCriticImpl::Head(const torch::Tensor& features) {
   torch::Tensor out = actor_->forward(features);
   const double low = config_.log_std_range[0], high = config_.log_std_range[1];
@@ -79,11 +95,11 @@ ActionDistribution ActorCriticImpl::Head(const torch::Tensor& features) {
 
 ActorCriticImpl::Output ActorCriticImpl::Forward(const torch::Tensor& obs) {
   torch::Tensor features = Features(obs);
-  return {Head(features), critic_->forward(features).squeeze(-1)};
+  return {Head(ActorInput(features)), critic_->forward(features).squeeze(-1)};
 }
 
 ActionDistribution ActorCriticImpl::Distribution(const torch::Tensor& obs) {
-  return Head(Features(obs));
+  return Head(ActorInput(Features(obs)));
 }
 
 torch::Tensor ActorCriticImpl::DeterministicAction(const torch::Tensor& obs) {

@@ -1,8 +1,11 @@
 // The policy: a Gaussian actor and a value critic, trained with C++ torch::nn
 // modules and exported to TorchScript by learner/export.
 //
-// Inputs are normalised observations, float32 [B, obs_dim]. PolicyConfig picks
-// the variant:
+// Inputs are normalised observations, float32 [B, obs_dim]. With an
+// asymmetric critic (privileged_dim > 0, EnvConfig.privileged_obs) the last
+// privileged_dim entries are the critic's alone: the actor reads the first
+// policy_obs_dim() and accepts observations of either width. PolicyConfig
+// picks the variant:
 // - separate MLPs for actor and critic, or one shared trunk (the hidden
 //   layers, each followed by the activation) with an actor head and a critic
 //   head (one Linear layer each);
@@ -48,7 +51,9 @@ struct ActionSample {
 
 class ActorCriticImpl : public torch::nn::Module {
  public:
-  ActorCriticImpl(int obs_dim, int act_dim, const PolicyConfig& config);
+  // Throws std::invalid_argument when privileged_dim is outside [0, obs_dim)
+  // or comes with config.shared_trunk.
+  ActorCriticImpl(int obs_dim, int act_dim, const PolicyConfig& config, int privileged_dim = 0);
 
   // The action distribution and the critic's raw output (normalised units
   // when config.normalize_value) in one pass over a shared trunk.
@@ -93,6 +98,8 @@ class ActorCriticImpl : public torch::nn::Module {
   double value_count() const;
 
   int obs_dim() const { return obs_dim_; }
+  int privileged_dim() const { return privileged_dim_; }
+  int policy_obs_dim() const { return obs_dim_ - privileged_dim_; }
   int act_dim() const { return act_dim_; }
   const PolicyConfig& config() const { return config_; }
   // Empty unless config.shared_trunk: the shared hidden layers, each followed
@@ -109,10 +116,13 @@ class ActorCriticImpl : public torch::nn::Module {
 
  private:
   torch::Tensor Features(const torch::Tensor& obs);
+  // The entries of the features the actor reads.
+  torch::Tensor ActorInput(const torch::Tensor& features) const;
   ActionDistribution Head(const torch::Tensor& features);
 
   int obs_dim_;
   int act_dim_;
+  int privileged_dim_;
   PolicyConfig config_;
   torch::nn::Sequential trunk_{nullptr};
   torch::nn::Sequential actor_{nullptr};

@@ -43,6 +43,10 @@ struct EnvSpec {
   int max_episode_steps = 0;            // truncation limit in control steps
   double control_dt = 0.0;              // seconds per control step
   std::vector<std::string> obs_names;   // one name per observation entry
+  // The last privileged_dim observation entries are for the critic alone
+  // (EnvConfig.privileged_obs): the actor reads the first
+  // obs_dim - privileged_dim, and so does the exported policy.
+  int privileged_dim = 0;
   std::vector<std::string> act_names;   // one name per action entry (actuator)
   std::vector<double> act_low;          // actuator ctrlrange lower bound, per action entry
   std::vector<double> act_high;         // ... and upper bound: action -1 maps to low, +1 to high

@@ -210,6 +210,24 @@ MujocoEnv::MujocoEnv(const EnvConfig& config, TaskInfo task) {
     model_ = randomizer_->model();
   }
 
+  // the critic's privileged entries: the drawn factors, then the noise-free observation
+  task_obs_dim_ = spec_.obs_dim;
+  if (config.privileged_obs) {
+    std::vector<std::string> names;
+    if (randomizer_ != nullptr) names = randomizer_->factor_names();
+    if (r.obs_noise > 0) {
+      for (int i = 0; i < task_obs_dim_; ++i) names.push_back("true:" + spec_.obs_names[i]);
+    }
+    if (names.empty()) {
+      throw UserError("env.privileged_obs: task '" + spec_.id +
+                      "' has nothing privileged to observe with this env.randomize; randomise "
+                      "a model parameter, the observation noise or the action delay");
+    }
+    spec_.privileged_dim = static_cast<int>(names.size());
+    spec_.obs_dim += spec_.privileged_dim;
+    spec_.obs_names.insert(spec_.obs_names.end(), names.begin(), names.end());
+  }
+
   data_.reset(mj_makeData(m));
   if (data_ == nullptr) {
     throw std::runtime_error("env '" + spec_.id + "': mj_makeData failed (out of memory?)");
@@ -357,7 +375,14 @@ void MujocoEnv::ComputeDerived() {
 
 void MujocoEnv::Observe(float* obs) {
   WriteObservation(*data_, obs);
-  if (randomizer_ != nullptr) randomizer_->AddObservationNoise(obs, spec_.obs_dim, rng_);
+  if (spec_.privileged_dim > 0) {
+    float* privileged = obs + task_obs_dim_;
+    const std::vector<float>& factors = randomizer_->factors();
+    privileged = std::copy(factors.begin(), factors.end(), privileged);
+    // the observation as it is, before the noise below
+    if (privileged != obs + spec_.obs_dim) std::copy_n(obs, task_obs_dim_, privileged);
+  }
+  if (randomizer_ != nullptr) randomizer_->AddObservationNoise(obs, task_obs_dim_, rng_);
 }
 
 bool MujocoEnv::Diverged() const {

@@ -170,7 +170,9 @@ class MujocoEnv : public Env {
   // travelled). Default: nothing.
   virtual void BeforeStep(const mjData& /*data*/) {}
 
-  // Writes spec().obs_dim floats describing `data` into obs.
+  // Writes the task's observation (obs_names as TaskInfo gave them) of
+  // `data` into obs; privileged entries, if any, follow and are not the
+  // task's business.
   virtual void WriteObservation(const mjData& data, float* obs) const = 0;
 
   // Reward of the step that led to `data`, given the action applied in that
@@ -194,6 +196,7 @@ class MujocoEnv : public Env {
   std::string model_path_;
   std::shared_ptr<const mjModel> shared_model_;
   std::unique_ptr<DomainRandomizer> randomizer_;  // null without randomisation
+  int task_obs_dim_ = 0;  // entries WriteObservation fills; the privileged ones follow
   const mjModel* model_ = nullptr;                // shared_model_ or the randomiser's copy
   bool needs_contact_forces_ = false;
   MjDataPtr data_;

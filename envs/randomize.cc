@@ -14,6 +14,11 @@ double Draw(const std::vector<double>& range, EnvRandom& rng) {
   return rng.Uniform(range[0], range[1]);
 }
 
+std::string NameOf(const mjModel* m, mjtObj type, int id, const char* kind) {
+  const char* name = mj_id2name(m, type, id);
+  return name != nullptr && name[0] != '\0' ? name : kind + std::to_string(id);
+}
+
 }  // namespace
 
 DomainRandomizer::DomainRandomizer(const RandomizeConfig& config,
@@ -24,6 +29,29 @@ DomainRandomizer::DomainRandomizer(const RandomizeConfig& config,
     if (own_model_ == nullptr) throw std::runtime_error("mj_copyModel failed (out of memory?)");
   }
   pending_.assign(static_cast<size_t>(config_.action_delay[1] + 1) * act_dim_, 0.0f);
+  // the factors' names, in the order BeginEpisode records them
+  const mjModel* m = shared_.get();
+  if (Varies(config_.body_mass_scale)) {
+    for (int b = 1; b < m->nbody; ++b) {
+      factor_names_.push_back("mass_scale:" + NameOf(m, mjOBJ_BODY, b, "body_"));
+    }
+  }
+  if (Varies(config_.geom_friction_scale)) {
+    for (int g = 0; g < m->ngeom; ++g) {
+      factor_names_.push_back("friction_scale:" + NameOf(m, mjOBJ_GEOM, g, "geom_"));
+    }
+  }
+  if (Varies(config_.joint_damping_scale)) {
+    for (int i = 0; i < m->nv; ++i) factor_names_.push_back("damping_scale:dof_" + std::to_string(i));
+  }
+  if (Varies(config_.actuator_gain_scale)) {
+    for (int i = 0; i < m->nu; ++i) {
+      factor_names_.push_back("gain_scale:" + NameOf(m, mjOBJ_ACTUATOR, i, "actuator_"));
+    }
+  }
+  if (Varies(config_.gravity_scale)) factor_names_.push_back("gravity_scale");
+  if (config_.action_delay[1] > config_.action_delay[0]) factor_names_.push_back("action_delay");
+  factors_.assign(factor_names_.size(), 1.0f);
 }
 
 DomainRandomizer::~DomainRandomizer() {
@@ -31,6 +59,7 @@ DomainRandomizer::~DomainRandomizer() {
 }
 
 void DomainRandomizer::BeginEpisode(EnvRandom& rng, mjData* scratch) {
+  size_t f = 0;  // next entry of factors_
   if (own_model_ != nullptr) {
     const mjModel* base = shared_.get();
     mjModel* m = own_model_;
@@ -38,6 +67,7 @@ void DomainRandomizer::BeginEpisode(EnvRandom& rng, mjData* scratch) {
     if (Varies(config_.body_mass_scale)) {
       for (int b = 0; b < m->nbody; ++b) {
         const double s = Draw(config_.body_mass_scale, rng);
+        if (b > 0) factors_[f++] = static_cast<float>(s);  // the world body has no mass
         m->body_mass[b] = s * base->body_mass[b];
         for (int k = 0; k < 3; ++k) m->body_inertia[3 * b + k] = s * base->body_inertia[3 * b + k];
       }
@@ -45,12 +75,15 @@ void DomainRandomizer::BeginEpisode(EnvRandom& rng, mjData* scratch) {
     if (Varies(config_.geom_friction_scale)) {
       for (int g = 0; g < m->ngeom; ++g) {
         const double s = Draw(config_.geom_friction_scale, rng);
+        factors_[f++] = static_cast<float>(s);
         for (int k = 0; k < 3; ++k) m->geom_friction[3 * g + k] = s * base->geom_friction[3 * g + k];
       }
     }
     if (Varies(config_.joint_damping_scale)) {
       for (int i = 0; i < m->nv; ++i) {
-        m->dof_damping[i] = Draw(config_.joint_damping_scale, rng) * base->dof_damping[i];
+        const double s = Draw(config_.joint_damping_scale, rng);
+        factors_[f++] = static_cast<float>(s);
+        m->dof_damping[i] = s * base->dof_damping[i];
       }
     }
     if (Varies(config_.actuator_gain_scale)) {
@@ -58,6 +91,7 @@ void DomainRandomizer::BeginEpisode(EnvRandom& rng, mjData* scratch) {
       // (motors, position and velocity servos) by one factor
       for (int i = 0; i < m->nu; ++i) {
         const double s = Draw(config_.actuator_gain_scale, rng);
+        factors_[f++] = static_cast<float>(s);
         m->actuator_gainprm[mjNGAIN * i] = s * base->actuator_gainprm[mjNGAIN * i];
         for (int k = 0; k < 3; ++k) {
           m->actuator_biasprm[mjNBIAS * i + k] = s * base->actuator_biasprm[mjNBIAS * i + k];
@@ -66,6 +100,7 @@ void DomainRandomizer::BeginEpisode(EnvRandom& rng, mjData* scratch) {
     }
     if (Varies(config_.gravity_scale)) {
       const double s = Draw(config_.gravity_scale, rng);
+      factors_[f++] = static_cast<float>(s);
       for (int k = 0; k < 3; ++k) m->opt.gravity[k] = s * base->opt.gravity[k];
     }
     // masses feed constants computed at compile time (subtree masses,
@@ -75,7 +110,10 @@ void DomainRandomizer::BeginEpisode(EnvRandom& rng, mjData* scratch) {
 
   const int low = config_.action_delay[0], high = config_.action_delay[1];
   delay_ = low;
-  if (high > low) delay_ = std::min(high, low + static_cast<int>(rng.Uniform() * (high - low + 1)));
+  if (high > low) {
+    delay_ = std::min(high, low + static_cast<int>(rng.Uniform() * (high - low + 1)));
+    factors_[f++] = static_cast<float>(delay_);
+  }
   std::fill(pending_.begin(), pending_.end(), 0.0f);
   head_ = 0;
 }

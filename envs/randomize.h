@@ -22,6 +22,7 @@
 #include <mujoco/mujoco.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/config.h"
@@ -60,6 +61,13 @@ class DomainRandomizer {
 
   // This episode's action delay in control steps.
   int delay() const { return delay_; }
+  // This episode's drawn factors, what a privileged critic may see: one per
+  // body (the world excepted), geom, dof and actuator for each model
+  // parameter that varies, then gravity's, then the action delay in steps
+  // when it varies. Terms left neutral have no entry. Names alike, e.g.
+  // "mass_scale:torso", "friction_scale:floor", "gravity_scale".
+  const std::vector<float>& factors() const { return factors_; }
+  const std::vector<std::string>& factor_names() const { return factor_names_; }
 
   // The action queue, which is all the state BeginEpisode does not redraw.
   std::string SaveQueue() const;
@@ -73,6 +81,8 @@ class DomainRandomizer {
   int delay_ = 0;
   std::vector<float> pending_;  // ring of (max delay + 1) actions
   int head_ = 0;                // slot the next action goes to
+  std::vector<float> factors_;
+  std::vector<std::string> factor_names_;
 };
 
 }  // namespace robofleet::envs

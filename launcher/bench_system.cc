@@ -136,7 +136,7 @@ double TimeUpdate(const ExperimentConfig& config, const learner::TaskInfo& task,
                   double seconds) {
   torch::set_num_threads(config.learner.threads);
   SeedTorch(config.seed);
-  ActorCritic policy(task.obs_dim, task.act_dim, config.policy);
+  ActorCritic policy(task.obs_dim, task.act_dim, config.policy, task.privileged_dim);
   std::unique_ptr<algorithms::Algorithm> algorithm =
       algorithms::CreateAlgorithm(config.algorithm, policy);
   algorithms::RolloutBatch data;
@@ -255,7 +255,7 @@ LearnerSide RunNullLearner(const ExperimentConfig& config, const learner::TaskIn
       static_cast<int>((config.learner.batch_size + steps_per_fragment - 1) / steps_per_fragment);
 
   torch::set_num_threads(config.learner.threads);
-  ActorCritic policy(task.obs_dim, task.act_dim, config.policy);
+  ActorCritic policy(task.obs_dim, task.act_dim, config.policy, task.privileged_dim);
   RunningNormalizer normalizer(task.obs_dim, config.normalizer.clip, config.normalizer.enabled);
   learner::FragmentBatcher batcher(T, K, task.obs_dim, task.act_dim, num_fragments);
 

@@ -123,10 +123,12 @@ int EvalCommand(int argc, char** argv) {
   const envs::EnvSpec& spec = env->spec();
   const int obs_dim = policy.metadata["obs_dim"].as<int>(-1);
   const int act_dim = policy.metadata["act_dim"].as<int>(-1);
-  if (obs_dim != spec.obs_dim || act_dim != spec.act_dim) {
+  // the policy reads what the robot observes, never a privileged critic's entries
+  const int policy_obs_dim = spec.obs_dim - spec.privileged_dim;
+  if (obs_dim != policy_obs_dim || act_dim != spec.act_dim) {
     throw UserError(path + " takes " + std::to_string(obs_dim) + " observations and gives " +
                     std::to_string(act_dim) + " actions, but env '" + spec.id + "' has " +
-                    std::to_string(spec.obs_dim) + " and " + std::to_string(spec.act_dim) +
+                    std::to_string(policy_obs_dim) + " and " + std::to_string(spec.act_dim) +
                     "; choose the env it was trained on");
   }
 
@@ -155,7 +157,7 @@ int EvalCommand(int argc, char** argv) {
     double ret = 0.0;
     int length = 0;
     for (;;) {
-      torch::Tensor action = act({obs}).toTensor().contiguous();
+      torch::Tensor action = act({obs.narrow(1, 0, policy_obs_dim)}).toTensor().contiguous();
       envs::StepResult r = env->Step(action.data_ptr<float>(), obs.data_ptr<float>());
       if (video) video->AddFrame(mujoco_env->data());
       ret += r.reward;

@@ -208,8 +208,8 @@ std::vector<std::string> SetOverrides(const cxxopts::ParseResult& args) {
 
 learner::TaskInfo TaskInfoFor(const ExperimentConfig& config) {
   envs::EnvSpec spec = envs::GetEnvSpec(config.env);
-  return {spec.id,        spec.obs_dim,  spec.act_dim, spec.obs_names,
-          spec.act_names, spec.act_low, spec.act_high};
+  return {spec.id,        spec.obs_dim, spec.act_dim,  spec.obs_names,
+          spec.act_names, spec.act_low, spec.act_high, spec.privileged_dim};
 }
 
 ExperimentConfig LoadRunConfig(const std::string& run_dir) {

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 
@@ -110,6 +111,19 @@ torch::jit::Module BuildPolicyModule(ActorCritic& policy, const RunningNormalize
   if (config.shared_trunk) features += RegisterMlp(module, policy->trunk(), "trunk", act, true);
   const std::string actor = RegisterMlp(module, policy->actor(), "pi", act);
   const std::string critic = RegisterMlp(module, policy->critic(), "vf", act);
+  // a privileged critic's entries follow the actor's: the actor reads the first ones
+  const std::string actor_input =
+      policy->privileged_dim() > 0
+          ? "    x = x.narrow(-1, 0, " + std::to_string(policy->policy_obs_dim()) + ")\n"
+          : "";
+  // the normaliser covers every entry; an observation without the privileged
+  // ones uses its first part
+  const std::string norm_stats = policy->privileged_dim() > 0
+                                     ? "    n = obs.size(-1)\n"
+                                       "    mean = self.obs_mean.narrow(0, 0, n)\n"
+                                       "    inv_std = self.obs_inv_std.narrow(0, 0, n)\n"
+                                     : "    mean = self.obs_mean\n"
+                                       "    inv_std = self.obs_inv_std\n";
 
   // the Gaussian: the actor's output (its first half with a state-dependent
   // std) and the clamped log std (the parameter, or the second half)
@@ -135,15 +149,15 @@ torch::jit::Module BuildPolicyModule(ActorCritic& policy, const RunningNormalize
                              : "    return x.squeeze(-1)\n";
 
   module.define(
-      "def normalize(self, obs: Tensor) -> Tensor:\n"
-      "    return torch.clamp((obs - self.obs_mean) * self.obs_inv_std, -self.obs_clip, "
-      "self.obs_clip)\n"
+      "def normalize(self, obs: Tensor) -> Tensor:\n" +
+      norm_stats +
+      "    return torch.clamp((obs - mean) * inv_std, -self.obs_clip, self.obs_clip)\n"
       "def features(self, obs: Tensor) -> Tensor:\n" +
       features +
       "    return x\n"
       "def actor_output(self, obs: Tensor) -> Tensor:\n"
       "    x = self.features(obs)\n" +
-      actor +
+      actor_input + actor +
       "    return x\n"
       "def action_mean(self, obs: Tensor) -> Tensor:\n"
       "    x = self.actor_output(obs)\n"
@@ -182,9 +196,18 @@ std::string MetadataJson(const ActorCritic& policy, const PolicyMetadata& metada
   std::string json = "{\n";
   json += "  \"format\": \"robofleet-policy\",\n";
   json += "  \"robofleet_version\": " + JsonString(ROBOFLEET_VERSION) + ",\n";
-  json += "  \"obs_dim\": " + std::to_string(policy->obs_dim()) + ",\n";
+  // obs_dim and obs_names are what forward() takes; value() takes the
+  // privileged entries after them
+  const size_t policy_dim = static_cast<size_t>(policy->policy_obs_dim());
+  const std::vector<std::string>& names = metadata.obs_names;
+  const size_t split = std::min(policy_dim, names.size());
+  json += "  \"obs_dim\": " + std::to_string(policy_dim) + ",\n";
   json += "  \"act_dim\": " + std::to_string(policy->act_dim()) + ",\n";
-  json += "  \"obs_names\": " + JsonStrings(metadata.obs_names) + ",\n";
+  json += "  \"obs_names\": " +
+          JsonStrings(std::vector<std::string>(names.begin(), names.begin() + split)) + ",\n";
+  json += "  \"privileged_dim\": " + std::to_string(policy->privileged_dim()) + ",\n";
+  json += "  \"privileged_names\": " +
+          JsonStrings(std::vector<std::string>(names.begin() + split, names.end())) + ",\n";
   json += "  \"act_names\": " + JsonStrings(metadata.act_names) + ",\n";
   json += "  \"act_low\": " + JsonNumbers(metadata.act_low) + ",\n";
   json += "  \"act_high\": " + JsonNumbers(metadata.act_high) + ",\n";

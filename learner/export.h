@@ -8,6 +8,8 @@
 //                                           the policy squashes, else clamp(mean, -1, 1)
 //   stochastic_action(obs) -> [B, act_dim]  the same of mean + std * N(0, 1)
 //   value(obs) -> [B]                       the critic's value estimate, in return units
+//                                           (with a privileged critic, obs must carry
+//                                           the privileged entries after the others)
 //   actuator_action(obs) -> [B, act_dim]    forward() mapped onto each ctrlrange
 //   normalize(obs) -> [B, obs_dim]          the normalised observation
 //   action_mean(obs), action_log_std(obs)   the Gaussian before squashing, [B, act_dim]
@@ -43,7 +45,8 @@ torch::jit::Module BuildPolicyModule(ActorCritic& policy, const RunningNormalize
                                      const std::vector<double>& act_high = {});
 
 // The metadata.json text: format, robofleet_version, obs_dim, act_dim,
-// obs_names, act_names, act_low, act_high, env_id, env_config (the env
+// obs_names (what forward() takes), privileged_dim, privileged_names (what
+// value() takes after them), act_names, act_low, act_high, env_id, env_config (the env
 // section as YAML), env_steps, config (the whole resolved config as YAML).
 std::string MetadataJson(const ActorCritic& policy, const PolicyMetadata& metadata);
 

@@ -108,7 +108,7 @@ double WeightsPublisher::SecondsSinceLast() const {
 
 void ExportCheckpoint(const ExperimentConfig& config, const TaskInfo& task,
                       const std::string& checkpoint, const std::string& out) {
-  ActorCritic policy(task.obs_dim, task.act_dim, config.policy);
+  ActorCritic policy(task.obs_dim, task.act_dim, config.policy, task.privileged_dim);
   RunningNormalizer normalizer(task.obs_dim, config.normalizer.clip, config.normalizer.enabled);
   TrainingCounters counters;
   LoadCheckpoint(checkpoint, policy, nullptr, &normalizer, &counters);
@@ -207,7 +207,8 @@ algorithms::RolloutBatch BuildRolloutBatch(const FragmentBatcher& batch, ActorCr
   algorithms::RolloutBatch out;
   out.obs = trajectory.obs.reshape({T * B, D});
   out.actions = batch.actions().reshape({T * B, A});
-  out.log_probs = batch.log_probs().reshape({T * B});
+  out.log_probs =
+      (targets.log_probs.defined() ? targets.log_probs : batch.log_probs()).reshape({T * B});
   out.advantages = targets.advantages.reshape({T * B});
   out.returns = targets.returns.reshape({T * B});
   out.values = trajectory.values.reshape({T * B});
@@ -235,7 +236,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
 
   torch::set_num_threads(config.learner.threads);
   SeedTorch(config.seed);
-  ActorCritic policy(task.obs_dim, task.act_dim, config.policy);
+  ActorCritic policy(task.obs_dim, task.act_dim, config.policy, task.privileged_dim);
   RunningNormalizer normalizer(task.obs_dim, config.normalizer.clip, config.normalizer.enabled);
   std::unique_ptr<algorithms::Algorithm> algorithm =
       algorithms::CreateAlgorithm(config.algorithm, policy);

@@ -35,6 +35,7 @@ struct TaskInfo {
   std::vector<std::string> act_names;
   std::vector<double> act_low;   // actuator ctrlrange per action entry
   std::vector<double> act_high;
+  int privileged_dim = 0;  // the last obs entries, for the critic alone (EnvSpec)
 };
 
 struct LearnerOptions {

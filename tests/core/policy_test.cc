@@ -165,6 +165,30 @@ TEST(PolicyTest, SharedTrunkIsTrainedByBothLosses) {
   EXPECT_TRUE(separate->trunk().is_empty());
 }
 
+TEST(PolicyTest, PrivilegedEntriesReachTheCriticOnly) {
+  SeedTorch(21);
+  PolicyConfig pc;
+  pc.hidden = {16, 16};
+  ActorCritic policy(7, 2, pc, /*privileged_dim=*/3);
+  EXPECT_EQ(policy->policy_obs_dim(), 4);
+  // actor 4->16->16->2, critic 7->16->16->1, log_std
+  EXPECT_EQ(NumParameters(*policy), (4 * 16 + 16) + (16 * 16 + 16) + (16 * 2 + 2) + (7 * 16 + 16) +
+                                        (16 * 16 + 16) + (16 + 1) + 2);
+  torch::Tensor obs = torch::randn({10, 7});
+  torch::Tensor other = obs.clone();
+  other.narrow(1, 4, 3).normal_();  // other privileged entries
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::equal(policy->Mean(obs), policy->Mean(other)));
+  EXPECT_FALSE(torch::allclose(policy->Value(obs), policy->Value(other)));
+  // the actor takes what a robot observes, with or without the privileged part
+  EXPECT_TRUE(torch::equal(policy->Mean(obs), policy->Mean(obs.narrow(1, 0, 4).contiguous())));
+  EXPECT_TRUE(torch::equal(policy->Forward(obs).value, policy->Value(obs)));
+
+  EXPECT_THROW(ActorCritic(7, 2, pc, 7), std::invalid_argument);
+  pc.shared_trunk = true;
+  EXPECT_THROW(ActorCritic(7, 2, pc, 3), std::invalid_argument);
+}
+
 TEST(PolicyTest, ValueNormalisationStatisticsAndRoundTrip) {
   PolicyConfig pc;
   pc.normalize_value = true;

@@ -270,5 +270,71 @@ TEST(RandomizeConfigTest, OverridesAndYamlRoundTrip) {
   EXPECT_THROW(ApplyOverrides(config, {"env.randomize.body_mass_scale=heavy"}), UserError);
 }
 
+TEST_F(RandomizeTest, PrivilegedEntriesAreTheFactorsAndTheNoiseFreeObservation) {
+  EnvConfig config = Config("hopper");
+  config.randomize.body_mass_scale = {0.5, 1.5};
+  config.randomize.obs_noise = 0.1;
+  config.privileged_obs = true;
+  std::unique_ptr<MujocoEnv> env = MakeMujocoEnv(config);
+  // the same physics without noise or privileged entries
+  EnvConfig quiet_config = config;
+  quiet_config.randomize.obs_noise = 0.0;
+  quiet_config.privileged_obs = false;
+  std::unique_ptr<MujocoEnv> quiet = MakeMujocoEnv(quiet_config);
+
+  const EnvSpec& spec = env->spec();
+  const int task_dim = quiet->spec().obs_dim;
+  const int bodies = env->model()->nbody - 1;
+  ASSERT_EQ(spec.privileged_dim, bodies + task_dim);
+  ASSERT_EQ(spec.obs_dim, task_dim + spec.privileged_dim);
+  ASSERT_EQ(static_cast<int>(spec.obs_names.size()), spec.obs_dim);
+  EXPECT_EQ(spec.obs_names[task_dim].rfind("mass_scale:", 0), 0u) << spec.obs_names[task_dim];
+  EXPECT_EQ(spec.obs_names[task_dim + bodies], "true:" + spec.obs_names[0]);
+
+  std::vector<float> obs(spec.obs_dim), quiet_obs(task_dim), action(spec.act_dim);
+  RandomPolicy policy(3);
+  std::unique_ptr<MujocoEnv> plain = MakeMujocoEnv(Config("hopper"));
+  const mjModel* base = plain->model();
+  for (uint64_t episode = 0; episode < 2; ++episode) {
+    env->Reset(40 + episode, obs.data());
+    quiet->Reset(40 + episode, quiet_obs.data());
+    const mjModel* m = env->model();
+    for (int step = 0; step < 20; ++step) {
+      // the drawn mass factors: this episode's masses over the task's own
+      for (int b = 1; b <= bodies; ++b) {
+        if (base->body_mass[b] <= 0) continue;
+        EXPECT_NEAR(obs[task_dim + b - 1], m->body_mass[b] / base->body_mass[b], 1e-5);
+      }
+      double noise = 0.0;
+      for (int i = 0; i < task_dim; ++i) {
+        // the critic's copy is the observation before noise, bit for bit
+        EXPECT_EQ(obs[task_dim + bodies + i], quiet_obs[i]) << spec.obs_names[i];
+        noise += std::abs(obs[i] - quiet_obs[i]);
+      }
+      EXPECT_GT(noise / task_dim, 0.01);  // and the actor's part is the noisy one
+      policy.Fill(action);
+      StepResult r = env->Step(action.data(), obs.data());
+      StepResult q = quiet->Step(action.data(), quiet_obs.data());
+      ASSERT_EQ(r.terminated, q.terminated);
+      if (r.terminated || r.truncated) break;
+    }
+  }
+}
+
+TEST_F(RandomizeTest, PrivilegedObservationsNeedSomethingRandomised) {
+  EnvConfig config = Config("cartpole_swingup");
+  config.privileged_obs = true;
+  try {
+    config.Validate();
+    FAIL() << "privileged_obs without randomisation was accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("env.privileged_obs"), std::string::npos) << e.what();
+  }
+  config.randomize.action_delay = {0, 3};  // the delay alone is something to know
+  std::unique_ptr<Env> env = MakeEnv(config);
+  EXPECT_EQ(env->spec().privileged_dim, 1);
+  EXPECT_EQ(env->spec().obs_names.back(), "action_delay");
+}
+
 }  // namespace
 }  // namespace robofleet::envs

@@ -90,6 +90,28 @@ TEST_F(DeployTest, EveryPpoOptionTrainsAndItsExportRuns) {
   EXPECT_FALSE(std::isnan(JsonNumber(eval->out(), "return_mean"))) << eval->out();
 }
 
+TEST_F(DeployTest, PrivilegedCriticTrainsAndItsPolicyRunsOnTheRobotsObservations) {
+  // masses and observation noise randomised: the critic also sees the mass
+  // factors and the noise-free observation, the actor and the export do not
+  const std::string run = *dir_ + "/privileged";
+  auto train = Robofleet({"train", *dir_ + "/exp.yaml", "--run-dir", run, "--set",
+                          "train.record_video=false", "--set",
+                          "env.randomize.body_mass_scale=[0.5, 1.5]", "--set",
+                          "env.randomize.obs_noise=0.05", "--set", "env.privileged_obs=true"},
+                         "train_privileged");
+  ASSERT_EQ(train->exit_code(), 0) << train->err();
+  for (double v : CsvColumn(run + "/metrics.csv", "value_loss")) EXPECT_TRUE(std::isfinite(v));
+  // cart-pole's 5 observations, then 2 mass factors (cart, pole) and the 5 noise-free ones
+  std::ifstream config(run + "/config.yaml");
+  EXPECT_NE(std::string(std::istreambuf_iterator<char>(config), {}).find("privileged_obs: true"),
+            std::string::npos);
+  // eval checks that the policy takes the robot's 5 observations and feeds it those
+  auto eval = Robofleet({"eval", run + "/policy.pt", "--episodes", "2", "--json"},
+                        "eval_privileged");
+  ASSERT_EQ(eval->exit_code(), 0) << eval->err();
+  EXPECT_DOUBLE_EQ(JsonNumber(eval->out(), "length_mean"), 40.0) << eval->out();
+}
+
 TEST_F(DeployTest, EvalIsRepeatableForOneSeed) {
   auto a = Robofleet({"eval", Run() + "/policy.pt", "--episodes", "2", "--seed", "9", "--json"}, "a");
   auto b = Robofleet({"eval", Run() + "/policy.pt", "--episodes", "2", "--seed", "9", "--json"}, "b");

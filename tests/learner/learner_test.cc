@@ -105,6 +105,42 @@ TEST_P(ExportTest, LoadedModuleMatchesLearnerPolicy) {
 
 INSTANTIATE_TEST_SUITE_P(Activations, ExportTest, ::testing::Values("elu", "tanh", "relu"));
 
+TEST(ExportTest, PrivilegedCriticExportsAPolicyOfTheRobotsObservations) {
+  SeedTorch(12);
+  PolicyConfig pc;
+  pc.hidden = {16};
+  ActorCritic policy(5, 2, pc, /*privileged_dim=*/2);
+  RunningNormalizer normalizer(5, 5.0, true);
+  torch::Tensor data = torch::randn({300, 5}) * 2.0 + 1.0;
+  normalizer.Update(data.data_ptr<float>(), 300);
+  const std::string dir = TempDir("export-privileged");
+  PolicyMetadata meta{"hopper", {"a", "b", "c", "mass_scale:torso", "gravity_scale"}, {"u", "v"},
+                      {}, {}, 10, "name: test\n"};
+  ExportPolicy(policy, normalizer, meta, dir + "/policy.pt");
+  torch::jit::ExtraFilesMap extra{{"metadata.json", ""}};
+  torch::jit::Module loaded = torch::jit::load(dir + "/policy.pt", torch::kCPU, extra);
+
+  torch::Tensor full = torch::randn({50, 5}) * 3.0;
+  torch::Tensor robot = full.narrow(1, 0, 3).contiguous();
+  torch::NoGradGuard no_grad;
+  torch::Tensor expected = policy->Mean(NormalizeObs(full, normalizer)).clamp(-1.0, 1.0);
+  // forward takes the robot's three observations; the full five give the same
+  torch::Tensor got = loaded.forward({robot}).toTensor();
+  EXPECT_LE((got - expected).abs().max().item<float>(), 1e-5);
+  EXPECT_LE((loaded.forward({full}).toTensor() - expected).abs().max().item<float>(), 1e-5);
+  // the critic's value needs the privileged entries
+  torch::Tensor value = loaded.get_method("value")({full}).toTensor();
+  EXPECT_LE((value - policy->Value(NormalizeObs(full, normalizer))).abs().max().item<float>(),
+            1e-4);
+  const std::string& json = extra["metadata.json"];
+  for (const char* field : {"\"obs_dim\": 3", "\"obs_names\": [\"a\", \"b\", \"c\"]",
+                            "\"privileged_dim\": 2",
+                            "\"privileged_names\": [\"mass_scale:torso\", \"gravity_scale\"]"}) {
+    EXPECT_NE(json.find(field), std::string::npos) << field << " in " << json;
+  }
+  std::filesystem::remove_all(dir);
+}
+
 // One policy variant per PolicyConfig option, and all of them together.
 struct Variant {
   std::string name;
