@@ -157,5 +157,44 @@ TEST(AppoTest, ManyUpdatesOnStaleRandomDataStayFinite) {
   EXPECT_GT((after - before).abs().max().item<float>(), 1e-4);
 }
 
+TEST(AppoTest, TheTrustRegionIsAroundTheLearnersPolicyNotTheBehaviours) {
+  SeedTorch(8);
+  PolicyConfig pc;
+  pc.hidden = {64, 64};
+  ActorCritic policy(17, 6, pc);
+  AlgorithmConfig config;
+  config.name = "appo";
+  config.max_policy_lag = 16;
+  config.lr_schedule = "constant";
+  config.learning_rate = 1e-6;  // the update hardly moves the policy
+  Appo appo(config, policy);
+  const int64_t T = 64, B = 32;
+  Trajectory traj;
+  traj.obs = torch::randn({T, B, 17});
+  ActionSample sample;
+  {
+    torch::NoGradGuard no_grad;
+    sample = policy->Sample(traj.obs.reshape({T * B, 17}));
+  }
+  traj.actions = sample.raw.reshape({T, B, 6});
+  // fragments of an old policy: each action's probability differs by e^(+-1)
+  traj.log_probs = sample.log_prob.reshape({T, B}) + (torch::rand({T, B}) * 2.0 - 1.0);
+  traj.rewards = torch::randn({T, B});
+  traj.values = torch::randn({T, B});
+  traj.next_values = torch::randn({T, B});
+  traj.dones = torch::zeros({T, B});
+  Targets targets = appo.ComputeTargets(traj);
+  RolloutBatch batch;
+  batch.obs = traj.obs.reshape({T * B, 17});
+  batch.actions = traj.actions.reshape({T * B, 6});
+  batch.log_probs = targets.log_probs.reshape({T * B});
+  batch.advantages = targets.advantages.reshape({T * B});
+  batch.returns = targets.returns.reshape({T * B});
+  batch.values = traj.values.reshape({T * B});
+  UpdateStats stats = appo.Update(batch, {});
+  EXPECT_LT(stats.approx_kl, 1e-4);
+  EXPECT_EQ(stats.clip_frac, 0.0);
+}
+
 }  // namespace
 }  // namespace robofleet::algorithms
