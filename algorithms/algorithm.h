@@ -29,6 +29,11 @@ struct RolloutBatch {
   torch::Tensor returns;     // f32 [N] value targets (advantages + values), return units
   torch::Tensor values;      // f32 [N] critic values the advantages were computed with,
                              // return units; needed by algorithm.value_clip
+  // f32 [N] optional: the learner's own log-probabilities at the start of the
+  // update. When set, the KL that the adaptive learning rate and target_kl
+  // watch is taken against them rather than against the behaviour policy
+  // (whose fragments may be many versions old).
+  torch::Tensor reference_log_probs;
 };
 
 // One batch's steps, time-major [T, B], from which an algorithm makes its
@@ -47,9 +52,8 @@ struct Trajectory {
 struct Targets {
   torch::Tensor advantages;  // of the policy-gradient term
   torch::Tensor returns;     // value targets, return units
-  // the log-probabilities the update's probability ratio is taken against;
-  // undefined: the behaviour policy's (Trajectory::log_probs)
-  torch::Tensor log_probs;
+  // optional: RolloutBatch::reference_log_probs, [T, B]
+  torch::Tensor reference_log_probs;
 };
 
 // Means over the minibatch steps of one update.

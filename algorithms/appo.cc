@@ -56,7 +56,7 @@ Targets Appo::ComputeTargets(const Trajectory& trajectory) {
                                 trajectory.next_values, trajectory.dones, config().gamma,
                                 config().gae_lambda, config().vtrace_rho_clip,
                                 config().vtrace_c_clip);
-  return {vtrace.pg_advantages, vtrace.vs, log_probs};
+  return {vtrace.pg_advantages, vtrace.vs, log_probs};  // log_probs: the KL's reference
 }
 
 }  // namespace robofleet::algorithms

@@ -9,15 +9,16 @@
 namespace robofleet::algorithms {
 
 // The update is PPO's (epochs, minibatches, clipping, schedules) with two
-// changes, as IMPACT (Luo et al. 2020) arranges them:
+// changes:
 // - the advantages and value targets are V-trace's (config.vtrace_rho_clip,
 //   config.vtrace_c_clip, lambda = config.gae_lambda), the target policy
 //   being the learner's at the start of the update; the policy-gradient
 //   advantage carries the clipped importance weight min(rho-bar, pi/mu);
-// - the probability ratio of the clipped surrogate, and the KL that the
-//   adaptive learning rate and target_kl watch, are taken against that same
-//   start-of-update policy rather than the behaviour policy, so the trust
-//   region bounds how far one update moves however old the fragments are.
+// - the KL that the adaptive learning rate and target_kl watch is taken
+//   against that start-of-update policy, so a batch of old fragments does not
+//   read as a large step. The clipped surrogate's ratio stays pi/mu, against
+//   the behaviour policy, as in IMPALA's and RLlib's APPO: samples the
+//   learner's policy has moved far from give no gradient.
 class Appo : public Ppo {
  public:
   using Ppo::Ppo;

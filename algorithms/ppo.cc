@@ -107,11 +107,17 @@ UpdateStats Ppo::Update(const RolloutBatch& batch, const GradientHook& hook) {
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8);
       }
       ActorCriticImpl::Output out = policy_->Forward(obs);
+      torch::Tensor log_probs = policy_->LogProb(out.dist, batch.actions.index_select(0, idx));
       PpoLossTerms terms =
-          PpoLoss(policy_->LogProb(out.dist, batch.actions.index_select(0, idx)),
-                  batch.log_probs.index_select(0, idx), advantages, out.value,
+          PpoLoss(log_probs, batch.log_probs.index_select(0, idx), advantages, out.value,
                   returns.index_select(0, idx), policy_->Entropy(out.dist), config_,
                   old_values.defined() ? old_values.index_select(0, idx) : torch::Tensor());
+      if (batch.reference_log_probs.defined()) {
+        // how far this update has moved, whatever policy made the batch
+        torch::NoGradGuard no_grad;
+        torch::Tensor log_ratio = log_probs - batch.reference_log_probs.index_select(0, idx);
+        terms.approx_kl = ((log_ratio.exp() - 1.0) - log_ratio).mean();
+      }
       StepAgreement step{terms.approx_kl.item<double>(), std::isfinite(terms.total.item<double>())};
       optimizer_.zero_grad();
       if (step.finite) terms.total.backward();

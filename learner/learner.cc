@@ -207,8 +207,10 @@ algorithms::RolloutBatch BuildRolloutBatch(const FragmentBatcher& batch, ActorCr
   algorithms::RolloutBatch out;
   out.obs = trajectory.obs.reshape({T * B, D});
   out.actions = batch.actions().reshape({T * B, A});
-  out.log_probs =
-      (targets.log_probs.defined() ? targets.log_probs : batch.log_probs()).reshape({T * B});
+  out.log_probs = batch.log_probs().reshape({T * B});
+  if (targets.reference_log_probs.defined()) {
+    out.reference_log_probs = targets.reference_log_probs.reshape({T * B});
+  }
   out.advantages = targets.advantages.reshape({T * B});
   out.returns = targets.returns.reshape({T * B});
   out.values = trajectory.values.reshape({T * B});
