@@ -441,7 +441,16 @@ void NormalizerConfig::Validate() const {
 
 void LearnerConfig::Validate() const {
   if (batch_size <= 0) Reject("learner.batch_size", "must be >= 1");
-  if (device != "cpu") Reject("learner.device", "is '" + device + "'; valid devices: cpu");
+  if (device != "cpu" && device != "cuda") {
+    Reject("learner.device", "is '" + device + "'; valid devices: cpu, cuda");
+  }
+  if (backend != "auto" && backend != "gloo" && backend != "nccl") {
+    Reject("learner.backend", "is '" + backend + "'; valid backends: auto, gloo, nccl");
+  }
+  if (backend == "nccl" && device != "cuda") {
+    Reject("learner.backend", "nccl averages GPU tensors; set learner.device: cuda, or use "
+                              "gloo on cpu");
+  }
   if (threads <= 0) Reject("learner.threads", "must be >= 1");
   if (count <= 0) Reject("learner.count", "must be >= 1");
   if (collective_timeout_s <= 0) Reject("learner.collective_timeout_s", "must be >= 1");
@@ -486,10 +495,6 @@ void ExperimentConfig::Validate() const {
   }
   if (learner.count > 1 && train.deterministic) {
     Reject("train.deterministic", "needs learner.count: 1");
-  }
-  if (learner.count > 1 && policy.normalize_value) {
-    Reject("policy.normalize_value", "is not supported with learner.count > 1 yet (each rank "
-                                     "would keep its own return statistics); turn one off");
   }
   if (train.deterministic && actors.count != 1) {
     Reject("train.deterministic", "needs actors.count: 1 (one actor fixes the order of the "

@@ -31,27 +31,29 @@ class GlooCommunicator : public Communicator {
   int rank() const override { return rank_; }
   int world_size() const override { return world_size_; }
 
-  void AllReduceSum(torch::Tensor& tensor) override {
-    std::vector<at::Tensor> tensors{tensor};
-    Wait(group_->allreduce(tensors), "allreduce");
-  }
+  void AllReduceSum(torch::Tensor& tensor) override { AllReduceSum(tensor, {}); }
 
   void AllReduceSum(torch::Tensor& tensor, const std::function<void()>& while_waiting) override {
-    std::vector<at::Tensor> tensors{tensor};
+    // Gloo reduces host memory: a GPU learner's tensors go through it
+    torch::Tensor host = tensor.is_cpu() ? tensor : tensor.to(torch::kCPU);
+    std::vector<at::Tensor> tensors{host};
     const c10::intrusive_ptr<c10d::Work> work = group_->allreduce(tensors);
     // a failure or the timeout completes the work too; Wait then reports it
-    while (!work->isCompleted()) {
+    while (while_waiting && !work->isCompleted()) {
       while_waiting();
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     Wait(work, "allreduce");
+    if (!tensor.is_cpu()) tensor.copy_(host);
   }
 
   void Broadcast(torch::Tensor& tensor, int root) override {
-    std::vector<at::Tensor> tensors{tensor};
+    torch::Tensor host = tensor.is_cpu() ? tensor : tensor.to(torch::kCPU);
+    std::vector<at::Tensor> tensors{host};
     c10d::BroadcastOptions options;
     options.rootRank = root;
     Wait(group_->broadcast(tensors, options), "broadcast");
+    if (!tensor.is_cpu()) tensor.copy_(host);
   }
 
  private:

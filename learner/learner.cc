@@ -22,6 +22,7 @@
 #include "core/tensorboard.h"
 #include "learner/checkpoint.h"
 #include "learner/communicator.h"
+#include "learner/device.h"
 #include "learner/export.h"
 
 namespace robofleet::learner {
@@ -66,7 +67,7 @@ PolicyMetadata MakeMetadata(const TaskInfo& task, int64_t env_steps,
 
 void WeightsPublisher::Publish(ActorCritic& policy, const RunningNormalizer& normalizer,
                                int64_t version) {
-  torch::Tensor flat = FlattenParameters(*policy);
+  const torch::Tensor flat = HostParameters(policy);
   const int D = normalizer.dim();
   wire::Header header = wire::WeightsHeader(static_cast<uint64_t>(version), 0, sequence_++,
                                             flat.numel(), D);
@@ -99,15 +100,16 @@ void ExportCheckpoint(const ExperimentConfig& config, const TaskInfo& task,
   ExportPolicy(policy, normalizer, MakeMetadata(task, counters.env_steps, config), out);
 }
 
-FragmentBatcher::FragmentBatcher(int T, int K, int obs_dim, int act_dim, int num_fragments)
+FragmentBatcher::FragmentBatcher(int T, int K, int obs_dim, int act_dim, int num_fragments,
+                                 torch::TensorOptions options)
     : T_(T), K_(K), D_(obs_dim), A_(act_dim), num_fragments_(num_fragments) {
   const int64_t B = static_cast<int64_t>(K) * num_fragments;
-  obs_ = torch::empty({T + 1, B, obs_dim});
-  actions_ = torch::empty({T, B, act_dim});
-  log_probs_ = torch::empty({T, B});
-  rewards_ = torch::empty({T, B});
-  terminated_ = torch::empty({T, B});
-  truncated_ = torch::empty({T, B});
+  obs_ = torch::empty({T + 1, B, obs_dim}, options);
+  actions_ = torch::empty({T, B, act_dim}, options);
+  log_probs_ = torch::empty({T, B}, options);
+  rewards_ = torch::empty({T, B}, options);
+  terminated_ = torch::empty({T, B}, options);
+  truncated_ = torch::empty({T, B}, options);
 }
 
 void FragmentBatcher::Clear() {
@@ -153,8 +155,8 @@ torch::Tensor FragmentBatcher::truncated_index() const {
 
 torch::Tensor NormalizeObs(const torch::Tensor& raw, const RunningNormalizer& normalizer) {
   if (!normalizer.enabled()) return raw;
-  torch::Tensor mean = torch::tensor(normalizer.mean_f32());
-  torch::Tensor inv_std = torch::tensor(normalizer.inv_std_f32());
+  torch::Tensor mean = torch::tensor(normalizer.mean_f32()).to(raw.device());
+  torch::Tensor inv_std = torch::tensor(normalizer.inv_std_f32()).to(raw.device());
   const double c = normalizer.clip();
   return ((raw - mean) * inv_std).clamp(-c, c);
 }
@@ -165,7 +167,9 @@ algorithms::RolloutBatch BuildRolloutBatch(const FragmentBatcher& batch, ActorCr
   ROBOFLEET_CHECK(batch.full());
   const int64_t T = batch.T(), B = batch.B();
   const int64_t D = batch.obs().size(2), A = batch.actions().size(2);
-  torch::Tensor obs = NormalizeObs(batch.obs(), normalizer);  // [T+1, B, D]
+  // the batch goes to the policy's device (from pinned memory without blocking)
+  const torch::Device device = policy->parameters().front().device();
+  torch::Tensor obs = NormalizeObs(ToDevice(batch.obs(), device), normalizer);  // [T+1, B, D]
 
   torch::Tensor values, next_values;
   {
@@ -174,22 +178,25 @@ algorithms::RolloutBatch BuildRolloutBatch(const FragmentBatcher& batch, ActorCr
     values = all.slice(0, 0, T).contiguous();
     next_values = all.slice(0, 1, T + 1).clone();
     // truncated steps bootstrap from their final observation, terminated ones from nothing
-    torch::Tensor index = batch.truncated_index();
+    torch::Tensor index = ToDevice(batch.truncated_index(), device);
     if (index.numel() > 0) {
-      torch::Tensor v = policy->Value(NormalizeObs(batch.truncated_obs(), normalizer));
+      torch::Tensor v =
+          policy->Value(NormalizeObs(ToDevice(batch.truncated_obs(), device), normalizer));
       next_values.view({-1}).index_put_({index}, v);
     }
-    next_values.mul_(1.0 - batch.terminated());
+    next_values.mul_(1.0 - ToDevice(batch.terminated(), device));
   }
   torch::Tensor dones = (batch.terminated() + batch.truncated()).clamp_max(1.0);
-  torch::Tensor advantages =
-      algorithms::ComputeGae(batch.rewards(), values, next_values, dones, config.gamma,
-                             config.gae_lambda);
+  // GAE is a loop over time on the host
+  torch::Tensor advantages = ToDevice(
+      algorithms::ComputeGae(batch.rewards(), values.to(torch::kCPU),
+                             next_values.to(torch::kCPU), dones, config.gamma, config.gae_lambda),
+      device);
 
   algorithms::RolloutBatch out;
   out.obs = obs.slice(0, 0, T).reshape({T * B, D});
-  out.actions = batch.actions().reshape({T * B, A});
-  out.log_probs = batch.log_probs().reshape({T * B});
+  out.actions = ToDevice(batch.actions(), device).reshape({T * B, A});
+  out.log_probs = ToDevice(batch.log_probs(), device).reshape({T * B});
   out.advantages = advantages.reshape({T * B});
   out.returns = (advantages + values).reshape({T * B});
   out.values = values.reshape({T * B});
@@ -206,18 +213,23 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
   const int64_t rank_batch = (config.learner.batch_size + W - 1) / W;
   const int num_fragments =
       static_cast<int>((rank_batch + steps_per_fragment - 1) / steps_per_fragment);
+  // rank r on GPU r mod learner.count (its local rank), or the CPU
+  const torch::Device device = LearnerDevice(config.learner, options.rank);
   std::unique_ptr<Communicator> comm;
   if (W > 1) {
     const size_t colon = options.master.rfind(':');
     if (colon == std::string::npos) throw UserError("--master wants host:port");
-    comm = MakeGlooCommunicator(options.master.substr(0, colon),
-                                std::stoi(options.master.substr(colon + 1)), options.rank, W,
-                                std::chrono::seconds(config.learner.collective_timeout_s));
+    comm = MakeCommunicator(config.learner, options.master.substr(0, colon),
+                            std::stoi(options.master.substr(colon + 1)), options.rank, W, device,
+                            std::chrono::seconds(config.learner.collective_timeout_s));
   }
 
   torch::set_num_threads(config.learner.threads);
   SeedTorch(config.seed);
   ActorCritic policy(task.obs_dim, task.act_dim, config.policy);
+  policy->to(device);
+  // the critic's return statistics span every rank's batch
+  if (comm) MergeValueStatistics(*comm, policy);
   RunningNormalizer normalizer(task.obs_dim, config.normalizer.clip, config.normalizer.enabled);
   std::unique_ptr<algorithms::Algorithm> algorithm =
       algorithms::CreateAlgorithm(config.algorithm, policy);
@@ -241,6 +253,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
                       checkpoint_dir);
     }
     LoadCheckpoint(checkpoint, policy, &algorithm->optimizer(), &normalizer, &counters);
+    policy->to(device);  // checkpoints load into host memory
     if (leader) {
       metrics = CsvWriter::Resume(options.run_dir + "/metrics.csv", kMetricColumns,
                                   static_cast<double>(counters.env_steps));
@@ -291,8 +304,9 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     publisher->Publish(policy, normalizer, counters.policy_version);
   }
 
-  FragmentBatcher batcher(T, K, task.obs_dim, task.act_dim, num_fragments);
-  FragmentBatcher next_batcher(T, K, task.obs_dim, task.act_dim, num_fragments);
+  FragmentBatcher batcher(T, K, task.obs_dim, task.act_dim, num_fragments, HostOptions(device));
+  FragmentBatcher next_batcher(T, K, task.obs_dim, task.act_dim, num_fragments,
+                               HostOptions(device));
   // the last 100 finished episodes (restored on resume, so the means continue)
   std::deque<float> recent_returns(counters.recent_returns.begin(), counters.recent_returns.end());
   std::deque<float> recent_lengths(counters.recent_lengths.begin(), counters.recent_lengths.end());
@@ -478,6 +492,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
   // the end: a final checkpoint and the exported policy
   counters.dropped_fragments = malformed + stale;
   save_checkpoint();
+  policy->to(torch::kCPU);  // the exported policy runs anywhere
   if (leader) {
     ExportPolicy(policy, normalizer, MakeMetadata(task, counters.env_steps, config),
                  options.run_dir + "/policy.pt");

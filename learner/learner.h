@@ -78,10 +78,12 @@ class WeightsPublisher {
 };
 
 // Collects fragments of one shape [T steps, K envs] into a batch of
-// F fragments laid side by side: B = F * K columns.
+// F fragments laid side by side: B = F * K columns, in host memory made with
+// `options` (pinned for a GPU learner: learner/device.h).
 class FragmentBatcher {
  public:
-  FragmentBatcher(int T, int K, int obs_dim, int act_dim, int num_fragments);
+  FragmentBatcher(int T, int K, int obs_dim, int act_dim, int num_fragments,
+                  torch::TensorOptions options = torch::TensorOptions());
 
   // Copies a validated fragment in. Requires !full() and matching T, K.
   void Add(const wire::FragmentView& fragment);
@@ -115,7 +117,8 @@ class FragmentBatcher {
 // Normalises raw observations [..., D] exactly as the actors do.
 torch::Tensor NormalizeObs(const torch::Tensor& raw, const RunningNormalizer& normalizer);
 
-// Values, bootstrap targets and GAE for a full batch: the update's input.
+// Values, bootstrap targets and GAE for a full batch: the update's input, on
+// the policy's device.
 algorithms::RolloutBatch BuildRolloutBatch(const FragmentBatcher& batch, ActorCritic& policy,
                                            const RunningNormalizer& normalizer,
                                            const AlgorithmConfig& config);
