@@ -88,7 +88,8 @@ torch::Tensor FlatAdam::FlatGradient() {
   std::vector<torch::Tensor> grads;
   grads.reserve(params_.size());
   for (const torch::Tensor& p : params_) {
-    grads.push_back(p.grad().defined() ? p.grad().reshape(-1) : torch::zeros({p.numel()}, p.options()));
+    grads.push_back(p.grad().defined() ? p.grad().reshape(-1)
+                                       : torch::zeros({p.numel()}, p.options()));
   }
   return torch::cat(grads);
 }

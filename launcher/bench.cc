@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -198,46 +199,56 @@ RanksTiming TimeRanks(int W, const LearnerConfig& learner, const PolicyConfig& p
   const int port = FreePort("127.0.0.1");
   const int64_t share = data.obs.size(0) / W;
   RanksTiming timing;
+  std::vector<std::exception_ptr> failures(W);
   std::vector<std::thread> threads;
   for (int rank = 0; rank < W; ++rank) {
     threads.emplace_back([&, rank] {
-      const torch::Device device = learner::LearnerDevice(learner, rank);
-      TimedCommunicator comm(learner::MakeCommunicator(learner, "127.0.0.1", port, rank, W,
-                                                       device, std::chrono::seconds(60)));
-      ActorCritic policy(static_cast<int>(data.obs.size(1)),
-                         static_cast<int>(data.actions.size(1)), policy_config);
-      policy->to(device);
-      LoadFlatParameters(*policy, initial.data_ptr<float>(), initial.numel());
-      auto algorithm = algorithms::CreateAlgorithm(config, policy);
-      algorithms::RolloutBatch mine;
-      mine.obs = data.obs.narrow(0, rank * share, share).to(device);
-      mine.actions = data.actions.narrow(0, rank * share, share).to(device);
-      mine.log_probs = data.log_probs.narrow(0, rank * share, share).to(device);
-      mine.advantages = data.advantages.narrow(0, rank * share, share).to(device);
-      mine.returns = data.returns.narrow(0, rank * share, share).to(device);
-      const algorithms::GradientHook hook = learner::AverageGradients(comm, policy);
-      algorithm->Update(mine, hook);  // warm-up
-      // every rank runs the same number of updates: rank 0 decides when to stop
-      double elapsed = 0.0, in_allreduce = 0.0;
-      int updates = 0;
-      for (bool more = true; more; ++updates) {
-        const auto start = std::chrono::steady_clock::now();
-        const double allreduce_before = comm.seconds();
-        algorithm->Update(mine, hook);
-        elapsed += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        in_allreduce += comm.seconds() - allreduce_before;
-        torch::Tensor flag = torch::tensor({rank == 0 && elapsed < min_seconds ? 1.0f : 0.0f});
-        comm.AllReduceSum(flag);
-        more = flag.item<float>() > 0 || updates < 1;
-      }
-      if (rank == 0) {
-        timing.updates = updates;
-        timing.update_s = elapsed / updates;
-        timing.allreduce_s = in_allreduce / updates;
+      // a rank that fails (NCCL refusing two ranks on one GPU, say) reports to the caller
+      try {
+        const torch::Device device = learner::LearnerDevice(learner, rank);
+        TimedCommunicator comm(learner::MakeCommunicator(learner, "127.0.0.1", port, rank, W,
+                                                         device, std::chrono::seconds(60)));
+        ActorCritic policy(static_cast<int>(data.obs.size(1)),
+                           static_cast<int>(data.actions.size(1)), policy_config);
+        policy->to(device);
+        LoadFlatParameters(*policy, initial.data_ptr<float>(), initial.numel());
+        auto algorithm = algorithms::CreateAlgorithm(config, policy);
+        algorithms::RolloutBatch mine;
+        mine.obs = data.obs.narrow(0, rank * share, share).to(device);
+        mine.actions = data.actions.narrow(0, rank * share, share).to(device);
+        mine.log_probs = data.log_probs.narrow(0, rank * share, share).to(device);
+        mine.advantages = data.advantages.narrow(0, rank * share, share).to(device);
+        mine.returns = data.returns.narrow(0, rank * share, share).to(device);
+        const algorithms::GradientHook hook = learner::AverageGradients(comm, policy);
+        algorithm->Update(mine, hook);  // warm-up
+        // every rank runs the same number of updates: rank 0 decides when to stop
+        double elapsed = 0.0, in_allreduce = 0.0;
+        int updates = 0;
+        for (bool more = true; more; ++updates) {
+          const auto start = std::chrono::steady_clock::now();
+          const double allreduce_before = comm.seconds();
+          algorithm->Update(mine, hook);
+          elapsed +=
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          in_allreduce += comm.seconds() - allreduce_before;
+          torch::Tensor flag = torch::tensor({rank == 0 && elapsed < min_seconds ? 1.0f : 0.0f});
+          comm.AllReduceSum(flag);
+          more = flag.item<float>() > 0 || updates < 1;
+        }
+        if (rank == 0) {
+          timing.updates = updates;
+          timing.update_s = elapsed / updates;
+          timing.allreduce_s = in_allreduce / updates;
+        }
+      } catch (...) {
+        failures[rank] = std::current_exception();
       }
     });
   }
   for (auto& t : threads) t.join();
+  for (const std::exception_ptr& failure : failures) {
+    if (failure) std::rethrow_exception(failure);
+  }
   return timing;
 }
 
@@ -403,7 +414,8 @@ int BenchLearner(int argc, char** argv) {
     if (ranks > 1) {
       std::printf("  %d ranks over %s, %d samples each: %.0f samples/s (%.2fx one rank); "
                   "%.4f s/update, %.4f s of it in allreduce (%.1f%%)\n",
-                  ranks, learner::ResolvedBackend(learner_config).c_str(), batch / ranks, ranks_samples_per_s, ranks_samples_per_s / samples_per_s,
+                  ranks, learner::ResolvedBackend(learner_config).c_str(), batch / ranks,
+                  ranks_samples_per_s, ranks_samples_per_s / samples_per_s,
                   ranks_timing.update_s, ranks_timing.allreduce_s,
                   100.0 * ranks_timing.allreduce_s / ranks_timing.update_s);
     }

@@ -89,7 +89,8 @@ torch_prefix=$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)'
 torch_lib=$(dirname "$torch_prefix")/../lib
 torch_lib=$(realpath "$torch_lib")
 echo "LibTorch: $torch_prefix (libraries in $torch_lib)"
-nccl_root=${NCCL_ROOT:-$("$python" -c 'import nvidia.nccl, os; print(os.path.dirname(nvidia.nccl.__file__))' 2>/dev/null || true)}
+nccl_root=${NCCL_ROOT:-$("$python" -c 'import nvidia.nccl; print(list(nvidia.nccl.__path__)[0])' \
+  2>/dev/null || true)}
 if [[ -z "$nccl_root" ]]; then
   nccl_h=$(find /usr/local/cuda*/include /usr/include -name nccl.h 2>/dev/null | head -1)
   [[ -n "$nccl_h" ]] && nccl_root=$(dirname "$(dirname "$nccl_h")")
