@@ -496,6 +496,10 @@ void ExperimentConfig::Validate() const {
   if (learner.count > 1 && train.deterministic) {
     Reject("train.deterministic", "needs learner.count: 1");
   }
+  if (learner.device == "cuda" && train.deterministic) {
+    // CUDA kernels may reorder sums, and checkpoints keep only the CPU generator
+    Reject("train.deterministic", "needs learner.device: cpu");
+  }
   if (train.deterministic && actors.count != 1) {
     Reject("train.deterministic", "needs actors.count: 1 (one actor fixes the order of the "
                                   "fragments); set actors.count: 1 or turn it off");

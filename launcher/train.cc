@@ -334,7 +334,12 @@ int TrainCommand(int argc, char** argv) {
                     : std::string();
   // the keys of node 0 must already be there: nodes never make their own
   if (nnodes > 1 && node_rank > 0 && config.transport.curve) {
-    ReadRunKeys(args["keys"].as<std::string>());
+    try {
+      ReadRunKeys(args["keys"].as<std::string>());
+    } catch (const UserError& e) {
+      throw UserError(std::string("--keys: ") + e.what() + "; point --keys at node 0's "
+                      "RUN_DIR/keys once node 0 has started");
+    }
   }
   fs::create_directories(run_dir);
   {

@@ -3,6 +3,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <cstdlib>
 #include <stdexcept>
 #include <thread>
 
@@ -10,6 +11,19 @@
 
 namespace robofleet::learner {
 namespace {
+
+// The local end of Gloo's connections. Ranks meeting on loopback stay on it;
+// across machines each binds this host's address (its hostname's), or the
+// interface GLOO_SOCKET_IFNAME names, as PyTorch does.
+std::shared_ptr<::gloo::transport::Device> LocalDevice(const std::string& master_host) {
+  if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME")) {
+    return c10d::ProcessGroupGloo::createDeviceForInterface(interface);
+  }
+  if (master_host == "127.0.0.1" || master_host == "localhost") {
+    return c10d::ProcessGroupGloo::createDeviceForHostname(master_host);
+  }
+  return c10d::ProcessGroupGloo::createDefaultDevice();
+}
 
 class GlooCommunicator : public Communicator {
  public:
@@ -24,7 +38,7 @@ class GlooCommunicator : public Communicator {
     store_options.timeout = timeout;
     auto store = c10::make_intrusive<c10d::TCPStore>(host, store_options);
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
+    options->devices.push_back(LocalDevice(host));
     group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, options);
   }
 

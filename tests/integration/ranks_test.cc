@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -171,6 +172,41 @@ TEST_F(RanksTest, ANodeThatDiesEndsTheOtherWithAClearError) {
   EXPECT_NE(node0.err().find("learner ranks failed"), std::string::npos) << node0.err();
   EXPECT_NE(node0.err().find("learner rank 0 ended"), std::string::npos) << node0.err();
   EXPECT_TRUE(WaitFor([&] { return ProcessesMatching(dir_ + "/node0").empty(); }, 10));
+}
+
+TEST_F(RanksTest, NodesWithoutWhatTheyNeedFailWithOneLineBeforeAnythingIsMade) {
+  const std::string tcp = dir_ + "/tcp.yaml", ipc = dir_ + "/ipc.yaml";
+  fs::rename(Experiment(256, 0, 2, 30000), tcp);
+  fs::rename(Experiment(256, 0), ipc);
+  struct Case {
+    std::vector<std::string> args;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {{tcp, "--nnodes", "2", "--node-rank", "1"}, "needs --master HOST:PORT"},
+      {{ipc, "--nnodes", "2", "--node-rank", "0", "--master", "127.0.0.1:1"},
+       "needs transport.bind"},
+      {{tcp, "--nnodes", "2", "--node-rank", "1", "--master", "127.0.0.1:1"}, "needs --keys DIR"},
+      {{tcp, "--nnodes", "2", "--node-rank", "1", "--master", "127.0.0.1:1", "--keys",
+        dir_ + "/none"},
+       "none"},
+      {{tcp, "--nnodes", "2", "--node-rank", "2", "--master", "127.0.0.1:1"},
+       "--node-rank must be in [0, --nnodes)"},
+      {{tcp, "--master", "nohostport"}, "use HOST:PORT"},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const std::string run = dir_ + "/run" + std::to_string(i);
+    std::vector<std::string> args = {ROBOFLEET_BINARY, "train"};
+    args.insert(args.end(), cases[i].args.begin(), cases[i].args.end());
+    args.insert(args.end(), {"--run-dir", run});
+    Child train(args, dir_ + "/bad" + std::to_string(i));
+    ASSERT_TRUE(train.Wait(30));
+    EXPECT_NE(train.exit_code(), 0) << i;
+    const std::string err = train.err();
+    EXPECT_NE(err.find(cases[i].expected), std::string::npos) << i << ": " << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << i << ": " << err;
+    EXPECT_FALSE(fs::exists(run)) << i;
+  }
 }
 
 TEST_F(RanksTest, ADeadRankEndsTheRunWithAClearErrorAndNothingLeft) {
