@@ -45,7 +45,8 @@ struct LearnerOptions {
   bool resume = false;   // continue from the newest valid checkpoint in run_dir
   // learner ranks: each gathers 1/world_size of every batch from its own
   // actors and the gradients are averaged; rank 0 alone publishes weights and
-  // writes metrics, checkpoints and the policy
+  // writes metrics, checkpoints and the policy. `rank` is global (over every
+  // node); rank mod learner.count is the local rank that picks the GPU.
   int rank = 0;
   int world_size = 1;
   std::string master;    // host:port where rank 0 hosts the rendezvous
