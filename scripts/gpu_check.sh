@@ -19,7 +19,7 @@
 # NCCL comes from the nvidia-nccl wheel beside PyTorch when there is one, else
 # from the CUDA toolkit (NCCL_ROOT overrides both).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 root=$(pwd)
 
 # packages the build needs beyond a compiler, CMake, CUDA and PyTorch, and
@@ -44,8 +44,8 @@ if [[ "${1:-}" == "--fetch" ]]; then
     echo "gpu_check: apt-get download failed (run apt-get update first?)" >&2
     exit 1
   }
-  echo "gpu_check: $(ls "$dir"/*.deb | wc -l) packages in $dir; copy it to the GPU machine and" \
-       "run scripts/gpu_check.sh LOG --debs $dir"
+  echo "gpu_check: $(find "$dir" -name "*.deb" | wc -l) packages in $dir; copy it to the GPU" \
+       "machine and run scripts/gpu_check.sh LOG --debs $dir"
   exit 0
 fi
 
@@ -99,7 +99,7 @@ echo "NCCL: ${nccl_root:-not found}"
 
 prefix_path="$torch_prefix"
 if [[ -n "$debs" ]]; then
-  step "unpacking $(ls "$debs"/*.deb | wc -l) packages"
+  step "unpacking $(find "$debs" -name "*.deb" | wc -l) packages"
   prefix=$(realpath -m "$build/prefix")
   rm -rf "$prefix"
   mkdir -p "$prefix"
@@ -118,10 +118,12 @@ fi
 export LD_LIBRARY_PATH="$torch_lib:${nccl_root:+$nccl_root/lib:}${LD_LIBRARY_PATH:-}"
 
 step "configure and build in $build"
+# the wheel's libraries by name, never a system LibTorch that happens to be installed
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$prefix_path" -DROBOFLEET_BUILD_TESTS=ON -DROBOFLEET_WITH_NCCL=ON \
+  -DTORCH_LIBRARY="$torch_lib/libtorch.so" -Dc10_LIBRARY="$torch_lib/libc10.so" \
   ${nccl_root:+-DNCCL_ROOT="$nccl_root"} ||
   { fail "cmake configure"; exit 1; }
 cmake --build "$build" -j"$(nproc)" || { fail "build"; exit 1; }
