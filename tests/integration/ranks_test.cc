@@ -174,6 +174,31 @@ TEST_F(RanksTest, ANodeThatDiesEndsTheOtherWithAClearError) {
   EXPECT_TRUE(WaitFor([&] { return ProcessesMatching(dir_ + "/node0").empty(); }, 10));
 }
 
+TEST_F(RanksTest, ANodeThatHangsEndsTheOtherWithinTheCollectiveTimeout) {
+  const int port = FreePortRun(4);
+  ASSERT_GT(port, 0);
+  const std::string master = "127.0.0.1:" + std::to_string(FreePortRun(1));
+  const std::string exp = Experiment(1000000000, 0, 2, port);
+  Child node0(NodeArgs(exp, 0, master), dir_ + "/node0");
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(dir_ + "/node0/endpoints"); }, 30)) << node0.err();
+  Child node1(NodeArgs(exp, 1, master), dir_ + "/node1");
+  ASSERT_TRUE(WaitFor([&] { return CsvRows(dir_ + "/node0/metrics.csv") >= 3; }, 90))
+      << node0.err() << node1.err();
+  // node 1 stops answering without closing a connection
+  std::vector<pid_t> frozen = ProcessesMatching(dir_ + "/node1");
+  frozen.push_back(node1.pid());
+  for (pid_t pid : frozen) kill(pid, SIGSTOP);
+  const auto start = std::chrono::steady_clock::now();
+  const bool ended = node0.Wait(60);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (pid_t pid : frozen) kill(pid, SIGKILL);
+  ASSERT_TRUE(ended) << "node 0 hung behind a frozen node 1";
+  EXPECT_EQ(node0.exit_code(), 1);
+  EXPECT_LT(seconds, 20 + 15);  // learner.collective_timeout_s and the teardown
+  EXPECT_NE(node0.err().find("learner ranks failed"), std::string::npos) << node0.err();
+}
+
 TEST_F(RanksTest, NodesWithoutWhatTheyNeedFailWithOneLineBeforeAnythingIsMade) {
   const std::string tcp = dir_ + "/tcp.yaml", ipc = dir_ + "/ipc.yaml";
   fs::rename(Experiment(256, 0, 2, 30000), tcp);
