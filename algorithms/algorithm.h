@@ -37,7 +37,8 @@ struct RolloutBatch {
 };
 
 // One batch's steps, time-major [T, B], from which an algorithm makes its
-// advantages and value targets (Algorithm::ComputeTargets).
+// advantages and value targets (Algorithm::ComputeTargets), on the policy's
+// device; so are the targets.
 struct Trajectory {
   torch::Tensor obs;          // f32 [T, B, D] normalised observations
   torch::Tensor actions;      // f32 [T, B, A] as in RolloutBatch

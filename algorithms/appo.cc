@@ -52,11 +52,15 @@ Targets Appo::ComputeTargets(const Trajectory& trajectory) {
                     .reshape({T, B});
     log_ratios = (log_probs - trajectory.log_probs).contiguous();
   }
-  Vtrace vtrace = ComputeVtrace(log_ratios, trajectory.rewards, trajectory.values,
-                                trajectory.next_values, trajectory.dones, config().gamma,
-                                config().gae_lambda, config().vtrace_rho_clip,
-                                config().vtrace_c_clip);
-  return {vtrace.pg_advantages, vtrace.vs, log_probs};  // log_probs: the KL's reference
+  // V-trace is a loop over time on the host
+  const auto host = [](const torch::Tensor& t) { return t.to(torch::kCPU); };
+  Vtrace vtrace = ComputeVtrace(host(log_ratios), host(trajectory.rewards),
+                                host(trajectory.values), host(trajectory.next_values),
+                                host(trajectory.dones), config().gamma, config().gae_lambda,
+                                config().vtrace_rho_clip, config().vtrace_c_clip);
+  const torch::Device device = trajectory.values.device();
+  // log_probs: the reference of the update's KL
+  return {vtrace.pg_advantages.to(device), vtrace.vs.to(device), log_probs};
 }
 
 }  // namespace robofleet::algorithms

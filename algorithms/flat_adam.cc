@@ -1,6 +1,8 @@
 #include "algorithms/flat_adam.h"
 
 #include <cmath>
+#include <sstream>
+#include <type_traits>
 
 #include "core/check.h"
 
@@ -13,19 +15,36 @@ bool IsSliceOf(const torch::Tensor& t, const torch::Tensor& flat, int64_t offset
          t.data_ptr<float>() == flat.data_ptr<float>() + offset;
 }
 
+// The key of `p`'s state in `states`: LibTorch 1.x keys optimizer state by
+// the parameter's TensorImpl address printed to a string, 2.x by the address.
+template <class Map>
+typename Map::key_type StateKey(const Map& states, const torch::Tensor& p) {
+  using Key = typename Map::key_type;
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream key;  // what c10::guts::to_string wrote
+    key << p.unsafeGetTensorImpl();
+    return key.str();
+  } else {
+    return static_cast<Key>(p.unsafeGetTensorImpl());
+  }
+}
+
 }  // namespace
 
 FlatAdam::FlatAdam(const std::vector<torch::Tensor>& params, torch::optim::AdamOptions options)
     : torch::optim::Adam(params, options), params_(params) {
   ROBOFLEET_CHECK(options.weight_decay() == 0.0 && !options.amsgrad());
   for (const torch::Tensor& p : params_) {
-    ROBOFLEET_CHECK(p.scalar_type() == torch::kFloat32 && p.device().is_cpu());
+    ROBOFLEET_CHECK(p.scalar_type() == torch::kFloat32 && p.device() == params_[0].device());
     offsets_.push_back(size_);
     size_ += p.numel();
   }
-  flat_param_ = torch::empty({size_});
-  exp_avg_ = torch::zeros({size_});
-  exp_avg_sq_ = torch::zeros({size_});
+  // on the parameters' device
+  const torch::TensorOptions options_f32 =
+      torch::TensorOptions().dtype(torch::kFloat32).device(params_[0].device());
+  flat_param_ = torch::empty({size_}, options_f32);
+  exp_avg_ = torch::zeros({size_}, options_f32);
+  exp_avg_sq_ = torch::zeros({size_}, options_f32);
   Bind();
 }
 
@@ -41,7 +60,7 @@ void FlatAdam::Bind() {
     }
     // Adam's own state for this parameter, its moments living in the flat buffers
     auto& states = state();
-    const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+    const auto key = StateKey(states, p);
     auto found = states.find(key);
     if (found == states.end()) {
       auto fresh = std::make_unique<torch::optim::AdamParamState>();
@@ -69,9 +88,17 @@ torch::Tensor FlatAdam::FlatGradient() {
   std::vector<torch::Tensor> grads;
   grads.reserve(params_.size());
   for (const torch::Tensor& p : params_) {
-    grads.push_back(p.grad().defined() ? p.grad().reshape(-1) : torch::zeros({p.numel()}));
+    grads.push_back(p.grad().defined() ? p.grad().reshape(-1)
+                                       : torch::zeros({p.numel()}, p.options()));
   }
   return torch::cat(grads);
+}
+
+void FlatAdam::zero_grad() {
+  torch::NoGradGuard no_grad;
+  for (torch::Tensor& p : params_) {
+    if (p.grad().defined()) p.mutable_grad().zero_();
+  }
 }
 
 void FlatAdam::Step(const torch::Tensor& g) {
@@ -82,7 +109,7 @@ void FlatAdam::Step(const torch::Tensor& g) {
   int64_t step = 0;
   for (const torch::Tensor& p : params_) {
     auto& s = static_cast<torch::optim::AdamParamState&>(
-        *state()[c10::guts::to_string(p.unsafeGetTensorImpl())]);
+        *state()[StateKey(state(), p)]);
     s.step(s.step() + 1);
     step = s.step();
   }

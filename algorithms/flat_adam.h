@@ -27,6 +27,11 @@ class FlatAdam : public torch::optim::Adam {
   // parameter without one).
   torch::Tensor FlatGradient();
 
+  // Zeroes every gradient in place. Unlike Optimizer::zero_grad (which
+  // detaches them, or drops them in LibTorch 2.x), gradients that are views
+  // into a flat buffer (learner/communicator.h) stay views.
+  void zero_grad();
+
   // One Adam step with a flat gradient as FlatGradient returns (clipped,
   // averaged or otherwise changed by the caller).
   void Step(const torch::Tensor& flat_grad);

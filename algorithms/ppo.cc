@@ -67,9 +67,13 @@ Ppo::Ppo(const AlgorithmConfig& config, ActorCritic policy)
                  torch::optim::AdamOptions(config.learning_rate).eps(1e-5)) {}
 
 Targets Ppo::ComputeTargets(const Trajectory& trajectory) {
+  // GAE is a loop over time on the host
+  const auto host = [](const torch::Tensor& t) { return t.to(torch::kCPU); };
   Targets targets;
-  targets.advantages = ComputeGae(trajectory.rewards, trajectory.values, trajectory.next_values,
-                                  trajectory.dones, config_.gamma, config_.gae_lambda);
+  targets.advantages =
+      ComputeGae(host(trajectory.rewards), host(trajectory.values), host(trajectory.next_values),
+                 host(trajectory.dones), config_.gamma, config_.gae_lambda)
+          .to(trajectory.values.device());
   targets.returns = targets.advantages + trajectory.values;
   return targets;
 }
@@ -95,10 +99,11 @@ UpdateStats Ppo::Update(const RolloutBatch& batch, const GradientHook& hook) {
     old_values = policy_->NormalizeValue(batch.values);
   }
   // accumulate on tensors; one read back at the end avoids a sync per step
-  torch::Tensor sums = torch::zeros({6});
+  torch::Tensor sums = torch::zeros({6}, batch.obs.options());
   for (int epoch = 0; epoch < config_.epochs && !stats.kl_stopped; ++epoch) {
     ++stats.epochs;
-    torch::Tensor order = torch::randperm(n, torch::kLong);
+    torch::Tensor order =
+        torch::randperm(n, torch::TensorOptions().dtype(torch::kLong).device(batch.obs.device()));
     for (int64_t start = 0; start + minibatch <= n; start += minibatch) {
       torch::Tensor idx = order.slice(0, start, start + minibatch);
       torch::Tensor obs = batch.obs.index_select(0, idx);
@@ -146,7 +151,7 @@ UpdateStats Ppo::Update(const RolloutBatch& batch, const GradientHook& hook) {
       if (config_.max_grad_norm > 0 && norm > config_.max_grad_norm) {
         flat_grad.mul_(config_.max_grad_norm / (norm + 1e-6));
       }
-      torch::Tensor grad_norm = torch::tensor(norm);
+      torch::Tensor grad_norm = torch::tensor(norm).to(sums.device());
       optimizer_.Step(flat_grad);
       sums += torch::stack({terms.policy.detach(), terms.value.detach(), terms.entropy.detach(),
                             terms.approx_kl, terms.clip_frac, grad_norm.to(torch::kFloat32)});
@@ -154,7 +159,7 @@ UpdateStats Ppo::Update(const RolloutBatch& batch, const GradientHook& hook) {
     }
   }
   if (stats.optimizer_steps > 0) {
-    sums /= static_cast<double>(stats.optimizer_steps);
+    sums = (sums / static_cast<double>(stats.optimizer_steps)).to(torch::kCPU);
     auto s = sums.accessor<float, 1>();
     stats.policy_loss = s[0];
     stats.value_loss = s[1];

@@ -457,7 +457,16 @@ void NormalizerConfig::Validate() const {
 
 void LearnerConfig::Validate() const {
   if (batch_size <= 0) Reject("learner.batch_size", "must be >= 1");
-  if (device != "cpu") Reject("learner.device", "is '" + device + "'; valid devices: cpu");
+  if (device != "cpu" && device != "cuda") {
+    Reject("learner.device", "is '" + device + "'; valid devices: cpu, cuda");
+  }
+  if (backend != "auto" && backend != "gloo" && backend != "nccl") {
+    Reject("learner.backend", "is '" + backend + "'; valid backends: auto, gloo, nccl");
+  }
+  if (backend == "nccl" && device != "cuda") {
+    Reject("learner.backend", "nccl averages GPU tensors; set learner.device: cuda, or use "
+                              "gloo on cpu");
+  }
   if (threads <= 0) Reject("learner.threads", "must be >= 1");
   if (count <= 0) Reject("learner.count", "must be >= 1");
   if (collective_timeout_s <= 0) Reject("learner.collective_timeout_s", "must be >= 1");
@@ -503,9 +512,9 @@ void ExperimentConfig::Validate() const {
   if (learner.count > 1 && train.deterministic) {
     Reject("train.deterministic", "needs learner.count: 1");
   }
-  if (learner.count > 1 && policy.normalize_value) {
-    Reject("policy.normalize_value", "is not supported with learner.count > 1 yet (each rank "
-                                     "would keep its own return statistics); turn one off");
+  if (learner.device == "cuda" && train.deterministic) {
+    // CUDA kernels may reorder sums, and checkpoints keep only the CPU generator
+    Reject("train.deterministic", "needs learner.device: cpu");
   }
   if (env.privileged_obs && policy.shared_trunk) {
     Reject("env.privileged_obs", "needs separate actor and critic networks (the critic alone "

@@ -274,6 +274,7 @@ struct NormalizerConfig {
 struct LearnerConfig {
   int batch_size = 8192;
   std::string device = "cpu";
+  std::string backend = "auto";
   int threads = 1;
   int count = 1;
   int collective_timeout_s = 120;
@@ -283,11 +284,17 @@ struct LearnerConfig {
   void Visit(V& v) {
     v.Field("batch_size", batch_size,
             "env steps per update, over all learner ranks; rounded up to whole fragments");
-    v.Field("device", device, "where the update runs: cpu");
+    v.Field("device", device,
+            "where the update runs: cpu, or cuda (each rank on GPU local rank mod the GPUs "
+            "it sees; needs a LibTorch with CUDA)");
+    v.Field("backend", backend,
+            "how ranks average gradients: auto (nccl on cuda, gloo on cpu), gloo or nccl "
+            "(needs learner.device: cuda and a build with NCCL)");
     v.Field("threads", threads, "intra-op threads of the update");
     v.Field("count", count,
             "learner ranks (processes); each trains on the fragments of its own actors "
-            "(actor i feeds rank i mod count) and the gradients are averaged over gloo");
+            "(actor i feeds rank i mod count) and the gradients are averaged; with "
+            "--nnodes, ranks per node");
     v.Field("receive_during_update", receive_during_update,
             "a second thread receives and batches the next fragments while the update runs; "
             "worth it when the actors have cores of their own, not when they share the "

@@ -1,5 +1,6 @@
 #include "core/policy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -141,12 +142,25 @@ void ActorCriticImpl::UpdateValueStatistics(const torch::Tensor& returns) {
   torch::NoGradGuard no_grad;
   torch::Tensor r = returns.detach().to(torch::kFloat64).reshape({-1});
   r = r.masked_select(torch::isfinite(r));
-  const double n = static_cast<double>(r.numel());
+  double n = static_cast<double>(r.numel());
+  double batch_mean = 0.0, batch_var = 0.0;
+  if (n > 0) {
+    batch_mean = r.mean().item<double>();
+    batch_var = (r - batch_mean).pow(2).mean().item<double>();
+  }
+  if (value_reducer_) {
+    // count, sum and sum of squares add up across ranks
+    double moments[3] = {n, n * batch_mean, n * (batch_var + batch_mean * batch_mean)};
+    value_reducer_(moments);
+    n = moments[0];
+    if (n > 0) {
+      batch_mean = moments[1] / n;
+      batch_var = std::max(0.0, moments[2] / n - batch_mean * batch_mean);
+    }
+  }
   if (n == 0) return;
   const double count = value_count_.item<double>();
   const double mean = value_mean_.item<double>(), var = value_var_.item<double>();
-  const double batch_mean = r.mean().item<double>();
-  const double batch_var = (r - batch_mean).pow(2).mean().item<double>();
   const double total = count + n, delta = batch_mean - mean;
   value_mean_.fill_(mean + delta * n / total);
   value_var_.fill_((var * count + batch_var * n + delta * delta * count * n / total) / total);

@@ -25,6 +25,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,13 @@ class ActorCriticImpl : public torch::nn::Module {
   // Folds the finite entries of `returns` [N] (return units) into the running
   // mean and variance (Chan et al.'s parallel update, in float64).
   void UpdateValueStatistics(const torch::Tensor& returns);
+  // With several learner ranks: `reducer` replaces a batch's moments
+  // [count, sum, sum of squares] in place with their sums over the ranks
+  // before UpdateValueStatistics folds them in, so every rank keeps the
+  // statistics of the union. Every rank must then call UpdateValueStatistics
+  // equally often. Empty (the default): this rank's batch alone.
+  using MomentsReducer = std::function<void(double* moments)>;
+  void set_value_moments_reducer(MomentsReducer reducer) { value_reducer_ = std::move(reducer); }
   // (x - mean) / std and its inverse, float32, elementwise.
   torch::Tensor NormalizeValue(const torch::Tensor& x) const;
   torch::Tensor DenormalizeValue(const torch::Tensor& x) const;
@@ -130,6 +138,7 @@ class ActorCriticImpl : public torch::nn::Module {
   torch::Tensor log_std_;
   // value normalisation: float64 [1] buffers, saved with the module
   torch::Tensor value_mean_, value_var_, value_count_;
+  MomentsReducer value_reducer_;
 };
 TORCH_MODULE(ActorCritic);
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "algorithms/algorithm.h"
 #include "core/policy.h"
 #include "learner/communicator.h"
+#include "learner/device.h"
 #include "launcher/process.h"
 #include "launcher/commands.h"
 
@@ -187,53 +189,66 @@ struct RanksTiming {
   double allreduce_s = 0.0;  // of which in allreduce (rank 0)
 };
 
-// W learner ranks as threads of this process meeting over Gloo on loopback,
+// W learner ranks as threads of this process meeting on loopback over the
+// backend `learner` names, on its device (rank r on GPU r mod the GPUs),
 // each updating on its 1/W of `data` with the gradients averaged, as
 // learner.count runs them (one intra-op thread each).
-RanksTiming TimeRanks(int W, const PolicyConfig& policy_config, const AlgorithmConfig& config,
-                      const algorithms::RolloutBatch& data, const torch::Tensor& initial,
-                      double min_seconds) {
+RanksTiming TimeRanks(int W, const LearnerConfig& learner, const PolicyConfig& policy_config,
+                      const AlgorithmConfig& config, const algorithms::RolloutBatch& data,
+                      const torch::Tensor& initial, double min_seconds) {
   const int port = FreePort("127.0.0.1");
   const int64_t share = data.obs.size(0) / W;
   RanksTiming timing;
+  std::vector<std::exception_ptr> failures(W);
   std::vector<std::thread> threads;
   for (int rank = 0; rank < W; ++rank) {
     threads.emplace_back([&, rank] {
-      TimedCommunicator comm(learner::MakeGlooCommunicator("127.0.0.1", port, rank, W,
-                                                           std::chrono::seconds(60)));
-      ActorCritic policy(static_cast<int>(data.obs.size(1)),
-                         static_cast<int>(data.actions.size(1)), policy_config);
-      LoadFlatParameters(*policy, initial.data_ptr<float>(), initial.numel());
-      auto algorithm = algorithms::CreateAlgorithm(config, policy);
-      algorithms::RolloutBatch mine;
-      mine.obs = data.obs.narrow(0, rank * share, share);
-      mine.actions = data.actions.narrow(0, rank * share, share);
-      mine.log_probs = data.log_probs.narrow(0, rank * share, share);
-      mine.advantages = data.advantages.narrow(0, rank * share, share);
-      mine.returns = data.returns.narrow(0, rank * share, share);
-      const algorithms::GradientHook hook = learner::AverageGradients(comm, policy);
-      algorithm->Update(mine, hook);  // warm-up
-      // every rank runs the same number of updates: rank 0 decides when to stop
-      double elapsed = 0.0, in_allreduce = 0.0;
-      int updates = 0;
-      for (bool more = true; more; ++updates) {
-        const auto start = std::chrono::steady_clock::now();
-        const double allreduce_before = comm.seconds();
-        algorithm->Update(mine, hook);
-        elapsed += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        in_allreduce += comm.seconds() - allreduce_before;
-        torch::Tensor flag = torch::tensor({rank == 0 && elapsed < min_seconds ? 1.0f : 0.0f});
-        comm.AllReduceSum(flag);
-        more = flag.item<float>() > 0 || updates < 1;
-      }
-      if (rank == 0) {
-        timing.updates = updates;
-        timing.update_s = elapsed / updates;
-        timing.allreduce_s = in_allreduce / updates;
+      // a rank that fails (NCCL refusing two ranks on one GPU, say) reports to the caller
+      try {
+        const torch::Device device = learner::LearnerDevice(learner, rank);
+        TimedCommunicator comm(learner::MakeCommunicator(learner, "127.0.0.1", port, rank, W,
+                                                         device, std::chrono::seconds(60)));
+        ActorCritic policy(static_cast<int>(data.obs.size(1)),
+                           static_cast<int>(data.actions.size(1)), policy_config);
+        policy->to(device);
+        LoadFlatParameters(*policy, initial.data_ptr<float>(), initial.numel());
+        auto algorithm = algorithms::CreateAlgorithm(config, policy);
+        algorithms::RolloutBatch mine;
+        mine.obs = data.obs.narrow(0, rank * share, share).to(device);
+        mine.actions = data.actions.narrow(0, rank * share, share).to(device);
+        mine.log_probs = data.log_probs.narrow(0, rank * share, share).to(device);
+        mine.advantages = data.advantages.narrow(0, rank * share, share).to(device);
+        mine.returns = data.returns.narrow(0, rank * share, share).to(device);
+        const algorithms::GradientHook hook = learner::AverageGradients(comm, policy);
+        algorithm->Update(mine, hook);  // warm-up
+        // every rank runs the same number of updates: rank 0 decides when to stop
+        double elapsed = 0.0, in_allreduce = 0.0;
+        int updates = 0;
+        for (bool more = true; more; ++updates) {
+          const auto start = std::chrono::steady_clock::now();
+          const double allreduce_before = comm.seconds();
+          algorithm->Update(mine, hook);
+          elapsed +=
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          in_allreduce += comm.seconds() - allreduce_before;
+          torch::Tensor flag = torch::tensor({rank == 0 && elapsed < min_seconds ? 1.0f : 0.0f});
+          comm.AllReduceSum(flag);
+          more = flag.item<float>() > 0 || updates < 1;
+        }
+        if (rank == 0) {
+          timing.updates = updates;
+          timing.update_s = elapsed / updates;
+          timing.allreduce_s = in_allreduce / updates;
+        }
+      } catch (...) {
+        failures[rank] = std::current_exception();
       }
     });
   }
   for (auto& t : threads) t.join();
+  for (const std::exception_ptr& failure : failures) {
+    if (failure) std::rethrow_exception(failure);
+  }
   return timing;
 }
 
@@ -255,8 +270,12 @@ int BenchLearner(int argc, char** argv) {
                  "interpreter, one of its updates after each of ours (one thread unless "
                  "--threads)",
        cxxopts::value<std::string>()->implicit_value("/usr/bin/python3"))
-      ("ranks", "also time this many learner ranks (threads over Gloo on loopback), each "
+      ("ranks", "also time this many learner ranks (threads on loopback), each "
                 "on its share of the batch", cxxopts::value<int>()->default_value("1"))
+      ("device", "where the update runs: cpu or cuda (ranks on GPU rank mod the GPUs)",
+       cxxopts::value<std::string>()->default_value("cpu"))
+      ("backend", "how --ranks average gradients: auto (nccl on cuda, gloo on cpu), gloo "
+                  "or nccl", cxxopts::value<std::string>()->default_value("auto"))
       ("json", "print one JSON object")
       ("h,help", "show this help");
   const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
@@ -274,6 +293,18 @@ int BenchLearner(int argc, char** argv) {
   if (batch % ranks != 0 || (batch / ranks) % minibatch != 0) {
     throw UserError("--batch must split into --ranks equal shares of whole minibatches");
   }
+  LearnerConfig learner_config;
+  learner_config.device = args["device"].as<std::string>();
+  learner_config.backend = args["backend"].as<std::string>();
+  learner_config.count = ranks;
+  if (learner_config.device != "cpu" && learner_config.device != "cuda") {
+    throw UserError("--device is '" + learner_config.device + "'; use cpu or cuda");
+  }
+  if (learner_config.backend != "auto" && learner_config.backend != "gloo" &&
+      learner_config.backend != "nccl") {
+    throw UserError("--backend is '" + learner_config.backend + "'; use auto, gloo or nccl");
+  }
+  const torch::Device device = learner::LearnerDevice(learner_config, 0);
   if (args["threads"].as<int>() > 0) torch::set_num_threads(args["threads"].as<int>());
   // the baseline runs single-threaded, so the comparison does too
   else if (args.count("python")) torch::set_num_threads(1);
@@ -288,17 +319,19 @@ int BenchLearner(int argc, char** argv) {
   SeedTorch(1);
   ActorCritic policy(D, A, policy_config);
   const torch::Tensor initial = FlattenParameters(*policy).clone();
+  policy->to(device);
   auto algorithm = algorithms::CreateAlgorithm(algo_config, policy);
 
   algorithms::RolloutBatch data;
-  data.obs = torch::randn({batch, D});
-  data.actions = torch::randn({batch, A});
+  const torch::TensorOptions on_device = torch::TensorOptions().device(device);
+  data.obs = torch::randn({batch, D}, on_device);
+  data.actions = torch::randn({batch, A}, on_device);
   {
     torch::NoGradGuard no_grad;
     data.log_probs = policy->LogProb(policy->Distribution(data.obs), data.actions);
   }
-  data.advantages = torch::randn({batch});
-  data.returns = torch::randn({batch});
+  data.advantages = torch::randn({batch}, on_device);
+  data.returns = torch::randn({batch}, on_device);
 
   std::unique_ptr<PythonBaseline> python;
   if (args.count("python")) {
@@ -330,7 +363,8 @@ int BenchLearner(int argc, char** argv) {
     // the same minibatch size on every rank: each has batch / ranks samples
     AlgorithmConfig rank_config = algo_config;
     rank_config.minibatches = batch / ranks / minibatch;
-    ranks_timing = TimeRanks(ranks, policy_config, rank_config, data, initial, min_seconds);
+    ranks_timing =
+        TimeRanks(ranks, learner_config, policy_config, rank_config, data, initial, min_seconds);
   }
   const double ranks_samples_per_s =
       ranks > 1 ? static_cast<double>(batch) * epochs / ranks_timing.update_s : 0.0;
@@ -347,24 +381,25 @@ int BenchLearner(int argc, char** argv) {
         "{\"bench\": \"learner\", \"samples_per_s\": %.1f, \"update_s\": %.6f, \"updates\": %d, "
         "\"obs_dim\": %d, \"act_dim\": %d, \"hidden\": \"%s\", \"batch\": %d, \"minibatch\": %d, "
         "\"epochs\": %d, \"threads\": %d, \"flops_per_sample\": %.0f, \"update_gflops\": %.3f, "
-        "\"matmul_gflops\": %.3f",
+        "\"matmul_gflops\": %.3f, \"device\": \"%s\"",
         samples_per_s, update_s, updates, D, A, args["hidden"].as<std::string>().c_str(), batch,
         minibatch, epochs, torch::get_num_threads(), flops_per_sample, update_gflops,
-        matmul_gflops);
+        matmul_gflops, device.str().c_str());
     if (args.count("python")) {
       std::printf(", \"python_samples_per_s\": %.1f, \"ratio_to_python\": %.4f",
                   python_samples_per_s, samples_per_s / python_samples_per_s);
     }
     if (ranks > 1) {
       std::printf(", \"ranks\": %d, \"ranks_samples_per_s\": %.1f, \"ranks_update_s\": %.6f, "
-                  "\"allreduce_s_per_update\": %.6f",
-                  ranks, ranks_samples_per_s, ranks_timing.update_s, ranks_timing.allreduce_s);
+                  "\"allreduce_s_per_update\": %.6f, \"backend\": \"%s\"",
+                  ranks, ranks_samples_per_s, ranks_timing.update_s, ranks_timing.allreduce_s,
+                  learner::ResolvedBackend(learner_config).c_str());
     }
     std::printf("}\n");
   } else {
-    std::printf("learner bench: hidden %s, batch %d, minibatch %d, epochs %d, %d threads\n",
+    std::printf("learner bench: hidden %s, batch %d, minibatch %d, epochs %d, %d threads, on %s\n",
                 args["hidden"].as<std::string>().c_str(), batch, minibatch, epochs,
-                torch::get_num_threads());
+                torch::get_num_threads(), device.str().c_str());
     std::printf("  %d updates in %.2f s: %.3f s/update, %.0f samples/s\n", updates, elapsed,
                 update_s, samples_per_s);
     std::printf("  %.2f GFLOP/s in the update (%.0f flops per sample per epoch), beside "
@@ -377,9 +412,10 @@ int BenchLearner(int argc, char** argv) {
                   python_samples_per_s, samples_per_s / python_samples_per_s);
     }
     if (ranks > 1) {
-      std::printf("  %d ranks over gloo, %d samples each: %.0f samples/s (%.2fx one rank); "
+      std::printf("  %d ranks over %s, %d samples each: %.0f samples/s (%.2fx one rank); "
                   "%.4f s/update, %.4f s of it in allreduce (%.1f%%)\n",
-                  ranks, batch / ranks, ranks_samples_per_s, ranks_samples_per_s / samples_per_s,
+                  ranks, learner::ResolvedBackend(learner_config).c_str(), batch / ranks,
+                  ranks_samples_per_s, ranks_samples_per_s / samples_per_s,
                   ranks_timing.update_s, ranks_timing.allreduce_s,
                   100.0 * ranks_timing.allreduce_s / ranks_timing.update_s);
     }

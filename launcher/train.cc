@@ -27,6 +27,7 @@
 #include "launcher/commands.h"
 #include "launcher/process.h"
 #include "learner/checkpoint.h"
+#include "learner/device.h"
 #include "learner/learner.h"
 
 namespace robofleet::launcher {
@@ -105,14 +106,17 @@ struct RunSockets {
   std::string temp_dir;            // a socket directory to remove at the end, if any
 };
 
-// Two tcp ports (trajectories, weights) per learner rank on transport.bind.
-// Throws UserError when the address is not this host's.
-std::vector<int> TcpPorts(const TransportConfig& transport, int ranks) {
+// Two tcp ports (trajectories, weights) per learner rank on transport.bind:
+// with transport.port, global rank g gets transport.port + 2g and + 2g + 1
+// (`first_rank` is this node's first). Throws UserError when the address is
+// not this host's.
+std::vector<int> TcpPorts(const TransportConfig& transport, int ranks, int first_rank) {
   try {
     std::vector<int> ports;
     FreePort(transport.bind);  // the address must be ours even when the ports are given
     for (int i = 0; i < 2 * ranks; ++i) {
-      ports.push_back(transport.port > 0 ? transport.port + i : FreePort(transport.bind));
+      ports.push_back(transport.port > 0 ? transport.port + 2 * first_rank + i
+                                         : FreePort(transport.bind));
     }
     return ports;
   } catch (const UserError& e) {
@@ -121,8 +125,10 @@ std::vector<int> TcpPorts(const TransportConfig& transport, int ranks) {
   }
 }
 
+// `keys_dir`: where the run's CURVE keys are (made there when missing).
 RunSockets MakeRunSockets(const TransportConfig& transport, int ranks,
-                          const std::vector<int>& ports, const std::string& run_dir) {
+                          const std::vector<int>& ports, const std::string& run_dir,
+                          const std::string& keys_dir_in) {
   RunSockets sockets;
   if (transport.bind == "ipc") {
     bool temp = false;
@@ -138,7 +144,7 @@ RunSockets MakeRunSockets(const TransportConfig& transport, int ranks,
     };
     std::string keys_dir;
     if (transport.curve) {
-      keys_dir = fs::absolute(run_dir + "/keys").string();
+      keys_dir = fs::absolute(keys_dir_in).string();
       LoadOrCreateRunKeys(keys_dir);
     } else {
       std::fprintf(stderr, "robofleet: transport.curve is off: anyone who can reach %s may "
@@ -227,12 +233,25 @@ int TrainCommand(int argc, char** argv) {
        cxxopts::value<std::string>())
       ("resume", "continue the run in this directory from its newest checkpoint",
        cxxopts::value<std::string>())
+      ("nnodes", "nodes in the run; each starts learner.count ranks and actors.count actors",
+       cxxopts::value<int>()->default_value("1"))
+      ("node-rank", "this node's index in [0, --nnodes); node 0 hosts rank 0",
+       cxxopts::value<int>()->default_value("0"))
+      ("master", "HOST:PORT where rank 0 (on node 0) hosts the ranks' rendezvous; needed "
+       "with --nnodes > 1", cxxopts::value<std::string>())
+      ("keys", "the run's CURVE key folder (default RUN_DIR/keys); nodes other than 0 "
+       "need node 0's (a copy, or its run directory on a shared filesystem)",
+       cxxopts::value<std::string>())
       ("h,help", "show this help");
   options.parse_positional({"experiment"});
   const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
   const bool resume = args.count("resume") > 0;
+  const int nnodes = args["nnodes"].as<int>();
+  const int node_rank = args["node-rank"].as<int>();
+  if (nnodes < 1) throw UserError("--nnodes must be >= 1");
+  if (node_rank < 0 || node_rank >= nnodes) throw UserError("--node-rank must be in [0, --nnodes)");
   if (!args.count("experiment") && !resume) {
     throw UserError("no experiment file; usage: robofleet train EXP.yaml (or --resume RUN_DIR)");
   }
@@ -267,22 +286,77 @@ int TrainCommand(int argc, char** argv) {
   } catch (const UserError& e) {
     throw UserError(experiment + ": env.id: " + e.what());
   }
+  learner::CheckLearnerDevice(config.learner);
+  // this node's ranks: global ranks first_rank .. first_rank + ranks - 1 of world
   const int ranks = config.learner.count;
-  const std::vector<int> ports =
-      config.transport.bind == "ipc" ? std::vector<int>() : TcpPorts(config.transport, ranks);
-  // learner ranks meet at a c10d store that rank 0 hosts on loopback
-  const std::string master =
-      ranks > 1 ? "127.0.0.1:" + std::to_string(FreePort("127.0.0.1")) : std::string();
+  const int world = nnodes * ranks, first_rank = node_rank * ranks;
+  std::string master_host;
+  if (nnodes > 1) {
+    if (!args.count("master")) {
+      throw UserError("--nnodes " + std::to_string(nnodes) + " needs --master HOST:PORT: node "
+                      "0's address and a free port for the ranks' rendezvous");
+    }
+    if (resume) {
+      throw UserError("--resume with --nnodes > 1 is not supported: only node 0 has the "
+                      "checkpoints; resume on one node, or start a new run");
+    }
+    if (config.transport.bind == "ipc" || config.transport.port <= 0) {
+      throw UserError("--nnodes " + std::to_string(nnodes) + " needs transport.bind (this "
+                      "node's address or 0.0.0.0) and transport.port: rank g listens on "
+                      "transport.port + 2g, and every node's actors take rank 0's weights "
+                      "from transport.port + 1 on the --master host");
+    }
+    if (config.transport.curve && node_rank > 0 && !args.count("keys")) {
+      throw UserError("--node-rank " + std::to_string(node_rank) + " with transport.curve "
+                      "needs --keys DIR: node 0's RUN_DIR/keys (copied here, or on a shared "
+                      "filesystem); or set transport.curve: false on a trusted network");
+    }
+  }
+  if (args.count("master")) {
+    const std::string given = args["master"].as<std::string>();
+    const size_t colon = given.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == given.size()) {
+      throw UserError("--master is '" + given + "'; use HOST:PORT, such as 10.0.0.1:29500");
+    }
+    master_host = given.substr(0, colon);
+  }
+  const std::vector<int> ports = config.transport.bind == "ipc"
+                                     ? std::vector<int>()
+                                     : TcpPorts(config.transport, ranks, first_rank);
+  // learner ranks meet at a c10d store that rank 0 hosts (on loopback when
+  // every rank is on this machine)
+  std::string master;
+  if (args.count("master")) master = args["master"].as<std::string>();
+  else if (world > 1) master = "127.0.0.1:" + std::to_string(FreePort("127.0.0.1"));
+  // actors on other nodes than 0 take the weights from rank 0's port on the master host
+  const std::string remote_weights =
+      node_rank > 0 ? "tcp://" + master_host + ":" + std::to_string(config.transport.port + 1)
+                    : std::string();
+  // the keys of node 0 must already be there: nodes never make their own
+  if (nnodes > 1 && node_rank > 0 && config.transport.curve) {
+    try {
+      ReadRunKeys(args["keys"].as<std::string>());
+    } catch (const UserError& e) {
+      throw UserError(std::string("--keys: ") + e.what() + "; point --keys at node 0's "
+                      "RUN_DIR/keys once node 0 has started");
+    }
+  }
   fs::create_directories(run_dir);
   {
     std::ofstream out(run_dir + "/config.yaml");
     out << ToYaml(config);
   }
-  const RunSockets sockets = MakeRunSockets(config.transport, ranks, ports, run_dir);
+  const RunSockets sockets =
+      MakeRunSockets(config.transport, ranks, ports, run_dir,
+                     args.count("keys") ? args["keys"].as<std::string>() : run_dir + "/keys");
 
   std::printf("robofleet: training %s on %s (obs %d, act %d) with %d actors x %d envs; run dir %s\n",
               config.name.c_str(), spec.id.c_str(), spec.obs_dim, spec.act_dim,
               config.actors.count, config.actors.envs_per_actor, run_dir.c_str());
+  if (nnodes > 1) {
+    std::printf("robofleet: node %d of %d: learner ranks %d..%d of %d, rendezvous at %s\n",
+                node_rank, nnodes, first_rank, first_rank + ranks - 1, world, master.c_str());
+  }
   std::fflush(stdout);
 
   InstallStopHandlers();
@@ -290,19 +364,20 @@ int TrainCommand(int argc, char** argv) {
   auto spawn_learner = [&](int rank, bool from_checkpoint) {
     std::vector<std::string> args = {exe, "learner", "--run-dir", run_dir};
     AppendEndpointArgs(sockets.learner[rank], &args);
-    if (ranks > 1) {
-      args.insert(args.end(), {"--rank", std::to_string(rank), "--world-size",
-                               std::to_string(ranks), "--master", master});
+    if (world > 1) {
+      args.insert(args.end(), {"--rank", std::to_string(first_rank + rank), "--world-size",
+                               std::to_string(world), "--master", master});
     }
     if (from_checkpoint) args.push_back("--resume");
     return Spawn(args);
   };
   auto spawn_actor = [&](int i) {
+    // actors of every node have their own index (and so their own seeds)
     std::vector<std::string> args = {exe, "actor", "--run-dir", run_dir, "--index",
-                                     std::to_string(i)};
-    // actor i feeds rank i mod ranks; everyone's weights come from rank 0
+                                     std::to_string(node_rank * config.actors.count + i)};
+    // actor i feeds this node's rank i mod ranks; everyone's weights come from rank 0
     Endpoints endpoints = sockets.actors[i % ranks];
-    endpoints.weights = sockets.actors[0].weights;
+    endpoints.weights = node_rank == 0 ? sockets.actors[0].weights : remote_weights;
     AppendEndpointArgs(endpoints, &args);
     return Spawn(args);
   };
@@ -351,10 +426,12 @@ int TrainCommand(int argc, char** argv) {
       const int rank = learners[pid];
       learners.erase(pid);
       const bool crashed = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 1);
-      const std::string who = ranks > 1 ? "learner rank " + std::to_string(rank) : "the learner";
+      const std::string who =
+          world > 1 ? "learner rank " + std::to_string(first_rank + rank) : "the learner";
       if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         if (++finished_ranks == ranks) learner_status = status;
-      } else if (!stopping && crashed && learner_restarts < config.launcher.max_restarts &&
+      } else if (!stopping && crashed && nnodes == 1 &&
+                 learner_restarts < config.launcher.max_restarts &&
                  !learner::LatestCheckpoint(run_dir + "/checkpoints").empty()) {
         // ranks only work together: the others go too, and all restart
         ++learner_restarts;
@@ -370,7 +447,7 @@ int TrainCommand(int argc, char** argv) {
         spawn_learners(true);
       } else {
         // a failed rank fails the run; the others cannot go on without it
-        if (ranks > 1) {
+        if (world > 1) {
           std::fprintf(stderr, "robofleet: %s ended (%s); stopping the other ranks\n",
                        who.c_str(), DescribeStatus(status).c_str());
         }
@@ -413,6 +490,10 @@ int TrainCommand(int argc, char** argv) {
   SignalAndReap(remaining, SIGKILL, 5.0);
   if (!sockets.temp_dir.empty()) fs::remove_all(sockets.temp_dir);
 
+  if (WIFEXITED(learner_status) && WEXITSTATUS(learner_status) == 0 && node_rank > 0) {
+    std::printf("robofleet: node %d done; the policy is on node 0\n", node_rank);
+    return 0;
+  }
   if (WIFEXITED(learner_status) && WEXITSTATUS(learner_status) == 0) {
     PlotCurves(run_dir);
     if (config.train.record_video) {

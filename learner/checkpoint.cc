@@ -172,7 +172,8 @@ void LoadCheckpoint(const std::string& path, ActorCritic& policy,
                     TrainingCounters* counters) {
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path);
+    // into host memory, whatever device saved it
+    archive.load_from(path, torch::Device(torch::kCPU));
     torch::serialize::InputArchive model_archive;
     archive.read("model", model_archive);
     policy->load(model_archive);

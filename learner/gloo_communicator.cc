@@ -4,6 +4,7 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <csignal>
+#include <cstdlib>
 #include <stdexcept>
 #include <thread>
 
@@ -11,6 +12,19 @@
 
 namespace robofleet::learner {
 namespace {
+
+// The local end of Gloo's connections. Ranks meeting on loopback stay on it;
+// across machines each binds this host's address (its hostname's), or the
+// interface GLOO_SOCKET_IFNAME names, as PyTorch does.
+std::shared_ptr<::gloo::transport::Device> LocalDevice(const std::string& master_host) {
+  if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME")) {
+    return c10d::ProcessGroupGloo::createDeviceForInterface(interface);
+  }
+  if (master_host == "127.0.0.1" || master_host == "localhost") {
+    return c10d::ProcessGroupGloo::createDeviceForHostname(master_host);
+  }
+  return c10d::ProcessGroupGloo::createDefaultDevice();
+}
 
 class GlooCommunicator : public Communicator {
  public:
@@ -25,34 +39,36 @@ class GlooCommunicator : public Communicator {
     store_options.timeout = timeout;
     auto store = c10::make_intrusive<c10d::TCPStore>(host, store_options);
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
+    options->devices.push_back(LocalDevice(host));
     group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, options);
   }
 
   int rank() const override { return rank_; }
   int world_size() const override { return world_size_; }
 
-  void AllReduceSum(torch::Tensor& tensor) override {
-    std::vector<at::Tensor> tensors{tensor};
-    Wait(group_->allreduce(tensors), "allreduce");
-  }
+  void AllReduceSum(torch::Tensor& tensor) override { AllReduceSum(tensor, {}); }
 
   void AllReduceSum(torch::Tensor& tensor, const std::function<void()>& while_waiting) override {
-    std::vector<at::Tensor> tensors{tensor};
+    // Gloo reduces host memory: a GPU learner's tensors go through it
+    torch::Tensor host = tensor.is_cpu() ? tensor : tensor.to(torch::kCPU);
+    std::vector<at::Tensor> tensors{host};
     const c10::intrusive_ptr<c10d::Work> work = group_->allreduce(tensors);
     // a failure or the timeout completes the work too; Wait then reports it
-    while (!work->isCompleted()) {
+    while (while_waiting && !work->isCompleted()) {
       while_waiting();
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     Wait(work, "allreduce");
+    if (!tensor.is_cpu()) tensor.copy_(host);
   }
 
   void Broadcast(torch::Tensor& tensor, int root) override {
-    std::vector<at::Tensor> tensors{tensor};
+    torch::Tensor host = tensor.is_cpu() ? tensor : tensor.to(torch::kCPU);
+    std::vector<at::Tensor> tensors{host};
     c10d::BroadcastOptions options;
     options.rootRank = root;
     Wait(group_->broadcast(tensors, options), "broadcast");
+    if (!tensor.is_cpu()) tensor.copy_(host);
   }
 
  private:

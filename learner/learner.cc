@@ -22,6 +22,7 @@
 #include "core/tensorboard.h"
 #include "learner/checkpoint.h"
 #include "learner/communicator.h"
+#include "learner/device.h"
 #include "learner/export.h"
 
 namespace robofleet::learner {
@@ -82,7 +83,7 @@ PolicyMetadata MakeMetadata(const TaskInfo& task, int64_t env_steps,
 
 void WeightsPublisher::Publish(ActorCritic& policy, const RunningNormalizer& normalizer,
                                int64_t version) {
-  torch::Tensor flat = FlattenParameters(*policy);
+  const torch::Tensor flat = HostParameters(policy);
   const int D = normalizer.dim();
   wire::Header header = wire::WeightsHeader(static_cast<uint64_t>(version), 0, sequence_++,
                                             flat.numel(), D);
@@ -115,15 +116,16 @@ void ExportCheckpoint(const ExperimentConfig& config, const TaskInfo& task,
   ExportPolicy(policy, normalizer, MakeMetadata(task, counters.env_steps, config), out);
 }
 
-FragmentBatcher::FragmentBatcher(int T, int K, int obs_dim, int act_dim, int num_fragments)
+FragmentBatcher::FragmentBatcher(int T, int K, int obs_dim, int act_dim, int num_fragments,
+                                 torch::TensorOptions options)
     : T_(T), K_(K), D_(obs_dim), A_(act_dim), num_fragments_(num_fragments) {
   const int64_t B = static_cast<int64_t>(K) * num_fragments;
-  obs_ = torch::empty({T + 1, B, obs_dim});
-  actions_ = torch::empty({T, B, act_dim});
-  log_probs_ = torch::empty({T, B});
-  rewards_ = torch::empty({T, B});
-  terminated_ = torch::empty({T, B});
-  truncated_ = torch::empty({T, B});
+  obs_ = torch::empty({T + 1, B, obs_dim}, options);
+  actions_ = torch::empty({T, B, act_dim}, options);
+  log_probs_ = torch::empty({T, B}, options);
+  rewards_ = torch::empty({T, B}, options);
+  terminated_ = torch::empty({T, B}, options);
+  truncated_ = torch::empty({T, B}, options);
 }
 
 void FragmentBatcher::Clear() {
@@ -169,8 +171,8 @@ torch::Tensor FragmentBatcher::truncated_index() const {
 
 torch::Tensor NormalizeObs(const torch::Tensor& raw, const RunningNormalizer& normalizer) {
   if (!normalizer.enabled()) return raw;
-  torch::Tensor mean = torch::tensor(normalizer.mean_f32());
-  torch::Tensor inv_std = torch::tensor(normalizer.inv_std_f32());
+  torch::Tensor mean = torch::tensor(normalizer.mean_f32()).to(raw.device());
+  torch::Tensor inv_std = torch::tensor(normalizer.inv_std_f32()).to(raw.device());
   const double c = normalizer.clip();
   return ((raw - mean) * inv_std).clamp(-c, c);
 }
@@ -181,7 +183,9 @@ algorithms::RolloutBatch BuildRolloutBatch(const FragmentBatcher& batch, ActorCr
   ROBOFLEET_CHECK(batch.full());
   const int64_t T = batch.T(), B = batch.B();
   const int64_t D = batch.obs().size(2), A = batch.actions().size(2);
-  torch::Tensor obs = NormalizeObs(batch.obs(), normalizer);  // [T+1, B, D]
+  // the batch goes to the policy's device (from pinned memory without blocking)
+  const torch::Device device = policy->parameters().front().device();
+  torch::Tensor obs = NormalizeObs(ToDevice(batch.obs(), device), normalizer);  // [T+1, B, D]
 
   algorithms::Trajectory trajectory;
   {
@@ -190,24 +194,25 @@ algorithms::RolloutBatch BuildRolloutBatch(const FragmentBatcher& batch, ActorCr
     trajectory.values = all.slice(0, 0, T).contiguous();
     trajectory.next_values = all.slice(0, 1, T + 1).clone();
     // truncated steps bootstrap from their final observation, terminated ones from nothing
-    torch::Tensor index = batch.truncated_index();
+    torch::Tensor index = ToDevice(batch.truncated_index(), device);
     if (index.numel() > 0) {
-      torch::Tensor v = policy->Value(NormalizeObs(batch.truncated_obs(), normalizer));
+      torch::Tensor v =
+          policy->Value(NormalizeObs(ToDevice(batch.truncated_obs(), device), normalizer));
       trajectory.next_values.view({-1}).index_put_({index}, v);
     }
-    trajectory.next_values.mul_(1.0 - batch.terminated());
+    trajectory.next_values.mul_(1.0 - ToDevice(batch.terminated(), device));
   }
   trajectory.obs = obs.slice(0, 0, T);
-  trajectory.actions = batch.actions();
-  trajectory.log_probs = batch.log_probs();
-  trajectory.rewards = batch.rewards();
-  trajectory.dones = (batch.terminated() + batch.truncated()).clamp_max(1.0);
+  trajectory.actions = ToDevice(batch.actions(), device);
+  trajectory.log_probs = ToDevice(batch.log_probs(), device);
+  trajectory.rewards = ToDevice(batch.rewards(), device);
+  trajectory.dones = ToDevice((batch.terminated() + batch.truncated()).clamp_max(1.0), device);
   algorithms::Targets targets = algorithm.ComputeTargets(trajectory);
 
   algorithms::RolloutBatch out;
   out.obs = trajectory.obs.reshape({T * B, D});
-  out.actions = batch.actions().reshape({T * B, A});
-  out.log_probs = batch.log_probs().reshape({T * B});
+  out.actions = trajectory.actions.reshape({T * B, A});
+  out.log_probs = trajectory.log_probs.reshape({T * B});
   if (targets.reference_log_probs.defined()) {
     out.reference_log_probs = targets.reference_log_probs.reshape({T * B});
   }
@@ -227,18 +232,23 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
   const int64_t rank_batch = (config.learner.batch_size + W - 1) / W;
   const int num_fragments =
       static_cast<int>((rank_batch + steps_per_fragment - 1) / steps_per_fragment);
+  // rank r on GPU r mod learner.count (its local rank), or the CPU
+  const torch::Device device = LearnerDevice(config.learner, options.rank);
   std::unique_ptr<Communicator> comm;
   if (W > 1) {
     const size_t colon = options.master.rfind(':');
     if (colon == std::string::npos) throw UserError("--master wants host:port");
-    comm = MakeGlooCommunicator(options.master.substr(0, colon),
-                                std::stoi(options.master.substr(colon + 1)), options.rank, W,
-                                std::chrono::seconds(config.learner.collective_timeout_s));
+    comm = MakeCommunicator(config.learner, options.master.substr(0, colon),
+                            std::stoi(options.master.substr(colon + 1)), options.rank, W, device,
+                            std::chrono::seconds(config.learner.collective_timeout_s));
   }
 
   torch::set_num_threads(config.learner.threads);
   SeedTorch(config.seed);
   ActorCritic policy(task.obs_dim, task.act_dim, config.policy, task.privileged_dim);
+  policy->to(device);
+  // the critic's return statistics span every rank's batch
+  if (comm) MergeValueStatistics(*comm, policy);
   RunningNormalizer normalizer(task.obs_dim, config.normalizer.clip, config.normalizer.enabled);
   std::unique_ptr<algorithms::Algorithm> algorithm =
       algorithms::CreateAlgorithm(config.algorithm, policy);
@@ -262,6 +272,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
                       checkpoint_dir);
     }
     LoadCheckpoint(checkpoint, policy, &algorithm->optimizer(), &normalizer, &counters);
+    policy->to(device);  // checkpoints load into host memory
     if (leader) {
       metrics = CsvWriter::Resume(options.run_dir + "/metrics.csv", kMetricColumns,
                                   static_cast<double>(counters.env_steps));
@@ -312,8 +323,9 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     publisher->Publish(policy, normalizer, counters.policy_version);
   }
 
-  FragmentBatcher batcher(T, K, task.obs_dim, task.act_dim, num_fragments);
-  FragmentBatcher next_batcher(T, K, task.obs_dim, task.act_dim, num_fragments);
+  FragmentBatcher batcher(T, K, task.obs_dim, task.act_dim, num_fragments, HostOptions(device));
+  FragmentBatcher next_batcher(T, K, task.obs_dim, task.act_dim, num_fragments,
+                               HostOptions(device));
   // the last 100 finished episodes (restored on resume, so the means continue)
   std::deque<float> recent_returns(counters.recent_returns.begin(), counters.recent_returns.end());
   std::deque<float> recent_lengths(counters.recent_lengths.begin(), counters.recent_lengths.end());
@@ -501,6 +513,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
   // the end: a final checkpoint and the exported policy
   counters.dropped_fragments = malformed + stale;
   save_checkpoint();
+  policy->to(torch::kCPU);  // the exported policy runs anywhere
   if (leader) {
     ExportPolicy(policy, normalizer, MakeMetadata(task, counters.env_steps, config),
                  options.run_dir + "/policy.pt");

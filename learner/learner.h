@@ -46,7 +46,8 @@ struct LearnerOptions {
   bool resume = false;   // continue from the newest valid checkpoint in run_dir
   // learner ranks: each gathers 1/world_size of every batch from its own
   // actors and the gradients are averaged; rank 0 alone publishes weights and
-  // writes metrics, checkpoints and the policy
+  // writes metrics, checkpoints and the policy. `rank` is global (over every
+  // node); rank mod learner.count is the local rank that picks the GPU.
   int rank = 0;
   int world_size = 1;
   std::string master;    // host:port where rank 0 hosts the rendezvous
@@ -79,10 +80,12 @@ class WeightsPublisher {
 };
 
 // Collects fragments of one shape [T steps, K envs] into a batch of
-// F fragments laid side by side: B = F * K columns.
+// F fragments laid side by side: B = F * K columns, in host memory made with
+// `options` (pinned for a GPU learner: learner/device.h).
 class FragmentBatcher {
  public:
-  FragmentBatcher(int T, int K, int obs_dim, int act_dim, int num_fragments);
+  FragmentBatcher(int T, int K, int obs_dim, int act_dim, int num_fragments,
+                  torch::TensorOptions options = torch::TensorOptions());
 
   // Copies a validated fragment in. Requires !full() and matching T, K.
   void Add(const wire::FragmentView& fragment);
@@ -117,7 +120,7 @@ class FragmentBatcher {
 torch::Tensor NormalizeObs(const torch::Tensor& raw, const RunningNormalizer& normalizer);
 
 // Values, bootstrap values and the algorithm's targets (GAE, V-trace) for a
-// full batch: the update's input.
+// full batch: the update's input, on the policy's device.
 algorithms::RolloutBatch BuildRolloutBatch(const FragmentBatcher& batch, ActorCritic& policy,
                                            const RunningNormalizer& normalizer,
                                            algorithms::Algorithm& algorithm);

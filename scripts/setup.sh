@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything RoboFleet needs on Debian 12 (as root), then configures
 # and builds it in build/. Safe to run again: apt skips what is installed and
-# the build is incremental.
+# the build is incremental. Where the CUDA toolkit and NCCL are installed
+# (/usr/local/cuda), the NCCL library is built too; GPU learners need a CUDA
+# LibTorch: scripts/gpu_check.sh builds against PyTorch's on a GPU machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

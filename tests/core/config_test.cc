@@ -95,6 +95,27 @@ TEST(ConfigTest, PpoOptionsAreCheckedWithTheirFix) {
                   {"algorithm.target_kl", ">= 0"});
 }
 
+TEST(ConfigTest, LearnerDeviceAndBackendAreCheckedWithTheirFix) {
+  ExperimentConfig c = ParseExperiment(
+      "actors:\n  count: 2\npolicy:\n  normalize_value: true\nlearner:\n  device: cuda\n"
+      "  backend: nccl\n  count: 2\n",
+      "e.yaml");
+  EXPECT_EQ(c.learner.device, "cuda");
+  EXPECT_EQ(c.learner.backend, "nccl");
+  EXPECT_TRUE(c.policy.normalize_value);  // ranks merge the return statistics
+  ExpectUserError([] { ParseExperiment("learner:\n  device: tpu\n", "e.yaml"); },
+                  {"learner.device", "'tpu'", "cpu, cuda"});
+  ExpectUserError([] { ParseExperiment("learner:\n  backend: mpi\n", "e.yaml"); },
+                  {"learner.backend", "'mpi'", "auto, gloo, nccl"});
+  ExpectUserError([] { ParseExperiment("learner:\n  backend: nccl\n", "e.yaml"); },
+                  {"learner.backend", "learner.device: cuda", "gloo on cpu"});
+  ExpectUserError(
+      [] {
+        ParseExperiment("learner:\n  device: cuda\ntrain:\n  deterministic: true\n", "e.yaml");
+      },
+      {"train.deterministic", "learner.device: cpu"});
+}
+
 TEST(ConfigTest, OverridesAreTypeChecked) {
   ExperimentConfig c;
   ApplyOverrides(c, {"actors.count=5", "algorithm.gamma=0.5", "policy.hidden=[8,8,8]",

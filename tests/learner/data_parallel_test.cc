@@ -155,6 +155,41 @@ TEST(DataParallelTest, MergedObservationsEqualOneUpdateOnTheUnion) {
   EXPECT_EQ(ranks[0].count(), whole.count());
 }
 
+TEST(DataParallelTest, RanksMergeReturnStatisticsAndStayBitIdentical) {
+  PolicyConfig policy_config;
+  policy_config.hidden = {16, 16};
+  policy_config.normalize_value = true;
+  AlgorithmConfig config;
+  config.epochs = 2;
+  config.minibatches = 2;
+  torch::manual_seed(11);
+  const torch::Tensor initial = FlattenParameters(*ActorCritic(5, 2, policy_config)).clone();
+  // the halves' returns differ in scale, so statistics of one half alone would too
+  std::vector<algorithms::RolloutBatch> halves = {RandomBatch(128, 5, 2), RandomBatch(128, 5, 2)};
+  halves[1].returns = halves[1].returns * 10.0 + 5.0;
+  halves[1].values = halves[1].returns + 0.1 * torch::randn({128});
+  const torch::Tensor all_returns = torch::cat({halves[0].returns, halves[1].returns});
+  std::vector<torch::Tensor> params(2), stats(2);
+  RunRanks(2, [&](int rank, Communicator& comm) {
+    ActorCritic policy(5, 2, policy_config);
+    LoadFlatParameters(*policy, initial.data_ptr<float>(), initial.numel());
+    MergeValueStatistics(comm, policy);
+    auto algorithm = algorithms::CreateAlgorithm(config, policy);
+    for (int i = 0; i < 3; ++i) algorithm->Update(halves[rank], AverageGradients(comm, policy));
+    params[rank] = FlattenParameters(*policy).clone();
+    stats[rank] = torch::cat({policy->value_mean_f32(), policy->value_std_f32(),
+                              torch::tensor({static_cast<float>(policy->value_count())})});
+  });
+  EXPECT_TRUE(torch::equal(params[0], params[1])) << "ranks ended with different parameters";
+  EXPECT_TRUE(torch::equal(stats[0], stats[1])) << stats[0] << stats[1];
+  // the statistics of the union: three updates saw every return three times
+  ActorCritic whole(5, 2, policy_config);
+  for (int i = 0; i < 3; ++i) whole->UpdateValueStatistics(all_returns);
+  EXPECT_NEAR(stats[0][0].item<float>(), whole->value_mean_f32().item<float>(), 1e-4);
+  EXPECT_NEAR(stats[0][1].item<float>(), whole->value_std_f32().item<float>(), 1e-4);
+  EXPECT_EQ(stats[0][2].item<float>(), 3.0f * 256);
+}
+
 TEST(DataParallelTest, ADeadRankFailsTheOthersWithinTheTimeout) {
   const auto start = std::chrono::steady_clock::now();
   std::string error;
