@@ -39,6 +39,7 @@ class Ppo : public Algorithm {
 
   UpdateStats Update(const RolloutBatch& batch, const GradientHook& hook) override;
   torch::optim::Optimizer& optimizer() override { return optimizer_; }
+  std::vector<torch::Tensor> parameters() override { return policy_->parameters(); }
 
  private:
   void AdaptLearningRate(double kl);

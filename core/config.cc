@@ -415,7 +415,9 @@ void PolicyConfig::Validate() const {
 }
 
 void AlgorithmConfig::Validate() const {
-  if (name != "ppo") Reject("algorithm.name", "is '" + name + "'; valid algorithms: ppo");
+  if (name != "ppo" && name != "sac") {
+    Reject("algorithm.name", "is '" + name + "'; valid algorithms: ppo, sac");
+  }
   if (!(gamma > 0 && gamma <= 1)) Reject("algorithm.gamma", "must be in (0, 1]");
   if (!(gae_lambda >= 0 && gae_lambda <= 1)) Reject("algorithm.gae_lambda", "must be in [0, 1]");
   if (!(clip_ratio > 0)) Reject("algorithm.clip_ratio", "must be > 0");
@@ -433,6 +435,25 @@ void AlgorithmConfig::Validate() const {
   if (!(value_clip >= 0)) Reject("algorithm.value_clip", "must be >= 0 (0 disables clipping)");
   if (!(target_kl >= 0)) Reject("algorithm.target_kl", "must be >= 0 (0 disables the early stop)");
   if (max_policy_lag < 0) Reject("algorithm.max_policy_lag", "must be >= 0");
+  if (replay_capacity <= 0) Reject("algorithm.replay_capacity", "must be >= 1 transition");
+  if (!(replay_max_mib > 0)) Reject("algorithm.replay_max_mib", "must be > 0");
+  if (sac_batch_size <= 0) Reject("algorithm.sac_batch_size", "must be >= 1");
+  if (!(utd_ratio > 0)) {
+    Reject("algorithm.utd_ratio", "must be > 0, e.g. 1 (one gradient step per env step)");
+  }
+  if (warmup_steps < 0) Reject("algorithm.warmup_steps", "must be >= 0");
+  if (!(tau > 0 && tau <= 1)) Reject("algorithm.tau", "must be in (0, 1], e.g. 0.005");
+  if (!(critic_learning_rate >= 0)) {
+    Reject("algorithm.critic_learning_rate", "must be >= 0 (0 uses learning_rate)");
+  }
+  if (!(alpha_learning_rate >= 0)) {
+    Reject("algorithm.alpha_learning_rate", "must be >= 0 (0 uses learning_rate)");
+  }
+  if (!(init_alpha > 0)) Reject("algorithm.init_alpha", "must be > 0, e.g. 1");
+  if (name == "sac" && lr_schedule != "constant") {
+    Reject("algorithm.lr_schedule", "is '" + lr_schedule + "', but sac supports only constant; "
+                                    "set algorithm.lr_schedule: constant");
+  }
 }
 
 void NormalizerConfig::Validate() const {
@@ -494,6 +515,16 @@ void ExperimentConfig::Validate() const {
   if (train.deterministic && actors.count != 1) {
     Reject("train.deterministic", "needs actors.count: 1 (one actor fixes the order of the "
                                   "fragments); set actors.count: 1 or turn it off");
+  }
+  if (algorithm.name == "sac" && !policy.tanh_squash) {
+    Reject("policy.tanh_squash", "is false, but sac trains a squashed Gaussian policy; set "
+                                 "policy.tanh_squash: true");
+  }
+  if (algorithm.off_policy() && train.deterministic) {
+    Reject("train.deterministic", "is not supported by sac yet; turn it off");
+  }
+  if (algorithm.off_policy() && learner.receive_during_update) {
+    Reject("learner.receive_during_update", "is not supported by sac; turn it off");
   }
   const int64_t batch_steps = static_cast<int64_t>(learner.batch_size);
   if (batch_steps < algorithm.minibatches) {
