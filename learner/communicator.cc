@@ -2,36 +2,52 @@
 
 namespace robofleet::learner {
 
+namespace {
+
+algorithms::StepAgreement AverageGradientsOf(Communicator& comm,
+                                             std::vector<torch::Tensor>& params,
+                                             const algorithms::StepAgreement& local) {
+  int64_t n = 0;
+  for (const torch::Tensor& p : params) n += p.numel();
+  // the gradients, then the KL and a non-finite count, in one buffer
+  torch::Tensor flat = torch::empty({n + 2});
+  int64_t offset = 0;
+  for (const torch::Tensor& p : params) {
+    torch::Tensor slot = flat.slice(0, offset, offset + p.numel());
+    // a rank that skipped backward (non-finite loss) contributes zeros
+    if (p.grad().defined() && local.finite) slot.copy_(p.grad().reshape(-1));
+    else slot.zero_();
+    offset += p.numel();
+  }
+  flat[n] = local.approx_kl;
+  flat[n + 1] = local.finite ? 0.0 : 1.0;
+  comm.AllReduceSum(flat);
+  flat.div_(comm.world_size());
+  offset = 0;
+  for (torch::Tensor& p : params) {
+    torch::Tensor averaged = flat.slice(0, offset, offset + p.numel()).view_as(p);
+    if (p.grad().defined()) p.mutable_grad().copy_(averaged);
+    else p.mutable_grad() = averaged.clone();
+    offset += p.numel();
+  }
+  algorithms::StepAgreement agreed;
+  agreed.approx_kl = flat[n].item<double>();
+  agreed.finite = flat[n + 1].item<double>() == 0.0;
+  return agreed;
+}
+
+}  // namespace
+
 algorithms::GradientHook AverageGradients(Communicator& comm, ActorCritic& policy) {
   return [&comm, policy](const algorithms::StepAgreement& local) {
     std::vector<torch::Tensor> params = policy->parameters();
-    int64_t n = 0;
-    for (const torch::Tensor& p : params) n += p.numel();
-    // the gradients, then the KL and a non-finite count, in one buffer
-    torch::Tensor flat = torch::empty({n + 2});
-    int64_t offset = 0;
-    for (const torch::Tensor& p : params) {
-      torch::Tensor slot = flat.slice(0, offset, offset + p.numel());
-      // a rank that skipped backward (non-finite loss) contributes zeros
-      if (p.grad().defined() && local.finite) slot.copy_(p.grad().reshape(-1));
-      else slot.zero_();
-      offset += p.numel();
-    }
-    flat[n] = local.approx_kl;
-    flat[n + 1] = local.finite ? 0.0 : 1.0;
-    comm.AllReduceSum(flat);
-    flat.div_(comm.world_size());
-    offset = 0;
-    for (torch::Tensor& p : params) {
-      torch::Tensor averaged = flat.slice(0, offset, offset + p.numel()).view_as(p);
-      if (p.grad().defined()) p.mutable_grad().copy_(averaged);
-      else p.mutable_grad() = averaged.clone();
-      offset += p.numel();
-    }
-    algorithms::StepAgreement agreed;
-    agreed.approx_kl = flat[n].item<double>();
-    agreed.finite = flat[n + 1].item<double>() == 0.0;
-    return agreed;
+    return AverageGradientsOf(comm, params, local);
+  };
+}
+
+algorithms::GradientHook AverageGradients(Communicator& comm, std::vector<torch::Tensor> params) {
+  return [&comm, params](const algorithms::StepAgreement& local) mutable {
+    return AverageGradientsOf(comm, params, local);
   };
 }
 

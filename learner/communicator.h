@@ -40,6 +40,9 @@ class Communicator {
 // rank's and divides by the world size, and merges the ranks' step agreement
 // (mean KL, finite everywhere) in the same allreduce.
 algorithms::GradientHook AverageGradients(Communicator& comm, ActorCritic& policy);
+// The same over a fixed list of tensors (Algorithm::parameters()); a tensor
+// without a gradient contributes zeros and gets the average.
+algorithms::GradientHook AverageGradients(Communicator& comm, std::vector<torch::Tensor> params);
 
 // Folds the union of every rank's n rows of observations into `normalizer`,
 // identically on every rank.
