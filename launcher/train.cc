@@ -28,6 +28,7 @@
 #include "launcher/process.h"
 #include "learner/checkpoint.h"
 #include "learner/learner.h"
+#include "learner/replay_buffer.h"
 
 namespace robofleet::launcher {
 namespace fs = std::filesystem;
@@ -266,6 +267,11 @@ int TrainCommand(int argc, char** argv) {
     spec = envs::GetEnvSpec(config.env);
   } catch (const UserError& e) {
     throw UserError(experiment + ": env.id: " + e.what());
+  }
+  try {
+    learner::CheckReplayMemory(config.algorithm, spec.obs_dim, spec.act_dim, spec.id);
+  } catch (const UserError& e) {
+    throw UserError(experiment + ": " + e.what());
   }
   const int ranks = config.learner.count;
   const std::vector<int> ports =
