@@ -149,6 +149,9 @@ UpdateStats Sac::Step(const TransitionBatch& batch, const GradientHook& hook) {
 
   // the actor maximises the soft value under the updated critics; the
   // temperature follows the entropy
+  // the critics are constants of this pass: no weight gradients to compute
+  const std::vector<torch::Tensor> critic_params = critic_->online_parameters();
+  for (const torch::Tensor& p : critic_params) p.requires_grad_(false);
   ActionDistribution dist = policy_->Distribution(batch.obs);
   torch::Tensor u = dist.mean + dist.log_std.exp() * torch::randn_like(dist.mean);
   torch::Tensor log_prob = policy_->LogProb(dist, u);
@@ -161,10 +164,7 @@ UpdateStats Sac::Step(const TransitionBatch& batch, const GradientHook& hook) {
   StepAgreement actor_step{0.0, std::isfinite(loss.item<double>())};
   zero_all();
   if (actor_step.finite) loss.backward();
-  // the actor loss reaches the critics too; only the critic loss trains them
-  for (torch::Tensor& p : critic_->online_parameters()) {
-    if (p.grad().defined()) p.mutable_grad().zero_();
-  }
+  for (const torch::Tensor& p : critic_params) p.requires_grad_(true);
   if (hook) actor_step = hook(actor_step);
   double actor_norm = std::numeric_limits<double>::quiet_NaN();
   if (actor_step.finite) actor_norm = ApplyStep(actor_optimizer_);
