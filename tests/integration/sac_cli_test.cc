@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 #include "tests/integration/subprocess.h"
 
@@ -86,6 +87,30 @@ TEST_F(SacCliTest, TinyRunTrainsFromReplayAndResumes) {
   ASSERT_FALSE(after.empty());
   EXPECT_EQ(after.back(), 1792.0);
   EXPECT_TRUE(std::is_sorted(after.begin(), after.end()));
+}
+
+TEST_F(SacCliTest, TwoLearnerRanksStayIdentical) {
+  // each rank samples its own buffer; the averaged gradients of actor,
+  // critics and temperature keep every parameter equal on both
+  const std::string run = dir_ + "/run";
+  Child train({ROBOFLEET_BINARY, "train", experiment_, "--run-dir", run, "--set",
+               "learner.count=2", "--set", "train.total_env_steps=1536"},
+              dir_ + "/train");
+  ASSERT_TRUE(train.Wait(120)) << train.err();
+  ASSERT_EQ(train.exit_code(), 0) << train.out() << train.err();
+  const std::string out = train.out();
+  std::smatch rank0, rank1;
+  ASSERT_TRUE(std::regex_search(out, rank0, std::regex("learner: parameters crc32c (\\w+)")))
+      << out;
+  ASSERT_TRUE(
+      std::regex_search(out, rank1, std::regex("learner rank 1: parameters crc32c (\\w+)")))
+      << out;
+  EXPECT_EQ(rank0[1].str(), rank1[1].str());
+  const std::vector<double> replay_size = CsvColumn(run + "/metrics.csv", "replay_size");
+  const std::vector<double> gradient_steps = CsvColumn(run + "/metrics.csv", "gradient_steps");
+  ASSERT_FALSE(replay_size.empty());
+  EXPECT_EQ(replay_size.back(), 1536 / 2);  // rank 0's share
+  EXPECT_EQ(gradient_steps.back(), 0.25 * (1536 - 256));
 }
 
 void ExpectOneLineError(const std::vector<std::string>& args, const std::string& dir,
