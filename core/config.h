@@ -212,6 +212,7 @@ struct AlgorithmConfig {
   // sac
   int64_t replay_capacity = 1000000;
   double replay_max_mib = 2048.0;
+  bool save_replay = true;
   int sac_batch_size = 256;
   double utd_ratio = 1.0;
   int64_t warmup_steps = 5000;
@@ -258,6 +259,10 @@ struct AlgorithmConfig {
     v.Field("replay_max_mib", replay_max_mib,
             "sac: limit on the replay buffer's memory per learner rank in MiB; a capacity "
             "that needs more is rejected at start-up");
+    v.Field("save_replay", save_replay,
+            "sac: each rank writes its replay buffer beside every checkpoint "
+            "(checkpoints/replay-rank<R>.pt, overwritten) and --resume continues with it; "
+            "false: a resumed run refills the buffer and warms up again");
     v.Field("sac_batch_size", sac_batch_size,
             "sac: transitions sampled uniformly from the replay buffer per gradient step");
     v.Field("utd_ratio", utd_ratio,

@@ -12,11 +12,14 @@
 // GradientHook averages the gradients of every network. Ranks start from the
 // same parameters because they share the seed (and on resume, the checkpoint).
 //
-// The replay buffer is not saved: a resumed run refills it, warming up again
-// for algorithm.warmup_steps env steps before its first gradient step.
+// With algorithm.save_replay each rank writes its buffer beside every
+// checkpoint and a resumed run continues with it; when any rank's file is
+// missing or belongs to another checkpoint, every rank starts empty and warms
+// up again for algorithm.warmup_steps env steps.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
 #include "core/signals.h"
 #include "learner/learner_parts.h"
@@ -93,13 +96,32 @@ int RunOffPolicyLearner(const ExperimentConfig& config, const LearnerOptions& op
                                   static_cast<double>(counters.env_steps));
     }
     if (!options.quiet && leader) {
-      std::printf("learner: resuming from %s at %lld env steps (the replay buffer starts empty)\n",
-                  checkpoint.c_str(), static_cast<long long>(counters.env_steps));
+      std::printf("learner: resuming from %s at %lld env steps\n", checkpoint.c_str(),
+                  static_cast<long long>(counters.env_steps));
     }
   } else if (leader) {
     metrics = std::make_unique<CsvWriter>(options.run_dir + "/metrics.csv", kOffPolicyColumns);
   }
   if (comm) BroadcastParameters(*comm, policy);
+  // the replay buffer of the checkpoint, on every rank or on none
+  const std::string replay_path =
+      checkpoint_dir + "/replay-rank" + std::to_string(options.rank) + ".pt";
+  bool replay_restored = false;
+  if (options.resume && ac.save_replay) {
+    std::string problem;
+    replay_restored = replay.Load(replay_path, counters.updates, &problem);
+    if (comm) replay_restored = !AnyRank(*comm, !replay_restored);
+    if (!replay_restored) replay.Clear();
+    if (!options.quiet && leader) {
+      if (replay_restored) {
+        std::printf("learner: replay buffer restored (%lld transitions)\n",
+                    static_cast<long long>(replay.size()));
+      } else {
+        std::printf("learner: the replay buffer starts empty (%s)\n",
+                    problem.empty() ? "a rank lacks its file" : problem.c_str());
+      }
+    }
+  }
   std::optional<TensorBoardWriter> tensorboard;
   if (leader) {
     tensorboard.emplace(options.run_dir + "/tb");
@@ -119,6 +141,10 @@ int RunOffPolicyLearner(const ExperimentConfig& config, const LearnerOptions& op
   FragmentBatcher batcher(T, K, task.obs_dim, task.act_dim, num_fragments);
   FragmentIntake intake(sockets.pull, task, T, K, /*max_policy_lag=*/-1, counters);
   auto save_checkpoint = [&] {
+    if (ac.save_replay) {
+      std::filesystem::create_directories(checkpoint_dir);
+      replay.Save(replay_path, counters.updates);
+    }
     if (!leader) return;
     intake.SaveTo(counters);
     SaveCheckpoint(checkpoint_dir, policy, algorithm->optimizer(), normalizer, counters,
@@ -128,8 +154,10 @@ int RunOffPolicyLearner(const ExperimentConfig& config, const LearnerOptions& op
   const algorithms::GradientHook hook =
       comm ? AverageGradients(*comm, algorithm->parameters()) : algorithms::GradientHook();
   // env steps collected since the warm-up, converted into gradient steps;
-  // the fraction carries over to the next round
-  const int64_t warmup_end = counters.env_steps + ac.warmup_steps;
+  // the fraction carries over to the next round. An empty buffer on resume
+  // warms up again.
+  const int64_t warmup_end =
+      replay_restored ? ac.warmup_steps : counters.env_steps + ac.warmup_steps;
   double step_credit = 0.0;
   int64_t gradient_steps = 0, nonfinite_steps = 0;
   int nonfinite_rounds = 0;  // in a row
@@ -195,7 +223,10 @@ int RunOffPolicyLearner(const ExperimentConfig& config, const LearnerOptions& op
     counters.policy_version += 1;
     counters.dropped_fragments = intake.dropped();
     if (publisher) publisher->Publish(policy, normalizer, counters.policy_version);
-    if (!leader) continue;
+    if (!leader) {
+      if (counters.updates % config.train.checkpoint_every == 0) save_checkpoint();
+      continue;
+    }
 
     // report
     const double wall = counters.wall_s + Seconds(start);

@@ -1,8 +1,10 @@
 #include "learner/replay_buffer.h"
 
 #include <cstdio>
+#include <filesystem>
 
 #include "core/check.h"
+#include "learner/checkpoint.h"
 #include "learner/learner.h"
 
 namespace robofleet::learner {
@@ -81,6 +83,61 @@ algorithms::TransitionBatch ReplayBuffer::Sample(int64_t n,
 Transitions ReplayBuffer::At(int64_t i) const {
   ROBOFLEET_CHECK(i >= 0 && i < size_);
   return {obs_[i], actions_[i], rewards_[i], next_obs_[i], terminated_[i]};
+}
+
+void ReplayBuffer::Save(const std::string& path, int64_t update) const {
+  // slots [0, size) in ring order, plus where the next one goes
+  torch::serialize::OutputArchive archive;
+  archive.write("obs", obs_.narrow(0, 0, size_));
+  archive.write("actions", actions_.narrow(0, 0, size_));
+  archive.write("rewards", rewards_.narrow(0, 0, size_));
+  archive.write("next_obs", next_obs_.narrow(0, 0, size_));
+  archive.write("terminated", terminated_.narrow(0, 0, size_));
+  archive.write("state", torch::tensor({capacity_, size_, next_, update}, torch::kInt64));
+  archive.save_to(path + ".tmp");
+  CommitFile(path + ".tmp", path);
+}
+
+bool ReplayBuffer::Load(const std::string& path, int64_t update, std::string* problem) {
+  if (!std::filesystem::exists(path)) {
+    *problem = "no " + path;
+    return false;
+  }
+  torch::Tensor obs, actions, rewards, next_obs, terminated, state;
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path);
+    archive.read("obs", obs);
+    archive.read("actions", actions);
+    archive.read("rewards", rewards);
+    archive.read("next_obs", next_obs);
+    archive.read("terminated", terminated);
+    archive.read("state", state);
+  } catch (const c10::Error&) {
+    *problem = path + " is not readable";
+    return false;
+  }
+  const int64_t n = obs.size(0);
+  if (state.numel() != 4 || obs.dim() != 2 || obs.size(1) != obs_dim_ ||
+      actions.size(1) != act_dim_ || n > capacity_) {
+    *problem = path + " does not fit this buffer's dimensions or capacity";
+    return false;
+  }
+  auto s = state.accessor<int64_t, 1>();
+  if (s[3] != update) {
+    *problem =
+        path + " belongs to update " + std::to_string(s[3]) + ", not " + std::to_string(update);
+    return false;
+  }
+  obs_.narrow(0, 0, n).copy_(obs);
+  actions_.narrow(0, 0, n).copy_(actions);
+  rewards_.narrow(0, 0, n).copy_(rewards);
+  next_obs_.narrow(0, 0, n).copy_(next_obs);
+  terminated_.narrow(0, 0, n).copy_(terminated);
+  size_ = n;
+  // the same capacity continues the ring where it was; another starts after the last
+  next_ = s[0] == capacity_ ? s[2] : n % capacity_;
+  return true;
 }
 
 void CheckReplayMemory(const AlgorithmConfig& config, int obs_dim, int act_dim,

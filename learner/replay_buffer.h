@@ -4,7 +4,8 @@
 // Observations are stored raw and normalised when sampled, with the
 // normaliser of that moment: the statistics keep moving while old
 // transitions stay. Memory is allocated once, for the whole capacity, at
-// construction; BytesFor() tells beforehand how much that is.
+// construction; BytesFor() tells beforehand how much that is. Save/Load keep
+// the contents beside a checkpoint, so that a resumed run continues with them.
 //
 // Thread-compatible: one thread at a time.
 #ifndef ROBOFLEET_LEARNER_REPLAY_BUFFER_H_
@@ -13,6 +14,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <string>
 
 #include "algorithms/algorithm.h"
 #include "core/config.h"
@@ -51,6 +53,9 @@ class ReplayBuffer {
   // Requires size() > 0.
   algorithms::TransitionBatch Sample(int64_t n, const RunningNormalizer& normalizer) const;
 
+  // Forgets every transition (the memory stays).
+  void Clear() { size_ = next_ = 0; }
+
   int64_t size() const { return size_; }
   int64_t capacity() const { return capacity_; }
   // What the buffer holds in memory: the whole capacity, in bytes.
@@ -60,6 +65,16 @@ class ReplayBuffer {
 
   // The stored transition at slot `i` < size(), raw (tests, inspection).
   Transitions At(int64_t i) const;
+
+  // Writes the stored transitions to `path` atomically (temp file, fsync,
+  // rename), tagged with `update`, the checkpoint they belong to. Throws
+  // std::runtime_error on I/O failure.
+  void Save(const std::string& path, int64_t update) const;
+  // Replaces the contents with those saved at `path` when the file exists, is
+  // readable, matches this buffer's dimensions and was saved at `update`;
+  // otherwise leaves the buffer as it is and returns false with the reason
+  // in `problem`.
+  bool Load(const std::string& path, int64_t update, std::string* problem);
 
  private:
   int64_t capacity_;

@@ -83,18 +83,40 @@ TEST_F(SacCliTest, TinyRunTrainsFromReplayAndResumes) {
   ASSERT_TRUE(resume.Wait(120)) << resume.err();
   ASSERT_EQ(resume.exit_code(), 0) << resume.out() << resume.err();
   EXPECT_NE(resume.out().find("resuming from"), std::string::npos) << resume.out();
+  // the buffer saved with the final checkpoint comes back: no second warm-up
+  EXPECT_NE(resume.out().find("replay buffer restored (1280 transitions)"), std::string::npos)
+      << resume.out();
   const std::vector<double> after = CsvColumn(run + "/metrics.csv", "env_steps");
-  ASSERT_FALSE(after.empty());
+  const std::vector<double> steps_after = CsvColumn(run + "/metrics.csv", "gradient_steps");
+  const std::vector<double> size_after = CsvColumn(run + "/metrics.csv", "replay_size");
+  ASSERT_EQ(after.size(), 14u);
   EXPECT_EQ(after.back(), 1792.0);
   EXPECT_TRUE(std::is_sorted(after.begin(), after.end()));
+  EXPECT_EQ(size_after[10], 1280.0 + 128);
+  EXPECT_EQ(steps_after[10], 32.0);  // this process's first round: 0.25 * 128
+  EXPECT_EQ(steps_after.back(), 128.0);
+
+  // without the buffer file, the resumed run warms up again from an empty buffer
+  fs::remove(run + "/checkpoints/replay-rank0.pt");
+  Child again({ROBOFLEET_BINARY, "train", "--resume", run, "--set", "train.total_env_steps=2304"},
+              dir_ + "/again");
+  ASSERT_TRUE(again.Wait(120)) << again.err();
+  ASSERT_EQ(again.exit_code(), 0) << again.out() << again.err();
+  EXPECT_NE(again.out().find("the replay buffer starts empty"), std::string::npos) << again.out();
+  const std::vector<double> size_again = CsvColumn(run + "/metrics.csv", "replay_size");
+  const std::vector<double> steps_again = CsvColumn(run + "/metrics.csv", "gradient_steps");
+  ASSERT_EQ(size_again.size(), 18u);
+  EXPECT_EQ(size_again[14], 128.0);
+  EXPECT_EQ(steps_again[14], 0.0);            // warming up for 256 env steps
+  EXPECT_EQ(steps_again.back(), 0.25 * 256);  // 512 collected, 256 after the warm-up
 }
 
 TEST_F(SacCliTest, TwoLearnerRanksStayIdentical) {
   // each rank samples its own buffer; the averaged gradients of actor,
   // critics and temperature keep every parameter equal on both
   const std::string run = dir_ + "/run";
-  Child train({ROBOFLEET_BINARY, "train", experiment_, "--run-dir", run, "--set",
-               "learner.count=2", "--set", "train.total_env_steps=1536"},
+  Child train({ROBOFLEET_BINARY, "train", experiment_, "--run-dir", run, "--set", "learner.count=2",
+               "--set", "train.total_env_steps=1536"},
               dir_ + "/train");
   ASSERT_TRUE(train.Wait(120)) << train.err();
   ASSERT_EQ(train.exit_code(), 0) << train.out() << train.err();
@@ -102,8 +124,7 @@ TEST_F(SacCliTest, TwoLearnerRanksStayIdentical) {
   std::smatch rank0, rank1;
   ASSERT_TRUE(std::regex_search(out, rank0, std::regex("learner: parameters crc32c (\\w+)")))
       << out;
-  ASSERT_TRUE(
-      std::regex_search(out, rank1, std::regex("learner rank 1: parameters crc32c (\\w+)")))
+  ASSERT_TRUE(std::regex_search(out, rank1, std::regex("learner rank 1: parameters crc32c (\\w+)")))
       << out;
   EXPECT_EQ(rank0[1].str(), rank1[1].str());
   const std::vector<double> replay_size = CsvColumn(run + "/metrics.csv", "replay_size");

@@ -51,6 +51,36 @@ TEST(ReplayBufferTest, WrapsAroundOverwritingTheOldest) {
   EXPECT_EQ(Rewards(replay), (std::vector<float>{108, 109, 110, 111, 107}));
 }
 
+TEST(ReplayBufferTest, SaveAndLoadKeepTheRingOfItsCheckpoint) {
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("robofleet-replay-" + std::to_string(::getpid())))
+          .string();
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/replay-rank0.pt";
+  ReplayBuffer replay(5, 2, 1);
+  replay.Add(Numbered(0, 7));  // wrapped: 5 6 2 3 4, next slot 2
+  replay.Save(path, 12);
+  ReplayBuffer restored(5, 2, 1);
+  std::string problem;
+  ASSERT_TRUE(restored.Load(path, 12, &problem)) << problem;
+  EXPECT_EQ(restored.size(), 5);
+  EXPECT_EQ(restored.next(), 2);
+  EXPECT_EQ(Rewards(restored), (std::vector<float>{5, 6, 2, 3, 4}));
+  EXPECT_FLOAT_EQ(restored.At(4).next_obs[1].item<float>(), 4.5f);
+  // the ring continues where it stopped
+  restored.Add(Numbered(7, 1));
+  EXPECT_EQ(Rewards(restored), (std::vector<float>{5, 6, 7, 3, 4}));
+  // a file of another checkpoint, or of other dimensions, is refused and changes nothing
+  ReplayBuffer other(5, 2, 1);
+  EXPECT_FALSE(other.Load(path, 13, &problem));
+  EXPECT_NE(problem.find("update 12"), std::string::npos) << problem;
+  EXPECT_EQ(other.size(), 0);
+  ReplayBuffer wider(5, 3, 1);
+  EXPECT_FALSE(wider.Load(path, 12, &problem));
+  EXPECT_FALSE(other.Load(dir + "/missing.pt", 12, &problem));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ReplayBufferTest, UniformSamplingCoversEverySlotEvenly) {
   SeedTorch(3);
   ReplayBuffer replay(10, 2, 1);
