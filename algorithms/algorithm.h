@@ -57,6 +57,18 @@ struct Targets {
   torch::Tensor reference_log_probs;
 };
 
+// Transitions drawn from a replay buffer (off-policy algorithms), N of them,
+// on the learner's device.
+struct TransitionBatch {
+  torch::Tensor obs;         // f32 [N, D] normalised observations
+  torch::Tensor actions;     // f32 [N, A] the actions the env got, tanh-squashed into (-1, 1)
+  torch::Tensor rewards;     // f32 [N]
+  torch::Tensor next_obs;    // f32 [N, D] normalised observation after the step: the
+                             // final one when the step was truncated
+  torch::Tensor terminated;  // f32 [N] 1 when the episode really ended there (no
+                             // bootstrap); 0 otherwise, truncated steps included
+};
+
 // Means over the minibatch steps of one update.
 struct UpdateStats {
   double policy_loss = 0.0;
@@ -70,6 +82,9 @@ struct UpdateStats {
   int64_t skipped_steps = 0;   // minibatches whose loss or gradients were not finite
   int epochs = 0;              // epochs begun: fewer than configured when target_kl stopped
   bool kl_stopped = false;     // algorithm.target_kl ended the update early
+  // off-policy algorithms (policy_loss is the actor's, value_loss the critics')
+  double alpha = 0.0;          // entropy temperature after the step
+  double q_mean = 0.0;         // mean of the critics' estimates on the batch
 };
 
 // What every rank must agree on before an optimizer step: with several
@@ -90,11 +105,30 @@ class Algorithm {
   virtual ~Algorithm() = default;
 
   // One update (all epochs and minibatches) on `batch`. `hook` may be empty.
-  virtual UpdateStats Update(const RolloutBatch& batch, const GradientHook& hook) = 0;
+  // On-policy algorithms only.
+  virtual UpdateStats Update(const RolloutBatch& batch, const GradientHook& hook);
 
   // Advantages and value targets of a batch (PPO: GAE; APPO: V-trace).
-  virtual Targets ComputeTargets(const Trajectory& trajectory) = 0;
+  // On-policy algorithms only.
+  virtual Targets ComputeTargets(const Trajectory& trajectory);
 
+  // Off-policy algorithms: trained by Step on replayed transitions, not by
+  // Update on fresh rollouts.
+  virtual bool off_policy() const { return false; }
+  // One gradient step of every network on `batch`; `hook` (may be empty) runs
+  // after each backward pass, as in Update. Off-policy algorithms only.
+  virtual UpdateStats Step(const TransitionBatch& batch, const GradientHook& hook);
+
+  // Every tensor whose gradient the hook must average: the policy's
+  // parameters, plus the algorithm's own networks.
+  virtual std::vector<torch::Tensor> parameters() = 0;
+
+  // State beyond the policy and optimizer() (critics, target networks,
+  // temperature, their optimizers), for checkpoints. Nothing by default.
+  virtual void SaveState(torch::serialize::OutputArchive& archive) { (void)archive; }
+  virtual void LoadState(torch::serialize::InputArchive& archive) { (void)archive; }
+
+  // The optimizer of the policy: learning-rate schedules and checkpoints.
   virtual torch::optim::Optimizer& optimizer() = 0;
 
   // Step size of the parameter groups (learning-rate schedules).

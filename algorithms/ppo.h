@@ -41,6 +41,7 @@ class Ppo : public Algorithm {
   // GAE(config.gae_lambda)
   Targets ComputeTargets(const Trajectory& trajectory) override;
   torch::optim::Optimizer& optimizer() override { return optimizer_; }
+  std::vector<torch::Tensor> parameters() override { return policy_->parameters(); }
 
  protected:
   const AlgorithmConfig& config() const { return config_; }

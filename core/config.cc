@@ -422,8 +422,8 @@ void PolicyConfig::Validate() const {
 }
 
 void AlgorithmConfig::Validate() const {
-  if (name != "ppo" && name != "appo") {
-    Reject("algorithm.name", "is '" + name + "'; valid algorithms: ppo, appo");
+  if (name != "ppo" && name != "appo" && name != "sac") {
+    Reject("algorithm.name", "is '" + name + "'; valid algorithms: ppo, appo, sac");
   }
   if (!(gamma > 0 && gamma <= 1)) Reject("algorithm.gamma", "must be in (0, 1]");
   if (!(gae_lambda >= 0 && gae_lambda <= 1)) Reject("algorithm.gae_lambda", "must be in [0, 1]");
@@ -448,6 +448,25 @@ void AlgorithmConfig::Validate() const {
     Reject("algorithm.max_policy_lag",
            "is " + std::to_string(max_policy_lag) +
                "; appo exists to learn from older fragments: set it to 2 or more (16 is usual)");
+  }
+  if (replay_capacity <= 0) Reject("algorithm.replay_capacity", "must be >= 1 transition");
+  if (!(replay_max_mib > 0)) Reject("algorithm.replay_max_mib", "must be > 0");
+  if (sac_batch_size <= 0) Reject("algorithm.sac_batch_size", "must be >= 1");
+  if (!(utd_ratio > 0)) {
+    Reject("algorithm.utd_ratio", "must be > 0, e.g. 1 (one gradient step per env step)");
+  }
+  if (warmup_steps < 0) Reject("algorithm.warmup_steps", "must be >= 0");
+  if (!(tau > 0 && tau <= 1)) Reject("algorithm.tau", "must be in (0, 1], e.g. 0.005");
+  if (!(critic_learning_rate >= 0)) {
+    Reject("algorithm.critic_learning_rate", "must be >= 0 (0 uses learning_rate)");
+  }
+  if (!(alpha_learning_rate >= 0)) {
+    Reject("algorithm.alpha_learning_rate", "must be >= 0 (0 uses learning_rate)");
+  }
+  if (!(init_alpha > 0)) Reject("algorithm.init_alpha", "must be > 0, e.g. 1");
+  if (name == "sac" && lr_schedule != "constant") {
+    Reject("algorithm.lr_schedule", "is '" + lr_schedule + "', but sac supports only constant; "
+                                    "set algorithm.lr_schedule: constant");
   }
 }
 
@@ -523,6 +542,20 @@ void ExperimentConfig::Validate() const {
   if (train.deterministic && actors.count != 1) {
     Reject("train.deterministic", "needs actors.count: 1 (one actor fixes the order of the "
                                   "fragments); set actors.count: 1 or turn it off");
+  }
+  if (algorithm.name == "sac" && !policy.tanh_squash) {
+    Reject("policy.tanh_squash", "is false, but sac trains a squashed Gaussian policy; set "
+                                 "policy.tanh_squash: true");
+  }
+  if (algorithm.off_policy() && train.deterministic) {
+    Reject("train.deterministic", "is not supported by sac yet; turn it off");
+  }
+  if (algorithm.off_policy() && learner.receive_during_update) {
+    Reject("learner.receive_during_update", "is not supported by sac; turn it off");
+  }
+  if (algorithm.off_policy() && learner.device != "cpu") {
+    Reject("learner.device", "is '" + learner.device + "', but sac's learner runs on the cpu "
+                             "only; set learner.device: cpu");
   }
   const int64_t batch_steps = static_cast<int64_t>(learner.batch_size);
   if (batch_steps < algorithm.minibatches) {

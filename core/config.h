@@ -217,12 +217,26 @@ struct AlgorithmConfig {
   int max_policy_lag = 1;
   double vtrace_rho_clip = 1.0;
   double vtrace_c_clip = 1.0;
+  // sac
+  int64_t replay_capacity = 1000000;
+  double replay_max_mib = 2048.0;
+  bool save_replay = true;
+  int sac_batch_size = 256;
+  double utd_ratio = 1.0;
+  int64_t warmup_steps = 5000;
+  double tau = 0.005;
+  double critic_learning_rate = 0.0;
+  double alpha_learning_rate = 0.0;
+  double init_alpha = 1.0;
+  bool autotune_alpha = true;
+  double target_entropy = 0.0;
 
   template <class V>
   void Visit(V& v) {
     v.Field("name", name,
             "algorithm: ppo; appo (PPO on V-trace targets: fragments up to max_policy_lag "
-            "versions old are corrected, not dropped)");
+            "versions old are corrected, not dropped); sac (off-policy Soft Actor-Critic; "
+            "needs policy.tanh_squash)");
     v.Field("gamma", gamma, "discount factor per control step");
     v.Field("gae_lambda", gae_lambda, "GAE lambda (bias/variance trade-off of advantages)");
     v.Field("clip_ratio", clip_ratio, "PPO clipping range epsilon of the probability ratio");
@@ -246,14 +260,47 @@ struct AlgorithmConfig {
             "an update stops early, before the step of the first minibatch whose approximate "
             "KL exceeds this; 0 disables it");
     v.Field("max_policy_lag", max_policy_lag,
-            "fragments made by a policy more than this many versions old are dropped");
+            "fragments made by a policy more than this many versions old are dropped "
+            "(ppo, appo; sac keeps every fragment)");
     v.Field("vtrace_rho_clip", vtrace_rho_clip,
             "appo: V-trace's rho-bar, the clip of the importance weight of each step's TD "
             "error (and of the policy-gradient advantage)");
     v.Field("vtrace_c_clip", vtrace_c_clip,
             "appo: V-trace's c-bar, the clip of the importance weights that carry later "
             "corrections back in time");
+    v.Field("replay_capacity", replay_capacity,
+            "sac: transitions the replay buffer holds per learner rank; the oldest are "
+            "overwritten");
+    v.Field("replay_max_mib", replay_max_mib,
+            "sac: limit on the replay buffer's memory per learner rank in MiB; a capacity "
+            "that needs more is rejected at start-up");
+    v.Field("save_replay", save_replay,
+            "sac: each rank writes its replay buffer beside every checkpoint "
+            "(checkpoints/replay-rank<R>.pt, overwritten) and --resume continues with it; "
+            "false: a resumed run refills the buffer and warms up again");
+    v.Field("sac_batch_size", sac_batch_size,
+            "sac: transitions sampled uniformly from the replay buffer per gradient step");
+    v.Field("utd_ratio", utd_ratio,
+            "sac: update-to-data ratio, gradient steps per env step collected (over all "
+            "ranks); the steps of a batch of fragments run after it arrives");
+    v.Field("warmup_steps", warmup_steps,
+            "sac: env steps collected with the initial policy before the first gradient step");
+    v.Field("tau", tau,
+            "sac: Polyak factor of the target critics, target = (1 - tau) target + tau "
+            "critic after every gradient step");
+    v.Field("critic_learning_rate", critic_learning_rate,
+            "sac: Adam step size of the twin critics; 0 uses learning_rate");
+    v.Field("alpha_learning_rate", alpha_learning_rate,
+            "sac: Adam step size of the log entropy temperature; 0 uses learning_rate");
+    v.Field("init_alpha", init_alpha, "sac: initial entropy temperature alpha");
+    v.Field("autotune_alpha", autotune_alpha,
+            "sac: learn log alpha so that the policy's entropy tracks target_entropy; false "
+            "keeps init_alpha");
+    v.Field("target_entropy", target_entropy,
+            "sac: entropy the temperature tuning aims at, in nats; 0 uses -act_dim");
   }
+  // Whether `name` is trained from a replay buffer rather than fresh batches.
+  bool off_policy() const { return name == "sac"; }
   void Validate() const;
 };
 
@@ -283,7 +330,8 @@ struct LearnerConfig {
   template <class V>
   void Visit(V& v) {
     v.Field("batch_size", batch_size,
-            "env steps per update, over all learner ranks; rounded up to whole fragments");
+            "env steps per update (sac: per round of gradient steps), over all learner ranks; "
+            "rounded up to whole fragments");
     v.Field("device", device,
             "where the update runs: cpu, or cuda (each rank on GPU local rank mod the GPUs "
             "it sees; needs a LibTorch with CUDA)");

@@ -484,6 +484,10 @@ int BenchSystem(int argc, char** argv) {
   } else {
     ApplyOverrides(config, overrides);
   }
+  if (learner_kind == "ppo" && config.algorithm.off_policy()) {
+    throw UserError("--learner ppo times on-policy updates, and algorithm.name is " +
+                    config.algorithm.name + "; use --learner null, or a ppo experiment");
+  }
   // the learner trains until it is stopped
   config.train.total_env_steps = int64_t{1} << 50;
   config.train.record_video = false;

@@ -29,6 +29,7 @@
 #include "learner/checkpoint.h"
 #include "learner/device.h"
 #include "learner/learner.h"
+#include "learner/replay_buffer.h"
 
 namespace robofleet::launcher {
 namespace fs = std::filesystem;
@@ -285,6 +286,11 @@ int TrainCommand(int argc, char** argv) {
     spec = envs::GetEnvSpec(config.env);
   } catch (const UserError& e) {
     throw UserError(experiment + ": env.id: " + e.what());
+  }
+  try {
+    learner::CheckReplayMemory(config.algorithm, spec.obs_dim, spec.act_dim, spec.id);
+  } catch (const UserError& e) {
+    throw UserError(experiment + ": " + e.what());
   }
   learner::CheckLearnerDevice(config.learner);
   // this node's ranks: global ranks first_rank .. first_rank + ranks - 1 of world

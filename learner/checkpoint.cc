@@ -87,7 +87,7 @@ void WriteFileAtomically(const std::string& path, const std::string& contents) {
 std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
                            torch::optim::Optimizer& optimizer,
                            const RunningNormalizer& normalizer, const TrainingCounters& counters,
-                           int keep) {
+                           int keep, const SaveExtra& extra) {
   std::filesystem::create_directories(dir);
   torch::serialize::OutputArchive archive;
   torch::serialize::OutputArchive model_archive, optimizer_archive;
@@ -117,6 +117,11 @@ std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
   archive.write("recent_lengths", floats(counters.recent_lengths));
 
   archive.write("rng_state", at::detail::getDefaultCPUGenerator().get_state());
+  if (extra) {
+    torch::serialize::OutputArchive algorithm_archive;
+    extra(algorithm_archive);
+    archive.write("algorithm", algorithm_archive);
+  }
 
   // the archive, then its manifest: a checkpoint exists once both are durable
   const std::string path = CheckpointPath(dir, counters.updates);
@@ -169,7 +174,7 @@ bool VerifyCheckpoint(const std::string& path, std::string* problem) {
 
 void LoadCheckpoint(const std::string& path, ActorCritic& policy,
                     torch::optim::Optimizer* optimizer, RunningNormalizer* normalizer,
-                    TrainingCounters* counters) {
+                    TrainingCounters* counters, const LoadExtra& extra) {
   torch::serialize::InputArchive archive;
   try {
     // into host memory, whatever device saved it
@@ -225,6 +230,11 @@ void LoadCheckpoint(const std::string& path, ActorCritic& policy,
       archive.read("rng_state", rng);
       at::Generator generator = at::detail::getDefaultCPUGenerator();
       generator.set_state(rng);
+    }
+    if (extra) {
+      torch::serialize::InputArchive algorithm_archive;
+      archive.read("algorithm", algorithm_archive);
+      extra(algorithm_archive);
     }
   } catch (const c10::Error& e) {
     std::string what = e.what_without_backtrace();

@@ -35,19 +35,25 @@ struct TrainingCounters {
   std::vector<float> recent_lengths;
 };
 
+// State of an algorithm beyond the policy and its optimizer (critics,
+// target networks, ...), written to and read from its own sub-archive.
+using SaveExtra = std::function<void(torch::serialize::OutputArchive&)>;
+using LoadExtra = std::function<void(torch::serialize::InputArchive&)>;
+
 // Writes a checkpoint into `dir` (created if missing), points `latest` at
 // it and deletes all but the newest `keep`. Returns its path. Throws
 // std::runtime_error on I/O failure.
 std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
                            torch::optim::Optimizer& optimizer,
                            const RunningNormalizer& normalizer, const TrainingCounters& counters,
-                           int keep = 5);
+                           int keep = 5, const SaveExtra& extra = {});
 
 // Loads a checkpoint file into the given objects, which must have the shapes
-// it was saved with. Throws UserError naming the file when it is unreadable.
+// it was saved with. Throws UserError naming the file when it is unreadable
+// (or, with `extra`, lacks the algorithm's state).
 void LoadCheckpoint(const std::string& path, ActorCritic& policy,
                     torch::optim::Optimizer* optimizer, RunningNormalizer* normalizer,
-                    TrainingCounters* counters);
+                    TrainingCounters* counters, const LoadExtra& extra = {});
 
 // The newest checkpoint in `dir` whose file matches its manifest, or "" when
 // there is none. Newer ones that fail the check are reported on stderr and

@@ -15,6 +15,10 @@ bool IsSlot(const torch::Tensor& grad, const torch::Tensor& slot) {
 }  // namespace
 
 algorithms::GradientHook AverageGradients(Communicator& comm, ActorCritic& policy) {
+  return AverageGradients(comm, policy->parameters());
+}
+
+algorithms::GradientHook AverageGradients(Communicator& comm, std::vector<torch::Tensor> params) {
   // the gradients, then the KL and a non-finite count, in one buffer on the
   // parameters' device; shared by every call of the hook
   struct Flat {
@@ -24,7 +28,7 @@ algorithms::GradientHook AverageGradients(Communicator& comm, ActorCritic& polic
     int64_t n = 0;
   };
   auto flat = std::make_shared<Flat>();
-  flat->params = policy->parameters();
+  flat->params = std::move(params);
   for (const torch::Tensor& p : flat->params) flat->n += p.numel();
   flat->buffer = torch::zeros({flat->n + 2}, torch::TensorOptions().dtype(torch::kFloat32).device(
                                                  flat->params.front().device()));

@@ -50,6 +50,9 @@ class Communicator {
 // the gradients become (backward then accumulates straight into it). The
 // hook keeps `comm` by reference: it must outlive the hook.
 algorithms::GradientHook AverageGradients(Communicator& comm, ActorCritic& policy);
+// The same over a fixed list of tensors (Algorithm::parameters()); a tensor
+// without a gradient contributes zeros and gets the average.
+algorithms::GradientHook AverageGradients(Communicator& comm, std::vector<torch::Tensor> params);
 
 // Folds the union of every rank's n rows of observations into `normalizer`,
 // identically on every rank.

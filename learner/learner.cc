@@ -24,60 +24,16 @@
 #include "learner/communicator.h"
 #include "learner/device.h"
 #include "learner/export.h"
+#include "learner/learner_parts.h"
 
 namespace robofleet::learner {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
-std::string HumanCount(double x) {
-  char buf[32];
-  if (x >= 1e6) std::snprintf(buf, sizeof(buf), "%.2fM", x / 1e6);
-  else if (x >= 1e3) std::snprintf(buf, sizeof(buf), "%.1fk", x / 1e3);
-  else std::snprintf(buf, sizeof(buf), "%.0f", x);
-  return buf;
-}
-
-std::string HumanDuration(double s) {
-  char buf[32];
-  if (!std::isfinite(s) || s < 0) return "?";
-  if (s >= 3600) std::snprintf(buf, sizeof(buf), "%dh%02dm", int(s / 3600), int(s) % 3600 / 60);
-  else if (s >= 60) std::snprintf(buf, sizeof(buf), "%dm%02ds", int(s / 60), int(s) % 60);
-  else std::snprintf(buf, sizeof(buf), "%ds", int(s));
-  return buf;
-}
 
 const std::vector<std::string> kMetricColumns = {
     "env_steps", "wall_s",        "sps",         "episode_return_mean", "episode_len_mean",
     "policy_loss", "value_loss",  "entropy",     "approx_kl",           "clip_frac",
     "policy_lag_mean", "policy_lag_p90", "policy_lag_max", "dropped_fragments",
     "learning_rate", "grad_norm", "actor_restarts", "nonfinite_steps"};
-
-// The distribution of the policy lag over one batch's fragments.
-struct LagSummary {
-  double mean = 0.0, p90 = 0.0, max = 0.0;
-};
-
-LagSummary SummarizeLags(std::vector<int64_t> lags) {
-  LagSummary out;
-  if (lags.empty()) return out;
-  std::sort(lags.begin(), lags.end());
-  out.mean = std::accumulate(lags.begin(), lags.end(), 0.0) / lags.size();
-  // nearest rank
-  out.p90 = static_cast<double>(lags[(lags.size() * 9 + 9) / 10 - 1]);
-  out.max = static_cast<double>(lags.back());
-  return out;
-}
-
-PolicyMetadata MakeMetadata(const TaskInfo& task, int64_t env_steps,
-                            const ExperimentConfig& config) {
-  return {task.env_id,  task.obs_names, task.act_names, task.act_low,
-          task.act_high, env_steps,     ToYaml(config)};
-}
 
 }  // namespace
 
@@ -223,6 +179,7 @@ algorithms::RolloutBatch BuildRolloutBatch(const FragmentBatcher& batch, ActorCr
 }
 
 int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
+  if (config.algorithm.off_policy()) return RunOffPolicyLearner(config, options);
   const TaskInfo& task = options.task;
   const int T = config.actors.rollout_length, K = config.actors.envs_per_actor;
   const int64_t steps_per_fragment = static_cast<int64_t>(T) * K;
@@ -234,14 +191,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
       static_cast<int>((rank_batch + steps_per_fragment - 1) / steps_per_fragment);
   // rank r on GPU r mod learner.count (its local rank), or the CPU
   const torch::Device device = LearnerDevice(config.learner, options.rank);
-  std::unique_ptr<Communicator> comm;
-  if (W > 1) {
-    const size_t colon = options.master.rfind(':');
-    if (colon == std::string::npos) throw UserError("--master wants host:port");
-    comm = MakeCommunicator(config.learner, options.master.substr(0, colon),
-                            std::stoi(options.master.substr(colon + 1)), options.rank, W, device,
-                            std::chrono::seconds(config.learner.collective_timeout_s));
-  }
+  std::unique_ptr<Communicator> comm = ConnectRanks(config, options, device);
 
   torch::set_num_threads(config.learner.threads);
   SeedTorch(config.seed);
@@ -294,101 +244,32 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
   }
 
   // sockets: fragments in, weights out
-  zmq::context_t context(1);
-  // over tcp, only this run's actors get in (core/security.h)
-  std::optional<RunKeys> keys;
-  std::optional<ZapAuthenticator> authenticator;
-  if (!options.endpoints.keys_dir.empty()) {
-    keys = ReadRunKeys(options.endpoints.keys_dir);
-    authenticator.emplace(context, std::vector<std::string>{keys->actor.public_key}, "learner");
-  }
-  zmq::socket_t pull(context, zmq::socket_type::pull);
-  if (keys) MakeCurveServer(pull, keys->learner);
-  pull.set(zmq::sockopt::rcvhwm, std::max(2, config.actors.count * config.actors.send_hwm));
-  pull.set(zmq::sockopt::linger, 0);
-  // no valid frame is larger than the observations of one fragment: refuse
-  // bigger ones before they are buffered
-  const int64_t widest = std::max({task.obs_dim, task.act_dim, 1});
-  pull.set(zmq::sockopt::maxmsgsize,
-           static_cast<int64_t>(sizeof(float)) * (T + 1) * K * widest + 4096);
-  pull.bind(options.endpoints.trajectories);
-  zmq::socket_t pub(context, zmq::socket_type::pub);
-  std::optional<WeightsPublisher> publisher;
-  if (leader) {
-    if (keys) MakeCurveServer(pub, keys->learner);
-    pub.set(zmq::sockopt::sndhwm, 2);
-    pub.set(zmq::sockopt::linger, 0);
-    pub.bind(options.endpoints.weights);
-    publisher.emplace(pub);
-    publisher->Publish(policy, normalizer, counters.policy_version);
-  }
+  LearnerSockets sockets(config, options);
+  std::optional<WeightsPublisher>& publisher = sockets.publisher;
+  if (publisher) publisher->Publish(policy, normalizer, counters.policy_version);
 
   FragmentBatcher batcher(T, K, task.obs_dim, task.act_dim, num_fragments, HostOptions(device));
   FragmentBatcher next_batcher(T, K, task.obs_dim, task.act_dim, num_fragments,
                                HostOptions(device));
   // the last 100 finished episodes (restored on resume, so the means continue)
-  std::deque<float> recent_returns(counters.recent_returns.begin(), counters.recent_returns.end());
-  std::deque<float> recent_lengths(counters.recent_lengths.begin(), counters.recent_lengths.end());
-  const size_t kWindow = 100;
+  FragmentIntake intake(sockets.pull, task, T, K, config.algorithm.max_policy_lag, counters);
   auto save_checkpoint = [&] {
     if (!leader) return;
-    counters.recent_returns.assign(recent_returns.begin(), recent_returns.end());
-    counters.recent_lengths.assign(recent_lengths.begin(), recent_lengths.end());
+    intake.SaveTo(counters);
     SaveCheckpoint(checkpoint_dir, policy, algorithm->optimizer(), normalizer, counters,
                    config.train.keep_checkpoints);
   };
   // the policy lag of each fragment in the batch (and in the next one)
   std::vector<int64_t> lags, next_lags;
-  int64_t malformed = counters.dropped_fragments, stale = 0, malformed_logged = 0;
-  // a restarted actor starts its sequence numbers again: that is how restarts are counted
-  std::map<uint32_t, uint64_t> last_sequence;
-  int64_t actor_restarts = 0;
   int64_t nonfinite_steps = 0;
   int nonfinite_updates = 0;  // in a row
-  std::vector<zmq::message_t> parts;
   const Clock::time_point start = Clock::now();
-  Clock::time_point last_log = start;
-  int64_t steps_at_last_log = 0;
+  ProgressLine progress(config, options.quiet);
 
-  auto mean_of = [](const std::deque<float>& d) {
-    return d.empty() ? std::nan("") : std::accumulate(d.begin(), d.end(), 0.0) / d.size();
-  };
-
-  // One message from the trajectory socket into `into`, when valid and fresh
-  // for the policy `version` that batch will be trained at.
+  // one message into a batch trained at policy `version`, when valid and fresh for it
   auto receive_fragment = [&](FragmentBatcher& into, std::vector<int64_t>& into_lags,
-                              int64_t version,
-                              int timeout_ms) {
-    if (!RecvMultipart(pull, &parts, timeout_ms)) return;
-    std::vector<wire::Frame> frames = FramesOf(parts);
-    wire::FragmentView fragment;
-    wire::DecodeStatus status =
-        wire::DecodeFragment(frames.data(), frames.size(), task.obs_dim, task.act_dim, &fragment);
-    if (status.ok() && (fragment.T != T || fragment.K != K)) status.error = "unexpected shape";
-    if (!status.ok()) {
-      // the first few reasons are worth a line; all are counted
-      if (++malformed_logged <= 10) {
-        std::fprintf(stderr, "learner: dropped fragment: %s\n", status.error.c_str());
-      }
-      ++malformed;
-      return;
-    }
-    auto [last, first_seen] = last_sequence.try_emplace(fragment.sender_id, fragment.sequence);
-    if (!first_seen && fragment.sequence <= last->second) ++actor_restarts;
-    last->second = fragment.sequence;
-    // too old, or newer than us (made with weights of a learner we replaced)
-    const int64_t lag = version - static_cast<int64_t>(fragment.policy_version);
-    if (lag < 0 || lag > config.algorithm.max_policy_lag) {
-      ++stale;
-      return;
-    }
-    into_lags.push_back(lag);
-    into.Add(fragment);
-    for (int e = 0; e < fragment.E; ++e) {
-      recent_returns.push_back(fragment.episode_returns[e]);
-      recent_lengths.push_back(static_cast<float>(fragment.episode_lengths[e]));
-      if (recent_returns.size() > kWindow) recent_returns.pop_front(), recent_lengths.pop_front();
-    }
+                              int64_t version, int timeout_ms) {
+    intake.Receive(into, into_lags, version, timeout_ms);
   };
   const algorithms::GradientHook hook =
       comm ? AverageGradients(*comm, policy) : algorithms::GradientHook();
@@ -466,7 +347,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     counters.env_steps += batcher.steps() * W;
     counters.updates += 1;
     counters.policy_version += 1;
-    counters.dropped_fragments = malformed + stale;
+    counters.dropped_fragments = intake.dropped();
     const LagSummary lag = SummarizeLags(lags);
     updating = false;
     if (receiver.joinable()) receiver.join();
@@ -481,58 +362,22 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     const double wall = counters.wall_s + Seconds(start);
     const double sps = counters.env_steps / std::max(wall, 1e-9);
     const std::vector<double> row = {
-        static_cast<double>(counters.env_steps), wall, sps, mean_of(recent_returns),
-        mean_of(recent_lengths), stats.policy_loss, stats.value_loss, stats.entropy,
+        static_cast<double>(counters.env_steps), wall, sps, intake.mean_return(),
+        intake.mean_length(), stats.policy_loss, stats.value_loss, stats.entropy,
         stats.approx_kl, stats.clip_frac, lag.mean, lag.p90, lag.max,
         static_cast<double>(counters.dropped_fragments), stats.learning_rate, stats.grad_norm,
-        static_cast<double>(actor_restarts), static_cast<double>(nonfinite_steps)};
-    metrics->Write(row);
-    // the same scalars for TensorBoard, against env steps
-    for (size_t i = 1; i < row.size(); ++i) {
-      if (!std::isnan(row[i])) tensorboard->AddScalar(kMetricColumns[i], counters.env_steps, row[i]);
-    }
-    tensorboard->Flush();
+        static_cast<double>(intake.actor_restarts()), static_cast<double>(nonfinite_steps)};
+    WriteMetricsRow(*metrics, *tensorboard, kMetricColumns, row, counters.env_steps);
     if (counters.updates % config.train.checkpoint_every == 0) save_checkpoint();
-    if (!options.quiet && Seconds(last_log) >= config.train.log_every_s) {
-      const double recent_sps = (counters.env_steps - steps_at_last_log) / Seconds(last_log);
-      const double done = static_cast<double>(counters.env_steps) / config.train.total_env_steps;
-      std::printf("[%3.0f%%] steps %s/%s | %s sps | return %.1f | lag %.2f | dropped %lld | eta %s\n",
-                  100.0 * done, HumanCount(counters.env_steps).c_str(),
-                  HumanCount(config.train.total_env_steps).c_str(), HumanCount(recent_sps).c_str(),
-                  mean_of(recent_returns), lag.mean,
-                  static_cast<long long>(counters.dropped_fragments),
-                  HumanDuration((config.train.total_env_steps - counters.env_steps) /
-                                std::max(recent_sps, 1e-9))
-                      .c_str());
-      std::fflush(stdout);
-      last_log = Clock::now();
-      steps_at_last_log = counters.env_steps;
-    }
+    progress.Maybe(counters.env_steps, intake.mean_return(), lag.mean,
+                   counters.dropped_fragments);
   }
 
   // the end: a final checkpoint and the exported policy
-  counters.dropped_fragments = malformed + stale;
+  counters.dropped_fragments = intake.dropped();
   save_checkpoint();
-  policy->to(torch::kCPU);  // the exported policy runs anywhere
-  if (leader) {
-    ExportPolicy(policy, normalizer, MakeMetadata(task, counters.env_steps, config),
-                 options.run_dir + "/policy.pt");
-  }
-  if (!options.quiet && !leader) {
-    const torch::Tensor flat = FlattenParameters(*policy);
-    std::printf("learner rank %d: parameters crc32c %08x\n", options.rank,
-                Crc32c(flat.data_ptr<float>(), flat.numel() * sizeof(float)));
-  }
-  if (!options.quiet && leader) {
-    std::printf("learner: %lld env steps in %s, return %.1f over the last %zu episodes; policy at %s\n",
-                static_cast<long long>(counters.env_steps),
-                HumanDuration(counters.wall_s + Seconds(start)).c_str(), mean_of(recent_returns),
-                recent_returns.size(), (options.run_dir + "/policy.pt").c_str());
-    // equal checksums mean bit-identical parameters (determinism mode, learner ranks)
-    const torch::Tensor flat = FlattenParameters(*policy);
-    std::printf("learner: parameters crc32c %08x\n",
-                Crc32c(flat.data_ptr<float>(), flat.numel() * sizeof(float)));
-  }
+  FinishRun(config, options, policy, normalizer, counters.env_steps,
+            counters.wall_s + Seconds(start), intake);
   return 0;
 }
 

@@ -54,7 +54,8 @@ struct LearnerOptions {
 };
 
 // Runs until train.total_env_steps or a stop request; returns the process
-// exit status (0 on success).
+// exit status (0 on success). Off-policy algorithms (algorithm.name: sac)
+// run the replay loop of off_policy_learner.cc instead of the one above.
 int RunLearner(const ExperimentConfig& config, const LearnerOptions& options);
 
 // Exports the policy of checkpoint file `checkpoint` of a run with `config`

@@ -1,0 +1,212 @@
+#include "learner/learner_parts.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+
+#include "core/crc32c.h"
+
+namespace robofleet::learner {
+namespace {
+
+constexpr size_t kEpisodeWindow = 100;
+
+double MeanOf(const std::deque<float>& d) {
+  return d.empty() ? std::nan("") : std::accumulate(d.begin(), d.end(), 0.0) / d.size();
+}
+
+}  // namespace
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+std::string HumanCount(double x) {
+  char buf[32];
+  if (x >= 1e6)
+    std::snprintf(buf, sizeof(buf), "%.2fM", x / 1e6);
+  else if (x >= 1e3)
+    std::snprintf(buf, sizeof(buf), "%.1fk", x / 1e3);
+  else
+    std::snprintf(buf, sizeof(buf), "%.0f", x);
+  return buf;
+}
+
+std::string HumanDuration(double s) {
+  char buf[32];
+  if (!std::isfinite(s) || s < 0) return "?";
+  if (s >= 3600)
+    std::snprintf(buf, sizeof(buf), "%dh%02dm", int(s / 3600), int(s) % 3600 / 60);
+  else if (s >= 60)
+    std::snprintf(buf, sizeof(buf), "%dm%02ds", int(s / 60), int(s) % 60);
+  else
+    std::snprintf(buf, sizeof(buf), "%ds", int(s));
+  return buf;
+}
+
+PolicyMetadata MakeMetadata(const TaskInfo& task, int64_t env_steps,
+                            const ExperimentConfig& config) {
+  return {task.env_id,   task.obs_names, task.act_names, task.act_low,
+          task.act_high, env_steps,      ToYaml(config)};
+}
+
+std::unique_ptr<Communicator> ConnectRanks(const ExperimentConfig& config,
+                                           const LearnerOptions& options, torch::Device device) {
+  if (options.world_size <= 1) return nullptr;
+  const size_t colon = options.master.rfind(':');
+  if (colon == std::string::npos) throw UserError("--master wants host:port");
+  return MakeCommunicator(config.learner, options.master.substr(0, colon),
+                          std::stoi(options.master.substr(colon + 1)), options.rank,
+                          options.world_size, device,
+                          std::chrono::seconds(config.learner.collective_timeout_s));
+}
+
+LagSummary SummarizeLags(std::vector<int64_t> lags) {
+  LagSummary out;
+  if (lags.empty()) return out;
+  std::sort(lags.begin(), lags.end());
+  out.mean = std::accumulate(lags.begin(), lags.end(), 0.0) / lags.size();
+  // nearest rank
+  out.p90 = static_cast<double>(lags[(lags.size() * 9 + 9) / 10 - 1]);
+  out.max = static_cast<double>(lags.back());
+  return out;
+}
+
+LearnerSockets::LearnerSockets(const ExperimentConfig& config, const LearnerOptions& options)
+    : pull(context, zmq::socket_type::pull), pub(context, zmq::socket_type::pub) {
+  const TaskInfo& task = options.task;
+  const int T = config.actors.rollout_length, K = config.actors.envs_per_actor;
+  // over tcp, only this run's actors get in (core/security.h)
+  if (!options.endpoints.keys_dir.empty()) {
+    keys = ReadRunKeys(options.endpoints.keys_dir);
+    authenticator.emplace(context, std::vector<std::string>{keys->actor.public_key}, "learner");
+  }
+  if (keys) MakeCurveServer(pull, keys->learner);
+  pull.set(zmq::sockopt::rcvhwm, std::max(2, config.actors.count * config.actors.send_hwm));
+  pull.set(zmq::sockopt::linger, 0);
+  // no valid frame is larger than the observations of one fragment: refuse
+  // bigger ones before they are buffered
+  const int64_t widest = std::max({task.obs_dim, task.act_dim, 1});
+  pull.set(zmq::sockopt::maxmsgsize,
+           static_cast<int64_t>(sizeof(float)) * (T + 1) * K * widest + 4096);
+  pull.bind(options.endpoints.trajectories);
+  if (options.rank == 0) {
+    if (keys) MakeCurveServer(pub, keys->learner);
+    pub.set(zmq::sockopt::sndhwm, 2);
+    pub.set(zmq::sockopt::linger, 0);
+    pub.bind(options.endpoints.weights);
+    publisher.emplace(pub);
+  }
+}
+
+FragmentIntake::FragmentIntake(zmq::socket_t& pull, const TaskInfo& task, int T, int K,
+                               int max_policy_lag, const TrainingCounters& restored)
+    : pull_(pull),
+      task_(task),
+      T_(T),
+      K_(K),
+      max_policy_lag_(max_policy_lag),
+      malformed_(restored.dropped_fragments),
+      recent_returns_(restored.recent_returns.begin(), restored.recent_returns.end()),
+      recent_lengths_(restored.recent_lengths.begin(), restored.recent_lengths.end()) {}
+
+bool FragmentIntake::Receive(FragmentBatcher& into, std::vector<int64_t>& lags, int64_t version,
+                             int timeout_ms) {
+  if (!RecvMultipart(pull_, &parts_, timeout_ms)) return false;
+  std::vector<wire::Frame> frames = FramesOf(parts_);
+  wire::FragmentView fragment;
+  wire::DecodeStatus status =
+      wire::DecodeFragment(frames.data(), frames.size(), task_.obs_dim, task_.act_dim, &fragment);
+  if (status.ok() && (fragment.T != T_ || fragment.K != K_)) status.error = "unexpected shape";
+  if (!status.ok()) {
+    // the first few reasons are worth a line; all are counted
+    if (++malformed_logged_ <= 10) {
+      std::fprintf(stderr, "learner: dropped fragment: %s\n", status.error.c_str());
+    }
+    ++malformed_;
+    return false;
+  }
+  auto [last, first_seen] = last_sequence_.try_emplace(fragment.sender_id, fragment.sequence);
+  if (!first_seen && fragment.sequence <= last->second) ++actor_restarts_;
+  last->second = fragment.sequence;
+  // too old, or newer than us (made with weights of a learner we replaced)
+  const int64_t lag = version - static_cast<int64_t>(fragment.policy_version);
+  if (max_policy_lag_ >= 0 && (lag < 0 || lag > max_policy_lag_)) {
+    ++stale_;
+    return false;
+  }
+  lags.push_back(std::max<int64_t>(lag, 0));
+  into.Add(fragment);
+  for (int e = 0; e < fragment.E; ++e) {
+    recent_returns_.push_back(fragment.episode_returns[e]);
+    recent_lengths_.push_back(static_cast<float>(fragment.episode_lengths[e]));
+    if (recent_returns_.size() > kEpisodeWindow) {
+      recent_returns_.pop_front();
+      recent_lengths_.pop_front();
+    }
+  }
+  return true;
+}
+
+double FragmentIntake::mean_return() const { return MeanOf(recent_returns_); }
+double FragmentIntake::mean_length() const { return MeanOf(recent_lengths_); }
+
+void FragmentIntake::SaveTo(TrainingCounters& counters) const {
+  counters.recent_returns.assign(recent_returns_.begin(), recent_returns_.end());
+  counters.recent_lengths.assign(recent_lengths_.begin(), recent_lengths_.end());
+  counters.dropped_fragments = dropped();
+}
+
+void ProgressLine::Maybe(int64_t env_steps, double mean_return, double policy_lag_mean,
+                         int64_t dropped, const std::string& extra) {
+  if (quiet_ || Seconds(last_) < config_.train.log_every_s) return;
+  const double recent_sps = (env_steps - steps_at_last_) / Seconds(last_);
+  const int64_t total = config_.train.total_env_steps;
+  const double done = static_cast<double>(env_steps) / total;
+  std::printf("[%3.0f%%] steps %s/%s | %s sps | return %.1f | lag %.2f | dropped %lld%s | eta %s\n",
+              100.0 * done, HumanCount(env_steps).c_str(), HumanCount(total).c_str(),
+              HumanCount(recent_sps).c_str(), mean_return, policy_lag_mean,
+              static_cast<long long>(dropped), extra.c_str(),
+              HumanDuration((total - env_steps) / std::max(recent_sps, 1e-9)).c_str());
+  std::fflush(stdout);
+  last_ = Clock::now();
+  steps_at_last_ = env_steps;
+}
+
+void WriteMetricsRow(CsvWriter& csv, TensorBoardWriter& tensorboard,
+                     const std::vector<std::string>& columns, const std::vector<double>& row,
+                     int64_t env_steps) {
+  csv.Write(row);
+  // the same scalars for TensorBoard, against env steps
+  for (size_t i = 1; i < row.size(); ++i) {
+    if (!std::isnan(row[i])) tensorboard.AddScalar(columns[i], env_steps, row[i]);
+  }
+  tensorboard.Flush();
+}
+
+void FinishRun(const ExperimentConfig& config, const LearnerOptions& options, ActorCritic& policy,
+               const RunningNormalizer& normalizer, int64_t env_steps, double wall_s,
+               const FragmentIntake& intake) {
+  const bool leader = options.rank == 0;
+  policy->to(torch::kCPU);  // the exported policy runs anywhere
+  if (leader) {
+    ExportPolicy(policy, normalizer, MakeMetadata(options.task, env_steps, config),
+                 options.run_dir + "/policy.pt");
+  }
+  if (options.quiet) return;
+  const torch::Tensor flat = FlattenParameters(*policy);
+  const uint32_t crc = Crc32c(flat.data_ptr<float>(), flat.numel() * sizeof(float));
+  if (!leader) {
+    std::printf("learner rank %d: parameters crc32c %08x\n", options.rank, crc);
+    return;
+  }
+  std::printf(
+      "learner: %lld env steps in %s, return %.1f over the last %zu episodes; policy at %s\n",
+      static_cast<long long>(env_steps), HumanDuration(wall_s).c_str(), intake.mean_return(),
+      intake.episodes(), (options.run_dir + "/policy.pt").c_str());
+  // equal checksums mean bit-identical parameters (determinism mode, learner ranks)
+  std::printf("learner: parameters crc32c %08x\n", crc);
+}
+
+}  // namespace robofleet::learner

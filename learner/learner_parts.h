@@ -1,0 +1,129 @@
+// Pieces of a learner run shared by the on-policy loop (learner.cc) and the
+// off-policy loop (off_policy_learner.cc): the sockets, the intake of
+// fragments, the reports and the end of a run. Internal to learner/.
+#ifndef ROBOFLEET_LEARNER_LEARNER_PARTS_H_
+#define ROBOFLEET_LEARNER_LEARNER_PARTS_H_
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/metrics.h"
+#include "core/security.h"
+#include "core/tensorboard.h"
+#include "learner/checkpoint.h"
+#include "learner/communicator.h"
+#include "learner/export.h"
+#include "learner/learner.h"
+
+namespace robofleet::learner {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since);
+std::string HumanCount(double x);
+std::string HumanDuration(double s);
+PolicyMetadata MakeMetadata(const TaskInfo& task, int64_t env_steps,
+                            const ExperimentConfig& config);
+
+// The collective of a rank of several (learner.backend, on `device`); null
+// with one rank.
+std::unique_ptr<Communicator> ConnectRanks(const ExperimentConfig& config,
+                                           const LearnerOptions& options, torch::Device device);
+
+// The distribution of the policy lag over one batch's fragments.
+struct LagSummary {
+  double mean = 0.0, p90 = 0.0, max = 0.0;
+};
+LagSummary SummarizeLags(std::vector<int64_t> lags);
+
+// One rank's sockets: fragments in (PULL, bound, with CURVE when the run has
+// keys) and, on rank 0, weights out (PUB, with its publisher). Not movable:
+// the publisher refers to `pub`.
+struct LearnerSockets {
+  LearnerSockets(const ExperimentConfig& config, const LearnerOptions& options);
+  LearnerSockets(const LearnerSockets&) = delete;
+  LearnerSockets& operator=(const LearnerSockets&) = delete;
+
+  zmq::context_t context{1};
+  std::optional<RunKeys> keys;
+  std::optional<ZapAuthenticator> authenticator;
+  zmq::socket_t pull;
+  zmq::socket_t pub;
+  std::optional<WeightsPublisher> publisher;  // rank 0 only
+};
+
+// Receives fragments: decodes and checks each message, counts the malformed,
+// the stale and actor restarts, and keeps the window of the last 100
+// finished episodes. Not thread-safe (one receiving thread at a time).
+class FragmentIntake {
+ public:
+  // `max_policy_lag` < 0 keeps fragments of any policy version (off-policy).
+  // The episode window and the dropped count continue from `restored`.
+  FragmentIntake(zmq::socket_t& pull, const TaskInfo& task, int T, int K, int max_policy_lag,
+                 const TrainingCounters& restored);
+
+  // One message from the socket into `into`, when valid and fresh for the
+  // policy `version` the batch will be trained at; its lag is appended to
+  // `lags`. Returns whether a fragment was added.
+  bool Receive(FragmentBatcher& into, std::vector<int64_t>& lags, int64_t version,
+               int timeout_ms);
+
+  int64_t dropped() const { return malformed_ + stale_; }
+  int64_t actor_restarts() const { return actor_restarts_; }
+  double mean_return() const;
+  double mean_length() const;
+  size_t episodes() const { return recent_returns_.size(); }
+  // The window and dropped count into `counters`, for a checkpoint.
+  void SaveTo(TrainingCounters& counters) const;
+
+ private:
+  zmq::socket_t& pull_;
+  const TaskInfo& task_;
+  int T_, K_, max_policy_lag_;
+  std::vector<zmq::message_t> parts_;
+  int64_t malformed_, stale_ = 0, malformed_logged_ = 0, actor_restarts_ = 0;
+  // a restarted actor starts its sequence numbers again: that is how restarts are counted
+  std::map<uint32_t, uint64_t> last_sequence_;
+  std::deque<float> recent_returns_, recent_lengths_;
+};
+
+// The console progress line, every train.log_every_s.
+class ProgressLine {
+ public:
+  ProgressLine(const ExperimentConfig& config, bool quiet) : config_(config), quiet_(quiet) {}
+  // Prints when due; `extra` is appended (e.g. " | 120 upd/s").
+  void Maybe(int64_t env_steps, double mean_return, double policy_lag_mean, int64_t dropped,
+             const std::string& extra = "");
+
+ private:
+  const ExperimentConfig& config_;
+  bool quiet_;
+  Clock::time_point last_ = Clock::now();
+  int64_t steps_at_last_ = 0;
+};
+
+// One metrics row to metrics.csv and TensorBoard (all columns but the first,
+// against env steps; NaN values are left out of TensorBoard).
+void WriteMetricsRow(CsvWriter& csv, TensorBoardWriter& tensorboard,
+                     const std::vector<std::string>& columns, const std::vector<double>& row,
+                     int64_t env_steps);
+
+// The end of a run after its final checkpoint: the policy moves to the CPU
+// and rank 0 exports policy.pt; the summary lines and parameter checksums.
+void FinishRun(const ExperimentConfig& config, const LearnerOptions& options, ActorCritic& policy,
+               const RunningNormalizer& normalizer, int64_t env_steps, double wall_s,
+               const FragmentIntake& intake);
+
+// RunLearner for off-policy algorithms (off_policy_learner.cc).
+int RunOffPolicyLearner(const ExperimentConfig& config, const LearnerOptions& options);
+
+}  // namespace robofleet::learner
+
+#endif  // ROBOFLEET_LEARNER_LEARNER_PARTS_H_
