@@ -205,35 +205,18 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
   TrainingCounters counters;
 
   const std::string checkpoint_dir = options.run_dir + "/checkpoints";
-  std::unique_ptr<CsvWriter> metrics;
-  if (options.resume) {
-    // every piece of state comes back: model, optimiser (with the adaptive
-    // learning rate), normaliser, counters, the sampling RNG
-    // a deterministic run continues only where its actor's state was saved too
-    std::function<bool(int64_t)> usable;
-    if (config.train.deterministic) {
-      usable = [&](int64_t update) {
-        return ReadStateFile(ActorStatePath(checkpoint_dir, 0, update)).has_value();
-      };
-    }
-    const std::string checkpoint = LatestCheckpoint(checkpoint_dir, usable);
-    if (checkpoint.empty()) {
-      throw UserError(options.run_dir + ": nothing to resume from: no valid checkpoint in " +
-                      checkpoint_dir);
-    }
-    LoadCheckpoint(checkpoint, policy, &algorithm->optimizer(), &normalizer, &counters);
-    policy->to(device);  // checkpoints load into host memory
-    if (leader) {
-      metrics = CsvWriter::Resume(options.run_dir + "/metrics.csv", kMetricColumns,
-                                  static_cast<double>(counters.env_steps));
-    }
-    if (!options.quiet && leader) {
-      std::printf("learner: resuming from %s at %lld env steps\n", checkpoint.c_str(),
-                  static_cast<long long>(counters.env_steps));
-    }
-  } else if (leader) {
-    metrics = std::make_unique<CsvWriter>(options.run_dir + "/metrics.csv", kMetricColumns);
+  // on resume every piece of state comes back: model, optimiser (with the
+  // adaptive learning rate), normaliser, counters, the sampling RNG; a
+  // deterministic run continues only where its actor's state was saved too
+  std::function<bool(int64_t)> usable;
+  if (config.train.deterministic) {
+    usable = [&](int64_t update) {
+      return ReadStateFile(ActorStatePath(checkpoint_dir, 0, update)).has_value();
+    };
   }
+  std::unique_ptr<CsvWriter> metrics = StartOrResume(
+      options, kMetricColumns, policy, algorithm->optimizer(), normalizer, counters, {}, usable);
+  policy->to(device);  // checkpoints load into host memory
   // every rank starts from rank 0's parameters
   if (comm) BroadcastParameters(*comm, policy);
   std::optional<TensorBoardWriter> tensorboard;

@@ -73,6 +73,32 @@ LagSummary SummarizeLags(std::vector<int64_t> lags) {
   return out;
 }
 
+std::unique_ptr<CsvWriter> StartOrResume(const LearnerOptions& options,
+                                         const std::vector<std::string>& columns,
+                                         ActorCritic& policy, torch::optim::Optimizer& optimizer,
+                                         RunningNormalizer& normalizer, TrainingCounters& counters,
+                                         const LoadExtra& extra,
+                                         const std::function<bool(int64_t)>& usable) {
+  const bool leader = options.rank == 0;
+  const std::string metrics_path = options.run_dir + "/metrics.csv";
+  if (!options.resume) {
+    return leader ? std::make_unique<CsvWriter>(metrics_path, columns) : nullptr;
+  }
+  const std::string checkpoint_dir = options.run_dir + "/checkpoints";
+  const std::string checkpoint = LatestCheckpoint(checkpoint_dir, usable);
+  if (checkpoint.empty()) {
+    throw UserError(options.run_dir + ": nothing to resume from: no valid checkpoint in " +
+                    checkpoint_dir);
+  }
+  LoadCheckpoint(checkpoint, policy, &optimizer, &normalizer, &counters, extra);
+  if (!leader) return nullptr;
+  if (!options.quiet) {
+    std::printf("learner: resuming from %s at %lld env steps\n", checkpoint.c_str(),
+                static_cast<long long>(counters.env_steps));
+  }
+  return CsvWriter::Resume(metrics_path, columns, static_cast<double>(counters.env_steps));
+}
+
 LearnerSockets::LearnerSockets(const ExperimentConfig& config, const LearnerOptions& options)
     : pull(context, zmq::socket_type::pull), pub(context, zmq::socket_type::pub) {
   const TaskInfo& task = options.task;

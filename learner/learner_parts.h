@@ -43,6 +43,19 @@ struct LagSummary {
 };
 LagSummary SummarizeLags(std::vector<int64_t> lags);
 
+// The start of a run's state: with options.resume, loads the newest
+// checkpoint in RUN_DIR/checkpoints that `usable` accepts (all when empty)
+// into the policy (parameters in host memory), `optimizer`, the normaliser,
+// `counters` and, through `extra`, the algorithm's own state, and says so;
+// throws UserError when there is none. Rank 0 gets metrics.csv with
+// `columns`, continued after the checkpoint's env steps when resuming.
+std::unique_ptr<CsvWriter> StartOrResume(const LearnerOptions& options,
+                                         const std::vector<std::string>& columns,
+                                         ActorCritic& policy, torch::optim::Optimizer& optimizer,
+                                         RunningNormalizer& normalizer, TrainingCounters& counters,
+                                         const LoadExtra& extra = {},
+                                         const std::function<bool(int64_t)>& usable = {});
+
 // One rank's sockets: fragments in (PULL, bound, with CURVE when the run has
 // keys) and, on rank 0, weights out (PUB, with its publisher). Not movable:
 // the publisher refers to `pub`.

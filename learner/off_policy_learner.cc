@@ -83,26 +83,9 @@ int RunOffPolicyLearner(const ExperimentConfig& config, const LearnerOptions& op
   TrainingCounters counters;
 
   const std::string checkpoint_dir = options.run_dir + "/checkpoints";
-  std::unique_ptr<CsvWriter> metrics;
-  if (options.resume) {
-    const std::string checkpoint = LatestCheckpoint(checkpoint_dir);
-    if (checkpoint.empty()) {
-      throw UserError(options.run_dir + ": nothing to resume from: no valid checkpoint in " +
-                      checkpoint_dir);
-    }
-    LoadCheckpoint(checkpoint, policy, &algorithm->optimizer(), &normalizer, &counters,
-                   [&](torch::serialize::InputArchive& a) { algorithm->LoadState(a); });
-    if (leader) {
-      metrics = CsvWriter::Resume(options.run_dir + "/metrics.csv", kOffPolicyColumns,
-                                  static_cast<double>(counters.env_steps));
-    }
-    if (!options.quiet && leader) {
-      std::printf("learner: resuming from %s at %lld env steps\n", checkpoint.c_str(),
-                  static_cast<long long>(counters.env_steps));
-    }
-  } else if (leader) {
-    metrics = std::make_unique<CsvWriter>(options.run_dir + "/metrics.csv", kOffPolicyColumns);
-  }
+  std::unique_ptr<CsvWriter> metrics =
+      StartOrResume(options, kOffPolicyColumns, policy, algorithm->optimizer(), normalizer,
+                    counters, [&](torch::serialize::InputArchive& a) { algorithm->LoadState(a); });
   if (comm) BroadcastParameters(*comm, policy);
   // the replay buffer of the checkpoint, on every rank or on none
   const std::string replay_path =
