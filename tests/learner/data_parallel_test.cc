@@ -1,9 +1,6 @@
 // Learner ranks over Gloo, as threads of one process meeting at a real
 // TCPStore on loopback: gradient averaging, merged statistics, dead ranks.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <functional>
@@ -14,21 +11,13 @@
 #include "core/normalizer.h"
 #include "core/policy.h"
 #include "learner/communicator.h"
+#include "tests/learner/learner_test_util.h"
 
 namespace robofleet::learner {
 namespace {
 
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(sa);
-  bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  close(fd);
-  return ntohs(sa.sin_port);
-}
+using test::FreePort;
+using test::RandomBatch;
 
 // Runs body(rank, communicator) on `world` threads joined at one store.
 void RunRanks(int world, const std::function<void(int, Communicator&)>& body,
@@ -43,18 +32,6 @@ void RunRanks(int world, const std::function<void(int, Communicator&)>& body,
     });
   }
   for (auto& t : threads) t.join();
-}
-
-// n samples of noise shaped like a PPO batch.
-algorithms::RolloutBatch RandomBatch(int n, int obs_dim, int act_dim) {
-  algorithms::RolloutBatch b;
-  b.obs = torch::randn({n, obs_dim});
-  b.actions = torch::randn({n, act_dim});
-  b.log_probs = torch::randn({n}) - 2.0;
-  b.advantages = torch::randn({n});
-  b.returns = torch::randn({n});
-  b.values = b.returns + 0.1 * torch::randn({n});
-  return b;
 }
 
 algorithms::RolloutBatch Slice(const algorithms::RolloutBatch& b, int64_t from, int64_t to) {

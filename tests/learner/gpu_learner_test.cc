@@ -2,15 +2,14 @@
 // reason where no CUDA device is present): the update, the batch's trip from
 // pinned memory, and gradient averaging over NCCL.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "algorithms/algorithm.h"
+#include "algorithms/ppo.h"
 #include "core/policy.h"
 #include "learner/communicator.h"
 #include "learner/device.h"
 #include "learner/learner.h"
+#include "tests/learner/learner_test_util.h"
 
 namespace robofleet::learner {
 namespace {
@@ -20,16 +19,7 @@ namespace {
 
 const torch::Device kGpu(torch::kCUDA, 0);
 
-algorithms::RolloutBatch RandomBatch(int n, int obs_dim, int act_dim) {
-  algorithms::RolloutBatch b;
-  b.obs = torch::randn({n, obs_dim});
-  b.actions = torch::randn({n, act_dim});
-  b.log_probs = torch::randn({n}) - 2.0;
-  b.advantages = torch::randn({n});
-  b.returns = torch::randn({n});
-  b.values = b.returns + 0.1 * torch::randn({n});
-  return b;
-}
+using test::RandomBatch;
 
 algorithms::RolloutBatch To(const algorithms::RolloutBatch& b, torch::Device d) {
   return {b.obs.to(d),        b.actions.to(d), b.log_probs.to(d),
@@ -77,10 +67,10 @@ TEST(GpuLearnerTest, PinnedBatchesReachTheGpuAndWeightsComeBack) {
   pc.hidden = {16};
   ActorCritic policy(D, A, pc);
   RunningNormalizer normalizer(D, 10.0, true);
-  AlgorithmConfig config;
-  const algorithms::RolloutBatch cpu_batch = BuildRolloutBatch(batcher, policy, normalizer, config);
+  algorithms::Ppo ppo(AlgorithmConfig{}, policy);
+  const algorithms::RolloutBatch cpu_batch = BuildRolloutBatch(batcher, policy, normalizer, ppo);
   policy->to(kGpu);
-  const algorithms::RolloutBatch gpu_batch = BuildRolloutBatch(batcher, policy, normalizer, config);
+  const algorithms::RolloutBatch gpu_batch = BuildRolloutBatch(batcher, policy, normalizer, ppo);
   EXPECT_TRUE(gpu_batch.obs.is_cuda());
   EXPECT_TRUE(gpu_batch.advantages.is_cuda());
   EXPECT_LT((gpu_batch.advantages.cpu() - cpu_batch.advantages).abs().max().item<float>(), 1e-5);
@@ -90,19 +80,11 @@ TEST(GpuLearnerTest, PinnedBatchesReachTheGpuAndWeightsComeBack) {
 TEST(GpuLearnerTest, OneNcclRankAveragesGradientsToThemselves) {
   SKIP_WITHOUT_GPU();
   if (!BuiltWithNccl()) GTEST_SKIP() << "built without NCCL";
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(sa);
-  bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  close(fd);
   LearnerConfig lc;
   lc.device = "cuda";
   lc.backend = "nccl";
   std::unique_ptr<Communicator> comm = MakeCommunicator(
-      lc, "127.0.0.1", ntohs(sa.sin_port), 0, 1, kGpu, std::chrono::seconds(30));
+      lc, "127.0.0.1", test::FreePort(), 0, 1, kGpu, std::chrono::seconds(30));
   PolicyConfig pc;
   pc.hidden = {16, 16};
   AlgorithmConfig config;
