@@ -98,5 +98,27 @@ TEST(BenchLearnerTest, PythonBaselineOnASmallBatch) {
   EXPECT_GT(JsonNumber(json, "ratio_to_python"), 0.0) << json;
 }
 
+TEST(BenchSacTest, PythonBaselineOnSmallNetworks) {
+  const std::string json =
+      RunBench({"sac", "--hidden", "16,16", "--batch", "32", "--replay", "1000", "--steps", "5",
+                "--seconds", "0.2", "--python"},
+               "bench-sac", 120);
+  EXPECT_GT(JsonNumber(json, "steps_per_s"), 0.0) << json;
+  EXPECT_GT(JsonNumber(json, "python_steps_per_s"), 0.0) << json;
+  EXPECT_GT(JsonNumber(json, "ratio_to_python"), 0.0) << json;
+  // actor 17-16-16-12: 720 weights, 272 in its first layer; each critic
+  // 23-16-16-1: 640, 368 in its first layer
+  EXPECT_EQ(JsonNumber(json, "flops_per_step"), 32.0 * (8 * 720 - 2 * 272 + 24 * 640 - 4 * 368))
+      << json;
+}
+
+TEST(BenchSacTest, BadSizeIsOneLine) {
+  const std::string dir = MakeTempDir("bench-sac-bad");
+  Child bench({ROBOFLEET_BINARY, "bench", "sac", "--batch", "0"}, dir + "/bench");
+  ASSERT_TRUE(bench.Wait(30));
+  EXPECT_EQ(bench.exit_code(), 2);
+  EXPECT_NE(bench.err().find("must be positive"), std::string::npos) << bench.err();
+}
+
 }  // namespace
 }  // namespace robofleet::testing
