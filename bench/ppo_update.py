@@ -16,30 +16,21 @@ interleaves it with the C++ update).
 import argparse
 import json
 import math
-import sys
-import time
 
 import torch
 from torch import nn
+
+from baseline import mlp, serve_or_time
 
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 HALF_LOG_2PIE = 0.5 * math.log(2.0 * math.pi * math.e)
 
 
-def mlp(inputs, hidden, outputs):
-    layers, width = [], inputs
-    for h in hidden:
-        layers += [nn.Linear(width, h), nn.ELU()]
-        width = h
-    layers.append(nn.Linear(width, outputs))
-    return nn.Sequential(*layers)
-
-
 class ActorCritic(nn.Module):
     def __init__(self, obs_dim, act_dim, hidden, init_log_std=-0.5):
         super().__init__()
-        self.actor = mlp(obs_dim, hidden, act_dim)
-        self.critic = mlp(obs_dim, hidden, 1)
+        self.actor = mlp(obs_dim, hidden, act_dim, nn.ELU)
+        self.critic = mlp(obs_dim, hidden, 1, nn.ELU)
         self.log_std = nn.Parameter(torch.full((act_dim,), init_log_std))
         with torch.no_grad():
             self.actor[-1].weight.mul_(0.01)
@@ -146,22 +137,11 @@ def main():
     advantages = torch.randn(args.batch)
     returns = torch.randn(args.batch)
 
-    # one warm-up update, then whole updates until the time is up
-    ppo.update(obs, actions, log_probs, advantages, returns)
-    if args.serve:
-        print("ready", flush=True)
-        for _ in sys.stdin:
-            start = time.perf_counter()
-            ppo.update(obs, actions, log_probs, advantages, returns)
-            print(time.perf_counter() - start, flush=True)
+    timed = serve_or_time(lambda: ppo.update(obs, actions, log_probs, advantages, returns),
+                          args.seconds, args.serve)
+    if timed is None:
         return
-    updates = 0
-    start = time.perf_counter()
-    elapsed = 0.0
-    while elapsed < args.seconds or updates < 2:
-        ppo.update(obs, actions, log_probs, advantages, returns)
-        updates += 1
-        elapsed = time.perf_counter() - start
+    updates, elapsed = timed
     print(json.dumps({
         "bench": "learner_python",
         "samples_per_s": args.batch * args.epochs * updates / elapsed,

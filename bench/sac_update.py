@@ -19,30 +19,21 @@ interleaves it with the C++ steps).
 import argparse
 import json
 import math
-import sys
-import time
 
 import torch
 from torch import nn
 
+from baseline import mlp, serve_or_time
+
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 LOG_2 = math.log(2.0)
-
-
-def mlp(inputs, hidden, outputs):
-    layers, width = [], inputs
-    for h in hidden:
-        layers += [nn.Linear(width, h), nn.ReLU()]
-        width = h
-    layers.append(nn.Linear(width, outputs))
-    return nn.Sequential(*layers)
 
 
 class Actor(nn.Module):
     def __init__(self, obs_dim, act_dim, hidden):
         super().__init__()
         self.act_dim = act_dim
-        self.net = mlp(obs_dim, hidden, 2 * act_dim)
+        self.net = mlp(obs_dim, hidden, 2 * act_dim, nn.ReLU)
         with torch.no_grad():
             self.net[-1].weight.mul_(0.01)
             self.net[-1].bias.zero_()
@@ -62,9 +53,10 @@ class Sac:
     def __init__(self, obs_dim, act_dim, hidden, lr=3e-4, gamma=0.99, tau=0.005):
         self.gamma, self.tau = gamma, tau
         self.actor = Actor(obs_dim, act_dim, hidden)
-        self.q1, self.q2 = mlp(obs_dim + act_dim, hidden, 1), mlp(obs_dim + act_dim, hidden, 1)
-        self.q1_target, self.q2_target = (mlp(obs_dim + act_dim, hidden, 1),
-                                          mlp(obs_dim + act_dim, hidden, 1))
+        def critic():
+            return mlp(obs_dim + act_dim, hidden, 1, nn.ReLU)
+        self.q1, self.q2 = critic(), critic()
+        self.q1_target, self.q2_target = critic(), critic()
         self.q1_target.load_state_dict(self.q1.state_dict())
         self.q2_target.load_state_dict(self.q2.state_dict())
         for p in list(self.q1_target.parameters()) + list(self.q2_target.parameters()):
@@ -154,21 +146,10 @@ def main():
         for _ in range(steps):
             sac.step(*replay.sample(args.batch))
 
-    run(args.steps)  # warm-up
-    if args.serve:
-        print("ready", flush=True)
-        for _ in sys.stdin:
-            start = time.perf_counter()
-            run(args.steps)
-            print(time.perf_counter() - start, flush=True)
+    timed = serve_or_time(lambda: run(args.steps), args.seconds, args.serve)
+    if timed is None:
         return
-    units = 0
-    start = time.perf_counter()
-    elapsed = 0.0
-    while elapsed < args.seconds or units < 2:
-        run(args.steps)
-        units += 1
-        elapsed = time.perf_counter() - start
+    units, elapsed = timed
     print(json.dumps({
         "bench": "sac_python",
         "steps_per_s": args.steps * units / elapsed,
