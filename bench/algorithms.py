@@ -84,7 +84,7 @@ def train(binary, task, algo, seed, steps, assignments, run_dir):
 
 def evaluate(binary, run_dir, episodes):
     """The exported policy's mean return over deterministic episodes, kept beside the run."""
-    path = run_dir + ".eval.json"
+    path = f"{run_dir}.eval{episodes}.json"
     if not os.path.exists(path):
         cmd = [binary, "eval", os.path.join(run_dir, "policy.pt"), "--episodes", str(episodes),
                "--json"]
