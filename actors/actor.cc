@@ -13,6 +13,7 @@
 #include "core/normalizer.h"
 #include "core/policy.h"
 #include "core/security.h"
+#include "core/seeds.h"
 #include "core/signals.h"
 #include "core/state_file.h"
 #include "core/bytes.h"
@@ -142,7 +143,7 @@ void LoadActorState(const std::string& state, envs::VectorEnv* venv,
 int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
   const int T = config.actors.rollout_length, K = config.actors.envs_per_actor;
   // every random stream of this actor derives from the run seed and the index
-  const uint64_t seed = config.seed * 1000003ULL + static_cast<uint64_t>(options.index) + 1;
+  const uint64_t seed = ActorSeed(config.seed, options.index);
   envs::VectorEnv venv(config.env, K, seed);
   const int D = venv.spec().obs_dim, A = venv.spec().act_dim;
 
@@ -152,7 +153,7 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
   torch::NoGradGuard no_grad;
   ActorCritic policy(D, A, config.policy, venv.spec().privileged_dim);
   // the Gaussian noise of the actions: the actor's own stream
-  envs::EnvRandom noise(envs::DeriveSeed(seed, uint64_t{1} << 40));
+  envs::EnvRandom noise(DeriveSeed(seed, kActionNoiseStream));
   std::vector<float> squashed(static_cast<size_t>(K) * A);
   RunningNormalizer normalizer(D, config.normalizer.clip, config.normalizer.enabled);
 
@@ -192,8 +193,7 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
   std::vector<int32_t> episode_lengths;
   uint64_t sequence = 0;
   const bool deterministic = config.train.deterministic;
-  const int64_t fragments_per_update =
-      (config.learner.batch_size + static_cast<int64_t>(T) * K - 1) / (static_cast<int64_t>(T) * K);
+  const int64_t fragments_per_update = FragmentsPerBatch(config);
   int64_t fragments_in_version = 0;
   if (deterministic && weights.version() > 0) {
     // a resumed run: continue from the state saved at this version
@@ -319,6 +319,9 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
     ++times.fragments;
     times.env_steps += static_cast<int64_t>(T) * K;
   }
+  // ended by its fragment count rather than a stop: what was sent still
+  // reaches the learner, for up to a second after the socket closes
+  if (!StopRequested()) push.set(zmq::sockopt::linger, 1000);
   return 0;
 }
 

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <type_traits>
 
+#include "core/check.h"
+
 namespace robofleet {
 namespace {
 
@@ -686,6 +688,17 @@ std::string ConfigReferenceMarkdown() {
   DocWriter writer{&out, ""};
   defaults.Visit(writer);
   return out;
+}
+
+int64_t StepsPerFragment(const ExperimentConfig& config) {
+  return static_cast<int64_t>(config.actors.rollout_length) * config.actors.envs_per_actor;
+}
+
+int64_t FragmentsPerBatch(const ExperimentConfig& config, int ranks) {
+  ROBOFLEET_CHECK(ranks >= 1);
+  const int64_t rank_batch = (config.learner.batch_size + ranks - 1) / ranks;
+  const int64_t steps = StepsPerFragment(config);
+  return (rank_batch + steps - 1) / steps;
 }
 
 }  // namespace robofleet

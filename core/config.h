@@ -449,6 +449,14 @@ struct ExperimentConfig {
   void Validate() const;
 };
 
+// Env steps in one fragment: actors.rollout_length x actors.envs_per_actor.
+int64_t StepsPerFragment(const ExperimentConfig& config);
+
+// Fragments that make up one learner rank's batch: learner.batch_size shared
+// out among `ranks` learner ranks, each share rounded up to whole fragments.
+// Actors, learners and benchmarks all size batches with this.
+int64_t FragmentsPerBatch(const ExperimentConfig& config, int ranks = 1);
+
 // Reads an experiment file, applies `key=value` overrides (dotted keys, YAML
 // values), validates, and returns the resolved config. Throws UserError with
 // "FILE:LINE: problem; fix" on any bad input.

@@ -1,6 +1,8 @@
 #include "core/metrics.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
@@ -8,6 +10,31 @@
 #include "core/config.h"
 
 namespace robofleet {
+
+MetricsRow::MetricsRow(const std::vector<std::string>& columns)
+    : columns_(&columns), values_(columns.size(), 0.0), set_(columns.size(), false) {}
+
+MetricsRow& MetricsRow::Set(const std::string& column, double value) {
+  const auto it = std::find(columns_->begin(), columns_->end(), column);
+  if (it == columns_->end()) {
+    std::fprintf(stderr, "metrics: '%s' is not a column\n", column.c_str());
+    ROBOFLEET_CHECK(false && "MetricsRow::Set on an unknown column");
+  }
+  const size_t i = static_cast<size_t>(it - columns_->begin());
+  values_[i] = value;
+  set_[i] = true;
+  return *this;
+}
+
+const std::vector<double>& MetricsRow::values() const {
+  for (size_t i = 0; i < set_.size(); ++i) {
+    if (!set_[i]) {
+      std::fprintf(stderr, "metrics: column '%s' was never set\n", (*columns_)[i].c_str());
+      ROBOFLEET_CHECK(false && "MetricsRow with an unset column");
+    }
+  }
+  return values_;
+}
 
 CsvWriter::CsvWriter(const std::string& path, std::vector<std::string> columns)
     : file_(std::fopen(path.c_str(), "w")), columns_(std::move(columns)) {
@@ -44,8 +71,9 @@ std::unique_ptr<CsvWriter> CsvWriter::Resume(const std::string& path,
 
 CsvWriter::~CsvWriter() { std::fclose(file_); }
 
-void CsvWriter::Write(const std::vector<double>& values) {
-  ROBOFLEET_CHECK(values.size() == columns_.size());
+void CsvWriter::Write(const MetricsRow& row) {
+  ROBOFLEET_CHECK(row.columns() == columns_);
+  const std::vector<double>& values = row.values();
   for (size_t i = 0; i < values.size(); ++i) {
     // integers print without a fraction; NaN (e.g. no episode finished yet) as empty
     double v = values[i];

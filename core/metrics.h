@@ -1,6 +1,6 @@
-// Metrics writers. CsvWriter appends one row per update with a fixed header;
-// each row is flushed so a crash loses at most the row being written.
-// Thread-compatible.
+// Metrics writers. A MetricsRow is filled by column name; CsvWriter appends
+// one row per update under a fixed header and flushes it, so a crash loses at
+// most the row being written. Thread-compatible.
 #ifndef ROBOFLEET_CORE_METRICS_H_
 #define ROBOFLEET_CORE_METRICS_H_
 
@@ -10,6 +10,28 @@
 #include <vector>
 
 namespace robofleet {
+
+// One row of metrics, filled by column name against a fixed column list, so
+// that a value can never land under another column's name.
+class MetricsRow {
+ public:
+  // `columns` must outlive the row (a file-level constant in practice).
+  explicit MetricsRow(const std::vector<std::string>& columns);
+
+  // Sets `column` to `value` (NaN reads as "no value", e.g. no episode has
+  // finished yet). Aborts through ROBOFLEET_CHECK on a name that is not one
+  // of the columns: that is a programming error, not a runtime outcome.
+  MetricsRow& Set(const std::string& column, double value);
+
+  // The values in column order. Aborts, naming it, if a column was never set.
+  const std::vector<double>& values() const;
+  const std::vector<std::string>& columns() const { return *columns_; }
+
+ private:
+  const std::vector<std::string>* columns_;
+  std::vector<double> values_;
+  std::vector<bool> set_;
+};
 
 class CsvWriter {
  public:
@@ -27,8 +49,8 @@ class CsvWriter {
   CsvWriter(const CsvWriter&) = delete;
   CsvWriter& operator=(const CsvWriter&) = delete;
 
-  // One value per column, in header order.
-  void Write(const std::vector<double>& values);
+  // Appends `row`, whose columns must be this file's (checked).
+  void Write(const MetricsRow& row);
 
   const std::vector<std::string>& columns() const { return columns_; }
 

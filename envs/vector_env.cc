@@ -8,24 +8,10 @@
 #include <utility>
 
 #include "core/bytes.h"
+#include "core/seeds.h"
 #include "envs/registry.h"
 
 namespace robofleet::envs {
-namespace {
-
-uint64_t SplitMix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-}  // namespace
-
-uint64_t DeriveSeed(uint64_t seed, uint64_t index) {
-  // mix twice so that nearby (seed, index) pairs land far apart
-  return SplitMix64(SplitMix64(seed) ^ SplitMix64(~index));
-}
 
 VectorEnv::VectorEnv(const EnvConfig& config, int num_envs, uint64_t seed) {
   if (num_envs < 1) {

@@ -31,13 +31,10 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/seeds.h"
 #include "envs/env.h"
 
 namespace robofleet::envs {
-
-// A well-mixed 64-bit seed for stream `index` of a run seeded with `seed`
-// (SplitMix64 finaliser). Distinct indices give unrelated streams.
-uint64_t DeriveSeed(uint64_t seed, uint64_t index);
 
 class VectorEnv {
  public:

@@ -33,6 +33,7 @@
 
 #include "actors/rollout_times.h"
 #include "algorithms/algorithm.h"
+#include "core/seeds.h"
 #include "core/signals.h"
 #include "core/transport.h"
 #include "core/wire.h"
@@ -72,7 +73,7 @@ double MeasureCeiling(const EnvConfig& config, int processes, int num_datas, dou
     if (pid == 0) {
       double rate = std::nan("");
       try {
-        rate = RawStepsPerSecond(config, num_datas, seconds, seed + i, action_std, [&] {
+        rate = RawStepsPerSecond(config, num_datas, seconds, DeriveSeed(seed, i), action_std, [&] {
           // every process is built and warm before any is timed
           char byte = 'r';
           if (write(ready[1], &byte, 1) != 1 || read(go[0], &byte, 1) != 1) _exit(1);
@@ -108,20 +109,20 @@ double MeasureCeiling(const EnvConfig& config, int processes, int num_datas, dou
   return total;
 }
 
-// One row of a learner's metrics.csv.
-struct MetricsRow {
+// Where a learner was at one row of its metrics.csv.
+struct ProgressPoint {
   double env_steps = 0.0;
   double wall_s = 0.0;
 };
 
 // Every row of metrics.csv so far (env_steps and wall_s are its first two columns).
-std::vector<MetricsRow> ReadMetrics(const std::string& path) {
-  std::vector<MetricsRow> rows;
+std::vector<ProgressPoint> ReadMetrics(const std::string& path) {
+  std::vector<ProgressPoint> rows;
   std::ifstream in(path);
   std::string line;
   std::getline(in, line);  // header
   while (std::getline(in, line)) {
-    MetricsRow row;
+    ProgressPoint row;
     if (std::sscanf(line.c_str(), "%lf,%lf", &row.env_steps, &row.wall_s) == 2) {
       rows.push_back(row);
     }
@@ -250,9 +251,8 @@ LearnerSide RunNullLearner(const ExperimentConfig& config, const learner::TaskIn
                            double seconds, int64_t* actor_peak_rss) {
   const int T = config.actors.rollout_length, K = config.actors.envs_per_actor;
   const int M = config.actors.count;
-  const int64_t steps_per_fragment = static_cast<int64_t>(T) * K;
-  const int num_fragments =
-      static_cast<int>((config.learner.batch_size + steps_per_fragment - 1) / steps_per_fragment);
+  const int64_t steps_per_fragment = StepsPerFragment(config);
+  const int num_fragments = static_cast<int>(FragmentsPerBatch(config));
 
   torch::set_num_threads(config.learner.threads);
   ActorCritic policy(task.obs_dim, task.act_dim, config.policy, task.privileged_dim);
@@ -289,7 +289,7 @@ LearnerSide RunNullLearner(const ExperimentConfig& config, const learner::TaskIn
                                  std::to_string(static_cast<int>(kStartTimeoutS)) +
                                  " s; run `robofleet train` on the same settings to see why");
       }
-      if (publisher.SecondsSinceLast() > 0.2) publisher.Publish(policy, normalizer, 0);
+      publisher.RepublishIfDue(policy, normalizer, 0);
     }
     if (warming && heard_count == M && SecondsSince(all_heard) >= warmup_s) {
       warming = false;
@@ -352,13 +352,13 @@ LearnerSide RunPpoLearner(const std::string& run_dir, pid_t learner_pid, ActorGr
   const Clock::time_point launched = Clock::now();
   Clock::time_point first_row, window_start;
   bool have_first = false, measuring = false;
-  MetricsRow start_row, end_row;
+  ProgressPoint start_row, end_row;
   size_t start_index = 0;
   while (!StopRequested()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     check_learner();
     actors.CheckAlive();
-    const std::vector<MetricsRow> rows = ReadMetrics(metrics);
+    const std::vector<ProgressPoint> rows = ReadMetrics(metrics);
     if (!have_first) {
       if (!rows.empty()) {
         have_first = true;
@@ -574,9 +574,7 @@ int BenchSystem(int argc, char** argv) {
   // the learner's side of the arithmetic: what it absorbs when never idle, from
   // its CPU in the run (receiving, GAE, the update, metrics), and the PPO
   // update alone on a batch this shape, timed here afterwards as a cross-check
-  const int64_t steps_per_fragment = static_cast<int64_t>(T) * K;
-  const int64_t batch = (config.learner.batch_size + steps_per_fragment - 1) / steps_per_fragment *
-                        steps_per_fragment;
+  const int64_t batch = FragmentsPerBatch(config) * StepsPerFragment(config);
   const double learner_capacity = learner_cpu_us > 0 ? 1e6 / learner_cpu_us : 0.0;
   double update_s = 0.0;
   if (learner_kind == "ppo") {

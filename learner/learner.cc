@@ -59,6 +59,11 @@ void WeightsPublisher::Publish(ActorCritic& policy, const RunningNormalizer& nor
   last_publish_ = std::chrono::steady_clock::now();
 }
 
+void WeightsPublisher::RepublishIfDue(ActorCritic& policy, const RunningNormalizer& normalizer,
+                                      int64_t version) {
+  if (SecondsSinceLast() > kRepublishIntervalS) Publish(policy, normalizer, version);
+}
+
 double WeightsPublisher::SecondsSinceLast() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - last_publish_).count();
 }
@@ -182,13 +187,10 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
   if (config.algorithm.off_policy()) return RunOffPolicyLearner(config, options);
   const TaskInfo& task = options.task;
   const int T = config.actors.rollout_length, K = config.actors.envs_per_actor;
-  const int64_t steps_per_fragment = static_cast<int64_t>(T) * K;
   const int W = options.world_size;
   const bool leader = options.rank == 0;
   // each rank gathers its share of the batch
-  const int64_t rank_batch = (config.learner.batch_size + W - 1) / W;
-  const int num_fragments =
-      static_cast<int>((rank_batch + steps_per_fragment - 1) / steps_per_fragment);
+  const int num_fragments = static_cast<int>(FragmentsPerBatch(config, W));
   // rank r on GPU r mod learner.count (its local rank), or the CPU
   const torch::Device device = LearnerDevice(config.learner, options.rank);
   std::unique_ptr<Communicator> comm = ConnectRanks(config, options, device);
@@ -260,12 +262,9 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     // ranks stop together: each says whether it must, at every update
     bool stop = counters.env_steps >= config.train.total_env_steps || StopRequested();
     if (!stop && !batcher.full()) {
-      // fill one batch; the current weights go out again every half second, so
-      // late subscribers (new or restarted actors, or all of them after a
-      // learner restart) catch up even while stale fragments keep arriving
-      if (publisher && publisher->SecondsSinceLast() > 0.5) {
-        publisher->Publish(policy, normalizer, counters.policy_version);
-      }
+      // fill one batch; the current weights go out again meanwhile, so late
+      // subscribers catch up even while stale fragments keep arriving
+      if (publisher) publisher->RepublishIfDue(policy, normalizer, counters.policy_version);
       receive_fragment(batcher, lags, counters.policy_version, 100);
       continue;
     }
@@ -274,9 +273,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     // learner would never feed the ranks it waits for
     if (comm) {
       stop = AnyRank(*comm, stop, [&] {
-        if (publisher && publisher->SecondsSinceLast() > 0.5) {
-          publisher->Publish(policy, normalizer, counters.policy_version);
-        }
+        if (publisher) publisher->RepublishIfDue(policy, normalizer, counters.policy_version);
       });
     }
     if (stop) break;
@@ -344,13 +341,26 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
     // report
     const double wall = counters.wall_s + Seconds(start);
     const double sps = counters.env_steps / std::max(wall, 1e-9);
-    const std::vector<double> row = {
-        static_cast<double>(counters.env_steps), wall, sps, intake.mean_return(),
-        intake.mean_length(), stats.policy_loss, stats.value_loss, stats.entropy,
-        stats.approx_kl, stats.clip_frac, lag.mean, lag.p90, lag.max,
-        static_cast<double>(counters.dropped_fragments), stats.learning_rate, stats.grad_norm,
-        static_cast<double>(intake.actor_restarts()), static_cast<double>(nonfinite_steps)};
-    WriteMetricsRow(*metrics, *tensorboard, kMetricColumns, row, counters.env_steps);
+    MetricsRow row(kMetricColumns);
+    row.Set("env_steps", static_cast<double>(counters.env_steps))
+        .Set("wall_s", wall)
+        .Set("sps", sps)
+        .Set("episode_return_mean", intake.mean_return())
+        .Set("episode_len_mean", intake.mean_length())
+        .Set("policy_loss", stats.policy_loss)
+        .Set("value_loss", stats.value_loss)
+        .Set("entropy", stats.entropy)
+        .Set("approx_kl", stats.approx_kl)
+        .Set("clip_frac", stats.clip_frac)
+        .Set("policy_lag_mean", lag.mean)
+        .Set("policy_lag_p90", lag.p90)
+        .Set("policy_lag_max", lag.max)
+        .Set("dropped_fragments", static_cast<double>(counters.dropped_fragments))
+        .Set("learning_rate", stats.learning_rate)
+        .Set("grad_norm", stats.grad_norm)
+        .Set("actor_restarts", static_cast<double>(intake.actor_restarts()))
+        .Set("nonfinite_steps", static_cast<double>(nonfinite_steps));
+    WriteMetricsRow(*metrics, *tensorboard, row, counters.env_steps);
     if (counters.updates % config.train.checkpoint_every == 0) save_checkpoint();
     progress.Maybe(counters.env_steps, intake.mean_return(), lag.mean,
                    counters.dropped_fragments);

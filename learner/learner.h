@@ -64,6 +64,12 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options);
 void ExportCheckpoint(const ExperimentConfig& config, const TaskInfo& task,
                       const std::string& checkpoint, const std::string& out);
 
+// How often a learner sends its current weights again while it makes no new
+// ones (filling a batch, waiting for other ranks): PUB drops messages sent
+// before a subscriber joins, so late subscribers (new or restarted actors, or
+// all of them after a learner restart) catch up within this many seconds.
+constexpr double kRepublishIntervalS = 0.5;
+
 // Publishes the policy's parameters and the normaliser as one weights
 // message on a PUB socket the caller owns (and must keep alive). Never
 // blocks: a subscriber that is behind loses old weights. Not thread-safe.
@@ -72,6 +78,9 @@ class WeightsPublisher {
   explicit WeightsPublisher(zmq::socket_t& socket) : socket_(socket) {}
 
   void Publish(ActorCritic& policy, const RunningNormalizer& normalizer, int64_t version);
+  // Publishes again when kRepublishIntervalS have passed since the last time.
+  void RepublishIfDue(ActorCritic& policy, const RunningNormalizer& normalizer,
+                      int64_t version);
   double SecondsSinceLast() const;
 
  private:

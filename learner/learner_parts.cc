@@ -200,13 +200,13 @@ void ProgressLine::Maybe(int64_t env_steps, double mean_return, double policy_la
   steps_at_last_ = env_steps;
 }
 
-void WriteMetricsRow(CsvWriter& csv, TensorBoardWriter& tensorboard,
-                     const std::vector<std::string>& columns, const std::vector<double>& row,
+void WriteMetricsRow(CsvWriter& csv, TensorBoardWriter& tensorboard, const MetricsRow& row,
                      int64_t env_steps) {
   csv.Write(row);
   // the same scalars for TensorBoard, against env steps
-  for (size_t i = 1; i < row.size(); ++i) {
-    if (!std::isnan(row[i])) tensorboard.AddScalar(columns[i], env_steps, row[i]);
+  const std::vector<double>& values = row.values();
+  for (size_t i = 1; i < values.size(); ++i) {
+    if (!std::isnan(values[i])) tensorboard.AddScalar(row.columns()[i], env_steps, values[i]);
   }
   tensorboard.Flush();
 }

@@ -124,8 +124,7 @@ class ProgressLine {
 
 // One metrics row to metrics.csv and TensorBoard (all columns but the first,
 // against env steps; NaN values are left out of TensorBoard).
-void WriteMetricsRow(CsvWriter& csv, TensorBoardWriter& tensorboard,
-                     const std::vector<std::string>& columns, const std::vector<double>& row,
+void WriteMetricsRow(CsvWriter& csv, TensorBoardWriter& tensorboard, const MetricsRow& row,
                      int64_t env_steps);
 
 // The end of a run after its final checkpoint: the policy moves to the CPU

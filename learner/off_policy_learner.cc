@@ -64,14 +64,11 @@ int RunOffPolicyLearner(const ExperimentConfig& config, const LearnerOptions& op
   const TaskInfo& task = options.task;
   const AlgorithmConfig& ac = config.algorithm;
   const int T = config.actors.rollout_length, K = config.actors.envs_per_actor;
-  const int64_t steps_per_fragment = static_cast<int64_t>(T) * K;
   const int W = options.world_size;
   const bool leader = options.rank == 0;
   CheckReplayMemory(ac, task.obs_dim, task.act_dim, task.env_id);
   // each rank gathers its share of a round's env steps
-  const int64_t rank_batch = (config.learner.batch_size + W - 1) / W;
-  const int num_fragments =
-      static_cast<int>((rank_batch + steps_per_fragment - 1) / steps_per_fragment);
+  const int num_fragments = static_cast<int>(FragmentsPerBatch(config, W));
   std::unique_ptr<Communicator> comm = ConnectRanks(config, options, torch::kCPU);
 
   torch::set_num_threads(config.learner.threads);
@@ -116,9 +113,7 @@ int RunOffPolicyLearner(const ExperimentConfig& config, const LearnerOptions& op
   LearnerSockets sockets(config, options);
   std::optional<WeightsPublisher>& publisher = sockets.publisher;
   auto publish_if_due = [&] {
-    if (publisher && publisher->SecondsSinceLast() > 0.5) {
-      publisher->Publish(policy, normalizer, counters.policy_version);
-    }
+    if (publisher) publisher->RepublishIfDue(policy, normalizer, counters.policy_version);
   };
   if (publisher) publisher->Publish(policy, normalizer, counters.policy_version);
 
@@ -217,30 +212,30 @@ int RunOffPolicyLearner(const ExperimentConfig& config, const LearnerOptions& op
     const double wall = counters.wall_s + Seconds(start);
     const double sps = counters.env_steps / std::max(wall, 1e-9);
     const double updates_per_s = gradient_steps / std::max(Seconds(start), 1e-9);
-    const std::vector<double> row = {
-        static_cast<double>(counters.env_steps),
-        wall,
-        sps,
-        intake.mean_return(),
-        intake.mean_length(),
-        round.Mean(round.policy_loss),
-        round.Mean(round.value_loss),
-        round.Mean(round.entropy),
-        round.steps > 0 ? round.alpha : std::nan(""),
-        round.Mean(round.q_mean),
-        lag.mean,
-        lag.p90,
-        lag.max,
-        static_cast<double>(counters.dropped_fragments),
-        round.steps > 0 ? round.learning_rate : algorithm->LearningRate(),
-        round.Mean(round.grad_norm),
-        static_cast<double>(intake.actor_restarts()),
-        static_cast<double>(nonfinite_steps),
-        static_cast<double>(gradient_steps),
-        updates_per_s,
-        static_cast<double>(replay.size()),
-        static_cast<double>(replay.bytes())};
-    WriteMetricsRow(*metrics, *tensorboard, kOffPolicyColumns, row, counters.env_steps);
+    MetricsRow row(kOffPolicyColumns);
+    row.Set("env_steps", static_cast<double>(counters.env_steps))
+        .Set("wall_s", wall)
+        .Set("sps", sps)
+        .Set("episode_return_mean", intake.mean_return())
+        .Set("episode_len_mean", intake.mean_length())
+        .Set("policy_loss", round.Mean(round.policy_loss))
+        .Set("value_loss", round.Mean(round.value_loss))
+        .Set("entropy", round.Mean(round.entropy))
+        .Set("alpha", round.steps > 0 ? round.alpha : std::nan(""))
+        .Set("q_mean", round.Mean(round.q_mean))
+        .Set("policy_lag_mean", lag.mean)
+        .Set("policy_lag_p90", lag.p90)
+        .Set("policy_lag_max", lag.max)
+        .Set("dropped_fragments", static_cast<double>(counters.dropped_fragments))
+        .Set("learning_rate", round.steps > 0 ? round.learning_rate : algorithm->LearningRate())
+        .Set("grad_norm", round.Mean(round.grad_norm))
+        .Set("actor_restarts", static_cast<double>(intake.actor_restarts()))
+        .Set("nonfinite_steps", static_cast<double>(nonfinite_steps))
+        .Set("gradient_steps", static_cast<double>(gradient_steps))
+        .Set("updates_per_s", updates_per_s)
+        .Set("replay_size", static_cast<double>(replay.size()))
+        .Set("replay_bytes", static_cast<double>(replay.bytes()));
+    WriteMetricsRow(*metrics, *tensorboard, row, counters.env_steps);
     if (counters.updates % config.train.checkpoint_every == 0) save_checkpoint();
     char extra[128];
     std::snprintf(extra, sizeof(extra), " | %.0f upd/s (%.0f in updates) | replay %s",
