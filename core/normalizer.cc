@@ -80,12 +80,6 @@ void RunningNormalizer::Set(const std::vector<double>& mean, const std::vector<d
   Refresh();
 }
 
-std::vector<float> RunningNormalizer::Std() const {
-  std::vector<float> s(dim_);
-  for (int j = 0; j < dim_; ++j) s[j] = static_cast<float>(std::sqrt(var_[j] + kEpsilon));
-  return s;
-}
-
 void RunningNormalizer::Refresh() {
   inv_std_.resize(dim_);
   mean_f_.resize(dim_);

@@ -44,9 +44,6 @@ class RunningNormalizer {
   void Set(const float* mean, const float* var, double count);
   void Set(const std::vector<double>& mean, const std::vector<double>& var, double count);
 
-  // Standard deviation, per entry.
-  std::vector<float> Std() const;
-
   // The float32 mean and reciprocal std that Normalize applies; the learner
   // and the exported policy apply exactly these so all three agree bit for bit.
   const std::vector<float>& mean_f32() const { return mean_f_; }

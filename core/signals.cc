@@ -26,6 +26,4 @@ void InstallStopHandlers() {
 
 bool StopRequested() { return g_stop_signals.load(std::memory_order_relaxed) > 0; }
 
-void RequestStop() { g_stop_signals.fetch_add(1); }
-
 }  // namespace robofleet

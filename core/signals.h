@@ -11,9 +11,6 @@ void InstallStopHandlers();
 // True once a stop was requested. Async-signal-safe to set, cheap to read.
 bool StopRequested();
 
-// Requests a stop from inside the process (tests, fatal peer loss).
-void RequestStop();
-
 }  // namespace robofleet
 
 #endif  // ROBOFLEET_CORE_SIGNALS_H_

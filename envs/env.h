@@ -22,8 +22,6 @@
 #include <string_view>
 #include <vector>
 
-#include "core/config.h"
-
 namespace robofleet::envs {
 
 // What a step produced besides the observation.
