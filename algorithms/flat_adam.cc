@@ -18,7 +18,7 @@ bool IsSliceOf(const torch::Tensor& t, const torch::Tensor& flat, int64_t offset
 // The key of `p`'s state in `states`: LibTorch 1.x keys optimizer state by
 // the parameter's TensorImpl address printed to a string, 2.x by the address.
 template <class Map>
-typename Map::key_type StateKey(const Map& states, const torch::Tensor& p) {
+typename Map::key_type StateKey([[maybe_unused]] const Map& states, const torch::Tensor& p) {
   using Key = typename Map::key_type;
   if constexpr (std::is_same_v<Key, std::string>) {
     std::ostringstream key;  // what c10::guts::to_string wrote

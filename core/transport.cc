@@ -60,7 +60,7 @@ std::vector<wire::Frame> FramesOf(const std::vector<zmq::message_t>& parts) {
 
 Endpoints IpcEndpoints(const std::string& socket_dir, int rank) {
   std::string base = "ipc://" + socket_dir + "/r" + std::to_string(rank);
-  return {base + "-traj", base + "-weights"};
+  return {base + "-traj", base + "-weights", ""};
 }
 
 }  // namespace robofleet

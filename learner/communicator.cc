@@ -118,6 +118,7 @@ std::unique_ptr<Communicator> MakeCommunicator(const LearnerConfig& config,
 #ifdef ROBOFLEET_WITH_NCCL_BACKEND
     return MakeNcclCommunicator(host, port, rank, world_size, device.index(), timeout);
 #else
+    (void)device;  // only the nccl backend runs on a device
     throw UserError("learner.backend: nccl, but this build has no NCCL backend; set "
                     "learner.backend: gloo");
 #endif

@@ -216,7 +216,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"BadSeeds", "sweep:\n  seeds: [1, -2]\n", {"sweep.seeds", ">= 0"}},
         BadSpec{"DuplicateSeeds", "sweep:\n  seeds: [1, 1]\n", {"twice"}},
         BadSpec{"SeedsNotAList", "sweep:\n  seeds: 3\n", {"sweep.seeds", "list"}}),
-    [](const ::testing::TestParamInfo<BadSpec>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<BadSpec>& param_info) { return param_info.param.name; });
 
 TEST(SweepPlanTest, YamlRoundTrips) {
   const SweepPlan plan = Expand(

@@ -91,8 +91,8 @@ std::vector<std::pair<std::string, bool>> Cases() {
 
 INSTANTIATE_TEST_SUITE_P(
     Tasks, StateTest, ::testing::ValuesIn(Cases()),
-    [](const ::testing::TestParamInfo<std::pair<std::string, bool>>& info) {
-      return info.param.first + (info.param.second ? "_randomized" : "");
+    [](const ::testing::TestParamInfo<std::pair<std::string, bool>>& param_info) {
+      return param_info.param.first + (param_info.param.second ? "_randomized" : "");
     });
 
 TEST(StateTest, StateOfAnotherSizeIsRefused) {

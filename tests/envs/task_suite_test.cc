@@ -232,8 +232,8 @@ TEST_P(TaskSuiteTest, NonFiniteActionThrowsNamingEnvAndIndex) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Tasks, TaskSuiteTest, testing::ValuesIn(AllTasks()),
-                         [](const testing::TestParamInfo<TaskFacts>& info) {
-                           return std::string(info.param.id);
+                         [](const testing::TestParamInfo<TaskFacts>& param_info) {
+                           return std::string(param_info.param.id);
                          });
 
 // ---------------------------------------------------------------------------

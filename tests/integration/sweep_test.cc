@@ -263,7 +263,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadSweep{"UnknownTask",
                  "sweep:\n  grid:\n    env.id: [cartpole_swingup, cartpol]\n",
                  {"unknown env 'cartpol'"}}),
-    [](const ::testing::TestParamInfo<BadSweep>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<BadSweep>& param_info) { return param_info.param.name; });
 
 TEST_F(SweepTest, ExtendsCycleIsOneLine) {
   std::ofstream(dir_ + "/a.yaml") << "extends: b.yaml\nsweep:\n  seeds: [1]\n";

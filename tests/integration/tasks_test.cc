@@ -142,9 +142,9 @@ INSTANTIATE_TEST_SUITE_P(
                 "    actuator_gain_scale: [0.9, 1.1]\n"
                 "    action_delay: [0, 1]\n",
                 {"body_mass_scale: [0.8, 1.2]", "action_delay: [0, 1]", "obs_noise: 0.01"}}),
-    [](const ::testing::TestParamInfo<TaskRun>& info) {
-      std::string name = info.param.task;
-      return info.param.extra_yaml.empty() ? name : name + "_randomized";
+    [](const ::testing::TestParamInfo<TaskRun>& param_info) {
+      std::string name = param_info.param.task;
+      return param_info.param.extra_yaml.empty() ? name : name + "_randomized";
     });
 
 TEST(BenchEnvTest, PrintsEnvAndRawThroughputAndTheirRatio) {

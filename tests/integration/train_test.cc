@@ -182,7 +182,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"BindNotThisHost", "transport:\n  bind: 192.0.2.7\n", {},
                  {"transport.bind", "cannot listen on 192.0.2.7"}},
         BadInput{"UnknownFlag", "name: ok\n", {"--no-such-flag"}, {"no-such-flag"}}),
-    [](const ::testing::TestParamInfo<BadInput>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<BadInput>& param_info) { return param_info.param.name; });
 
 TEST(CliTest, HelpListsSubcommands) {
   std::string dir = MakeTempDir("help");

@@ -39,7 +39,9 @@ TEST(DeviceTest, NcclOnABuildWithoutItIsOneClearLine) {
   config.device = "cuda";
   config.backend = "nccl";
   const std::string error = ErrorOf(config);
-  if (!BuiltWithNccl()) EXPECT_NE(error.find("learner.", 0), std::string::npos) << error;
+  if (!BuiltWithNccl()) {
+    EXPECT_NE(error.find("learner.", 0), std::string::npos) << error;
+  }
   if (BuiltWithCuda() && !BuiltWithNccl()) {
     EXPECT_NE(error.find("no NCCL backend"), std::string::npos) << error;
   }

@@ -203,7 +203,9 @@ TEST_P(ExportVariantTest, EveryMethodMatchesTheTrainedPolicy) {
     EXPECT_FLOAT_EQ(dist.log_std.min().item<float>(), -1.0f);
     EXPECT_FLOAT_EQ(dist.log_std.max().item<float>(), 0.5f);
   }
-  if (v.normalize_value) EXPECT_GT(value.abs().mean().item<float>(), 50.0f);
+  if (v.normalize_value) {
+    EXPECT_GT(value.abs().mean().item<float>(), 50.0f);
+  }
   // stochastic actions: in range, and noisy with the policy's std
   torch::manual_seed(3);
   torch::Tensor noisy = loaded.get_method("stochastic_action")({obs}).toTensor();
@@ -219,7 +221,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Variant{"tanh_squash", false, false, true, false},
                       Variant{"normalize_value", false, false, false, true},
                       Variant{"all", true, true, true, true}),
-    [](const ::testing::TestParamInfo<Variant>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<Variant>& param_info) { return param_info.param.name; });
 
 TEST(CheckpointTest, RoundTripRestoresEverything) {
   Trained t = MakeTrained("elu");
@@ -227,7 +229,12 @@ TEST(CheckpointTest, RoundTripRestoresEverything) {
   // one optimiser step so Adam has moments to save
   t.policy->Value(torch::randn({4, 5})).sum().backward();
   optimizer.step();
-  TrainingCounters counters{1000, 7, 7, 3, 12.5};
+  TrainingCounters counters;
+  counters.env_steps = 1000;
+  counters.updates = 7;
+  counters.policy_version = 7;
+  counters.dropped_fragments = 3;
+  counters.wall_s = 12.5;
   const std::string dir = TempDir("ckpt");
   std::string path = SaveCheckpoint(dir, t.policy, optimizer, t.normalizer, counters);
   EXPECT_EQ(LatestCheckpoint(dir), path);
@@ -331,6 +338,7 @@ TEST(CheckpointTest, DamagedNewestFallsBackToThePreviousAndOldOnesArePruned) {
 
 // Builds a fragment message for the batcher from plain vectors.
 struct FragmentData {
+  FragmentData(int t, int k, int d, int a) : T(t), K(k), D(d), A(a) {}
   int T, K, D, A;
   std::vector<float> obs, actions, log_probs, rewards, truncated_obs, returns;
   std::vector<uint8_t> terminated, truncated;
