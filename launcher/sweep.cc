@@ -39,6 +39,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/atomic_file.h"
 #include "core/signals.h"
 #include "envs/registry.h"
 #include "launcher/commands.h"
@@ -58,15 +59,14 @@ std::string ReadText(const std::string& path) {
   return text.str();
 }
 
-// Writes through a temporary file and a rename, so readers never see half.
+// Replaces a file of the sweep directory atomically (core/atomic_file.h); a
+// failure is the user's folder, so it reads as bad input.
 void WriteAtomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out.flush()) throw UserError(path + ": cannot write; check the folder's permissions");
+  try {
+    WriteFileAtomically(path, text);
+  } catch (const std::runtime_error& e) {
+    throw UserError(std::string(e.what()) + "; check the folder's permissions");
   }
-  fs::rename(tmp, path);
 }
 
 // The running binary, for the children and the SLURM script.
