@@ -2,6 +2,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
+
+#include "core/atomic_file.h"
 
 namespace robofleet::actors {
 namespace {
@@ -49,11 +52,11 @@ bool RolloutTimes::FromJson(const std::string& text, RolloutTimes* out) {
 
 RolloutTimesFile::~RolloutTimesFile() {
   if (path_.empty()) return;
-  const std::string temp = path_ + ".tmp";
-  std::FILE* out = std::fopen(temp.c_str(), "w");
-  if (out == nullptr) return;
-  std::fprintf(out, "%s\n", times_->ToJson().c_str());
-  if (std::fclose(out) == 0) std::rename(temp.c_str(), path_.c_str());
+  try {
+    WriteFileAtomically(path_, times_->ToJson() + "\n");
+  } catch (const std::exception&) {
+    // a destructor may not throw; a missing file tells the reader
+  }
 }
 
 }  // namespace robofleet::actors

@@ -34,8 +34,9 @@ struct RolloutTimes {
   static bool FromJson(const std::string& text, RolloutTimes* out);
 };
 
-// Writes `*times` to `path` (temp file, then rename) when destroyed, however
-// the owner's scope ends; an empty path writes nothing.
+// Writes `*times` to `path` atomically (core/atomic_file.h) when destroyed,
+// however the owner's scope ends; an empty path writes nothing, and a
+// failed write leaves no file.
 class RolloutTimesFile {
  public:
   RolloutTimesFile(std::string path, const RolloutTimes* times)

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/config.h"
 
 namespace robofleet {
@@ -68,12 +69,18 @@ CurveKeyPair NewCurveKeyPair() {
 
 RunKeys LoadOrCreateRunKeys(const std::string& dir) {
   if (!fs::exists(dir)) {
-    const std::string tmp = dir + ".tmp";
-    fs::remove_all(tmp);
-    if (::mkdir(tmp.c_str(), 0700) != 0) throw UserError(tmp + ": cannot create the key folder");
-    WriteKeyFile(tmp + "/learner.key", NewCurveKeyPair());
-    WriteKeyFile(tmp + "/actor.key", NewCurveKeyPair());
-    fs::rename(tmp, dir);  // both keys appear at once, or none
+    // both keys appear at once, or none; the folder is 0700
+    auto write_keys = [](const std::string& tmp) {
+      WriteKeyFile(tmp + "/learner.key", NewCurveKeyPair());
+      WriteKeyFile(tmp + "/actor.key", NewCurveKeyPair());
+    };
+    try {
+      WriteFolderAtomically(dir, write_keys);
+    } catch (const UserError&) {
+      throw;
+    } catch (const std::runtime_error& e) {
+      throw UserError(std::string(e.what()) + "; cannot create the key folder");
+    }
   }
   return ReadRunKeys(dir);
 }

@@ -1,25 +1,19 @@
 #include "core/state_file.h"
 
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <stdexcept>
 
+#include "core/atomic_file.h"
 #include "core/crc32c.h"
 
 namespace robofleet {
 
 void WriteStateFile(const std::string& path, const std::string& bytes) {
   const uint32_t crc = Crc32c(bytes.data(), bytes.size());
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.write(reinterpret_cast<const char*>(&crc), sizeof(crc));
-    if (!out) throw std::runtime_error(tmp + ": cannot write");
-  }
-  std::filesystem::rename(tmp, path);
+  std::string contents = bytes;
+  contents.append(reinterpret_cast<const char*>(&crc), sizeof(crc));
+  WriteFileAtomically(path, contents);
 }
 
 std::optional<std::string> ReadStateFile(const std::string& path) {

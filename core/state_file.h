@@ -1,5 +1,5 @@
 // Small state files written whole or not at all, and checked when read:
-// the bytes, then their CRC-32C, written to a temporary name and renamed.
+// the bytes, then their CRC-32C, written atomically (core/atomic_file.h).
 //
 // Determinism mode keeps each actor's state at a policy version beside the
 // learner's checkpoint of that version (checkpoints/actor<i>-<version>.state),

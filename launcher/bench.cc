@@ -1,8 +1,5 @@
 // `robofleet bench`: throughput figures on this machine.
 #include <cxxopts.hpp>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -86,46 +83,29 @@ class PythonBaseline {
                  const std::vector<std::string>& args) {
     const std::string script = std::string(ROBOFLEET_SOURCE_DIR) + "/bench/" + script_name;
     command_ = python + " " + script;
-    // a child that dies mid-run then reads as a failed update, not a SIGPIPE
-    signal(SIGPIPE, SIG_IGN);
-    int to_child[2], from_child[2];
-    if (pipe(to_child) != 0 || pipe(from_child) != 0) throw std::runtime_error("pipe failed");
-    pid_ = fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      dup2(to_child[0], 0);
-      dup2(from_child[1], 1);
-      dup2(from_child[1], 2);
-      for (int fd : {to_child[0], to_child[1], from_child[0], from_child[1]}) close(fd);
-      std::vector<std::string> all = {python, script, "--serve"};
-      all.insert(all.end(), args.begin(), args.end());
-      std::vector<char*> argv;
-      for (auto& a : all) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execvp(argv[0], argv.data());
-      std::printf("cannot run %s\n", python.c_str());
-      std::fflush(stdout);
-      _exit(127);
-    }
-    close(to_child[0]);
-    close(from_child[1]);
-    to_ = fdopen(to_child[1], "w");
-    from_ = fdopen(from_child[0], "r");
+    std::vector<std::string> argv = {python, script, "--serve"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    SpawnOptions options;
+    options.search_path = true;
+    options.stdin_from = Redirect::Pipe();
+    options.stdout_to = Redirect::Pipe();
+    // a Python traceback arrives where the parent reads, as the failure's words
+    options.stderr_to = Redirect::ToStdout();
+    child_ = Start(argv, options);
+    if (!child_.started()) Fail(child_.start_error());
     const std::string first = ReadLine();
-    if (first != "ready") {
-      Close();
-      Fail(first);
-    }
+    if (first != "ready") Fail(first);
   }
   PythonBaseline(const PythonBaseline&) = delete;
   PythonBaseline& operator=(const PythonBaseline&) = delete;
-  ~PythonBaseline() { Close(); }
+  // End of input: the script exits on its own.
+  ~PythonBaseline() { child_.Wait(); }
 
   // Runs one unit (an update, or a round of gradient steps) in the child;
   // returns its seconds.
   double Update() {
-    std::fputs("update\n", to_);
-    std::fflush(to_);
+    // a child that died mid-run reads as a failed update (no line), not a SIGPIPE
+    child_.WriteStdin("update\n");
     const std::string line = ReadLine();
     char* end = nullptr;
     const double seconds = std::strtod(line.c_str(), &end);
@@ -134,23 +114,15 @@ class PythonBaseline {
   }
 
  private:
-  void Close() {
-    if (pid_ < 0) return;
-    std::fclose(to_);  // end of input: the script exits
-    std::fclose(from_);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
   std::string ReadLine() {
-    char buf[4096];
-    if (std::fgets(buf, sizeof(buf), from_) == nullptr) return "";
-    std::string line = buf;
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+    std::string line;
+    child_.ReadStdoutLine(&line);
     return line;
   }
 
+  // Ends the child (end of input: the script exits) and throws.
   [[noreturn]] void Fail(const std::string& line) {
+    child_.Wait();
     throw UserError("the Python baseline (" + command_ + ") failed: " +
                     (line.empty() ? std::string("no output") : line) +
                     "; it needs python3 with PyTorch (apt-get install python3-torch), or "
@@ -158,9 +130,7 @@ class PythonBaseline {
   }
 
   std::string command_;
-  pid_t pid_ = -1;
-  std::FILE* to_ = nullptr;
-  std::FILE* from_ = nullptr;
+  Child child_;  // stdin and stdout are pipes to the script
 };
 
 // A communicator that also counts the seconds its collectives take.

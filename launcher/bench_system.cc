@@ -17,7 +17,6 @@
 #include <cxxopts.hpp>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +25,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -57,20 +57,19 @@ double SecondsSince(Clock::time_point start) {
 // Nothing arrives from the actors for this long: the run is broken.
 constexpr double kStartTimeoutS = 60.0;
 
-// The simulator's ceiling on `processes` processes at once: each forks,
-// builds its model and raw loop, waits for the others, then steps for
-// `seconds` under RandomAction(action_std). Returns the sum of their env steps/s.
+// The simulator's ceiling on `processes` processes at once: each is a
+// forked copy of this one (ForkCall) that builds its model and raw loop,
+// waits for the others, then steps for `seconds` under
+// RandomAction(action_std). Returns the sum of their env steps/s.
 double MeasureCeiling(const EnvConfig& config, int processes, int num_datas, double seconds,
                       uint64_t seed, double action_std) {
   int ready[2], go[2], result[2];
   if (pipe(ready) != 0 || pipe(go) != 0 || pipe(result) != 0) {
     throw std::runtime_error("pipe failed");
   }
-  std::vector<pid_t> children;
+  std::vector<Child> children;
   for (int i = 0; i < processes; ++i) {
-    const pid_t pid = fork();
-    if (pid < 0) throw std::runtime_error("fork failed");
-    if (pid == 0) {
+    children.push_back(ForkCall([&, i] {
       double rate = std::nan("");
       try {
         rate = RawStepsPerSecond(config, num_datas, seconds, DeriveSeed(seed, i), action_std, [&] {
@@ -82,9 +81,8 @@ double MeasureCeiling(const EnvConfig& config, int processes, int num_datas, dou
         std::fprintf(stderr, "robofleet bench: ceiling process: %s\n", e.what());
       }
       const ssize_t written = write(result[1], &rate, sizeof(rate));
-      _exit(written == sizeof(rate) ? 0 : 1);
-    }
-    children.push_back(pid);
+      return written == sizeof(rate) ? 0 : 1;
+    }));
   }
   close(ready[1]);
   close(go[0]);
@@ -103,7 +101,7 @@ double MeasureCeiling(const EnvConfig& config, int processes, int num_datas, dou
     if (read(result[0], &rate, sizeof(rate)) != sizeof(rate)) rate = std::nan("");
     total += rate;
   }
-  for (pid_t pid : children) waitpid(pid, nullptr, 0);
+  for (Child& child : children) child.Wait();
   for (int fd : {ready[0], go[1], result[0]}) close(fd);
   if (!std::isfinite(total)) throw std::runtime_error("a ceiling process failed (see above)");
   return total;
@@ -189,10 +187,9 @@ class ActorGroup {
   // Throws when an actor has exited before being told to.
   void CheckAlive() {
     for (pid_t pid : pids_) {
-      int status = 0;
-      if (waitpid(pid, &status, WNOHANG) == pid) {
+      if (const std::optional<int> status = TryReap(pid)) {
         pids_.erase(std::find(pids_.begin(), pids_.end(), pid));
-        throw std::runtime_error("an actor exited early (status " + std::to_string(status) +
+        throw std::runtime_error("an actor exited early (" + DescribeStatus(*status) +
                                  "); its error is above");
       }
     }
@@ -342,9 +339,8 @@ LearnerSide RunPpoLearner(const std::string& run_dir, pid_t learner_pid, ActorGr
                           double warmup_s, double seconds, int64_t* actor_peak_rss) {
   const std::string metrics = run_dir + "/metrics.csv";
   auto check_learner = [&] {
-    int status = 0;
-    if (waitpid(learner_pid, &status, WNOHANG) == learner_pid) {
-      throw std::runtime_error("the learner exited early (status " + std::to_string(status) +
+    if (const std::optional<int> status = TryReap(learner_pid)) {
+      throw std::runtime_error("the learner exited early (" + DescribeStatus(*status) +
                                "); its error is above");
     }
   };

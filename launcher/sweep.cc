@@ -20,7 +20,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,9 +38,11 @@
 #include <sstream>
 #include <thread>
 
+#include "core/atomic_file.h"
 #include "core/signals.h"
 #include "envs/registry.h"
 #include "launcher/commands.h"
+#include "launcher/process.h"
 
 namespace robofleet::launcher {
 namespace fs = std::filesystem;
@@ -58,29 +59,14 @@ std::string ReadText(const std::string& path) {
   return text.str();
 }
 
-// Writes through a temporary file and a rename, so readers never see half.
+// Replaces a file of the sweep directory atomically (core/atomic_file.h); a
+// failure is the user's folder, so it reads as bad input.
 void WriteAtomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out.flush()) throw UserError(path + ": cannot write; check the folder's permissions");
+  try {
+    WriteFileAtomically(path, text);
+  } catch (const std::runtime_error& e) {
+    throw UserError(std::string(e.what()) + "; check the folder's permissions");
   }
-  fs::rename(tmp, path);
-}
-
-// The running binary, for the children and the SLURM script.
-std::string ThisBinary() {
-  std::error_code ec;
-  std::string path = fs::read_symlink("/proc/self/exe", ec).string();
-  if (ec) throw std::runtime_error("cannot find the robofleet binary (/proc/self/exe)");
-  // rebuilt while running: the new file at the same path is what we want
-  const std::string deleted = " (deleted)";
-  if (path.size() > deleted.size() &&
-      path.compare(path.size() - deleted.size(), deleted.size(), deleted) == 0) {
-    path.resize(path.size() - deleted.size());
-  }
-  return path;
 }
 
 // ---- one sweep directory ----
@@ -353,6 +339,9 @@ std::vector<size_t> RunsToDo(const Sweep& sweep) {
 // Starts `robofleet train` for one run: output appended to its log, its lock
 // taken before exec so that the train process and its children hold it.
 // The child dies with the sweep (SIGTERM, which stops a run cleanly).
+// Returns the pid, for the caller to reap; a run that could not start has
+// exited already (kLockBusyExitCode when it runs elsewhere), with the reason
+// in its log.
 pid_t StartRun(const Sweep& sweep, size_t i, const std::string& exe) {
   const SweepRun& run = sweep.plan.runs[i];
   std::vector<std::string> args = {exe, "train", sweep.dir + "/base.yaml", "--run-dir",
@@ -361,36 +350,22 @@ pid_t StartRun(const Sweep& sweep, size_t i, const std::string& exe) {
     args.push_back("--set");
     args.push_back(item);
   }
-  const std::string log = sweep.LogPath(run), lock = sweep.LockPath(run);
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid > 0) return pid;
-  prctl(PR_SET_PDEATHSIG, SIGTERM);
-  if (getppid() != parent) _exit(1);
-  const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  if (out >= 0) {
-    dup2(out, 1);
-    dup2(out, 2);
-    close(out);
+  SpawnOptions options;
+  options.stdout_to = Redirect::File(sweep.LogPath(run), /*append=*/true);
+  options.stderr_to = Redirect::ToStdout();
+  options.death_signal = SIGTERM;
+  options.lock_path = sweep.LockPath(run);
+  Child child = Start(args, options);
+  if (child.start_errno() == EWOULDBLOCK) {
+    std::ofstream(sweep.LogPath(run), std::ios::app)
+        << "robofleet sweep: " << run.id << " is already running elsewhere\n";
+  } else if (!child.started()) {
+    // the log itself may be what failed: say it here too
+    std::fprintf(stderr, "robofleet: %s: %s\n", run.id.c_str(), child.start_error().c_str());
+    std::ofstream(sweep.LogPath(run), std::ios::app)
+        << "robofleet sweep: " << child.start_error() << "\n";
   }
-  const int held = open(lock.c_str(), O_RDWR | O_CREAT, 0644);
-  if (held < 0 || flock(held, LOCK_EX | LOCK_NB) != 0) {
-    std::fprintf(stderr, "robofleet sweep: %s is already running elsewhere\n", run.id.c_str());
-    _exit(75);
-  }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  execv(argv[0], argv.data());
-  std::perror("robofleet sweep: exec");
-  _exit(127);
-}
-
-int ExitCode(int wait_status) {
-  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
-  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
-  return 1;
+  return child.Release();
 }
 
 int RunLocally(const Sweep& sweep, int parallel) {
@@ -405,7 +380,7 @@ int RunLocally(const Sweep& sweep, int parallel) {
   std::fflush(stdout);
 
   InstallStopHandlers();
-  const std::string exe = ThisBinary();
+  const std::string exe = SelfExe();
   struct Active {
     size_t index;
     Clock::time_point start;
@@ -418,7 +393,9 @@ int RunLocally(const Sweep& sweep, int parallel) {
       // each run stops cleanly; none is marked, so the next sweep reruns them
       stopping = true;
       todo.clear();
-      for (const auto& [pid, run] : active) kill(pid, SIGTERM);
+      std::vector<pid_t> pids;
+      for (const auto& [pid, run] : active) pids.push_back(pid);
+      ForwardSignal(pids, SIGTERM);
     }
     while (!stopping && static_cast<int>(active.size()) < parallel && !todo.empty()) {
       const size_t i = todo.front();
@@ -428,12 +405,13 @@ int RunLocally(const Sweep& sweep, int parallel) {
                   JoinOverrides(sweep.plan.Overrides(i)).c_str());
       std::fflush(stdout);
     }
-    int wait_status = 0;
-    const pid_t pid = waitpid(-1, &wait_status, WNOHANG);
-    if (pid <= 0 || !active.count(pid)) {
+    const std::optional<ExitedChild> exited = ReapAnyChild();
+    if (!exited || !active.count(exited->pid)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       continue;
     }
+    const pid_t pid = exited->pid;
+    const int wait_status = exited->status;
     const Active finished = active[pid];
     active.erase(pid);
     const SweepRun& run = sweep.plan.runs[finished.index];
@@ -471,36 +449,20 @@ int RunLocally(const Sweep& sweep, int parallel) {
 
 // ---- SLURM backend ----
 
-// Runs a program and returns its exit status (-1 when it could not start),
-// with its standard output in *out.
+// Runs a SLURM client tool (looked up in PATH) and returns its exit status,
+// -1 when it could not start or was killed, with its standard output in *out.
 int Capture(const std::vector<std::string>& args, std::string* out) {
-  int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return -1;
-  const pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    dup2(pipe_fds[1], 1);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    _exit(127);
-  }
-  close(pipe_fds[1]);
-  out->clear();
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(pipe_fds[0], buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
-    if (n > 0) out->append(buf, static_cast<size_t>(n));
-  }
-  close(pipe_fds[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) == 127) return -1;
-  return WEXITSTATUS(status);
+  SpawnOptions options;
+  options.search_path = true;
+  const RunResult result = RunAndCapture(args, options);
+  *out = result.output;
+  if (!result.started() || !WIFEXITED(result.status)) return -1;
+  return WEXITSTATUS(result.status);
 }
 
+// The one place a string is quoted for a shell: the job array script is a
+// bash script by nature (SLURM runs it), so the values written into it are
+// quoted here. Nothing on this machine runs through a shell.
 std::string ShellQuote(const std::string& text) {
   std::string quoted = "'";
   for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -622,7 +584,7 @@ int SubmitToSlurm(const Sweep& sweep, SlurmOptions options) {
     return 0;
   }
   const std::string script = sweep.dir + "/sweep.sbatch";
-  WriteAtomically(script, SbatchScript(sweep, todo, options, ThisBinary()));
+  WriteAtomically(script, SbatchScript(sweep, todo, options, SelfExe()));
   std::string out;
   const int status = Capture({"sbatch", "--parsable", script}, &out);
   if (status != 0) {

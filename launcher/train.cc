@@ -2,14 +2,10 @@
 // learner and the actors as children of this same binary, supervise them.
 // Also the `learner` and `actor` entry points those children run.
 #include <cxxopts.hpp>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -17,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -49,43 +46,16 @@ std::string UtcTimestamp() {
   return buf;
 }
 
-// Runs a helper program to completion with its output discarded; returns
-// its exit status, or -1 when it could not be started.
-int RunQuietly(const std::vector<std::string>& args) {
-  pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(null, 2);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 // Draws RUN_DIR/curves.png with scripts/plot_runs.py; a missing Python or
 // matplotlib costs the picture, never the run.
 void PlotCurves(const std::string& run_dir) {
   const std::string script = std::string(ROBOFLEET_SOURCE_DIR) + "/scripts/plot_runs.py";
   const std::string out = run_dir + "/curves.png";
   for (const char* python : {"python3", "/usr/bin/python3"}) {
-    if (RunQuietly({python, script, run_dir, "-o", out}) == 0) return;
+    if (RunQuietly({python, script, run_dir, "-o", out}).exit_code() == 0) return;
   }
   std::fprintf(stderr, "robofleet: no curves.png (needs python3 with matplotlib: "
                        "apt-get install python3-matplotlib)\n");
-}
-
-std::string DescribeStatus(int status) {
-  if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return std::string("signal ") + strsignal(WTERMSIG(status));
-  return "status " + std::to_string(status);
 }
 
 // Socket files live in the run directory unless its path is too long for
@@ -392,7 +362,9 @@ int TrainCommand(int argc, char** argv) {
     for (int r = 0; r < ranks; ++r) learners[spawn_learner(r, from_checkpoint)] = r;
   };
   auto signal_learners = [&](int sig) {
-    for (const auto& [pid, rank] : learners) kill(pid, sig);
+    std::vector<pid_t> pids;
+    for (const auto& [pid, rank] : learners) pids.push_back(pid);
+    ForwardSignal(pids, sig);
   };
   spawn_learners(resume);
   struct LiveActor {
@@ -426,8 +398,9 @@ int TrainCommand(int argc, char** argv) {
       pending.erase(pending.begin());
       actors[spawn_actor(index)] = {index, Clock::now()};
     }
-    int status = 0;
-    pid_t pid = waitpid(-1, &status, WNOHANG);
+    const std::optional<ExitedChild> exited = ReapAnyChild();
+    const pid_t pid = exited ? exited->pid : -1;
+    const int status = exited ? exited->status : 0;
     if (pid > 0 && learners.count(pid)) {
       const int rank = learners[pid];
       learners.erase(pid);
@@ -504,8 +477,8 @@ int TrainCommand(int argc, char** argv) {
     PlotCurves(run_dir);
     if (config.train.record_video) {
       const std::string video = run_dir + "/final.mp4";
-      if (RunQuietly({exe, "eval", run_dir + "/policy.pt", "--episodes", "1", "--video", video}) ==
-          0) {
+      if (RunQuietly({exe, "eval", run_dir + "/policy.pt", "--episodes", "1", "--video", video})
+              .exit_code() == 0) {
         std::printf("robofleet: video of the final policy at %s\n", video.c_str());
       } else {
         std::fprintf(stderr, "robofleet: could not record %s; try robofleet eval %s/policy.pt "

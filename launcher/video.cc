@@ -4,8 +4,10 @@
 #include <EGL/eglext.h>
 
 #include <algorithm>
-#include <cstdlib>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <string_view>
 
 #include "core/config.h"
 
@@ -92,22 +94,29 @@ VideoRecorder::VideoRecorder(const mjModel* model, const VideoOptions& options)
     camera_.azimuth = 90.0;
   }
 
-  // ffmpeg reads raw frames from a pipe; OpenGL rows run bottom-up, hence vflip
-  char command[512];
-  std::snprintf(command, sizeof(command),
-                "ffmpeg -loglevel error -y -f rawvideo -pix_fmt rgb24 -s %dx%d -r %.6f -i - "
-                "-vf vflip -pix_fmt yuv420p -c:v libx264 '%s'",
-                options.width, options.height, options.fps, options.path.c_str());
-  if (std::system("command -v ffmpeg >/dev/null 2>&1") != 0) {
+  // ffmpeg reads raw frames from a pipe; OpenGL rows run bottom-up, hence vflip.
+  // The output is given as file:PATH, so that no path (one starting with
+  // '-', or with a ':' that would read as a protocol) is taken for anything else.
+  char fps[32];
+  std::snprintf(fps, sizeof(fps), "%.6f", options.fps);
+  SpawnOptions spawn;
+  spawn.search_path = true;
+  spawn.stdin_from = Redirect::Pipe();
+  ffmpeg_ = Start({"ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                   "-s", std::to_string(options.width) + "x" + std::to_string(options.height),
+                   "-r", fps, "-i", "-", "-vf", "vflip", "-pix_fmt", "yuv420p", "-c:v", "libx264",
+                   "file:" + options.path},
+                  spawn);
+  if (ffmpeg_.start_errno() == ENOENT) {
     throw UserError("ffmpeg is not installed; apt-get install ffmpeg");
   }
-  ffmpeg_ = popen(command, "w");
-  if (ffmpeg_ == nullptr) throw UserError("cannot start ffmpeg");
+  if (!ffmpeg_.started()) throw UserError(ffmpeg_.start_error());
   rgb_.resize(static_cast<size_t>(options.width) * options.height * 3);
 }
 
 VideoRecorder::~VideoRecorder() {
-  if (ffmpeg_ != nullptr) pclose(ffmpeg_);
+  // end of input: ffmpeg closes what it has written
+  if (ffmpeg_.pid() > 0) ffmpeg_.Wait();
   mjr_freeContext(&context_);
   mjv_freeScene(&scene_);
   if (model_ != nullptr) mj_deleteModel(model_);
@@ -120,14 +129,17 @@ void VideoRecorder::AddFrame(const mjData* data) {
   const mjrRect viewport = {0, 0, options_.width, options_.height};
   mjr_render(viewport, &scene_, &context_);
   mjr_readPixels(rgb_.data(), nullptr, viewport, &context_);
-  std::fwrite(rgb_.data(), 1, rgb_.size(), ffmpeg_);
+  const std::string_view frame(reinterpret_cast<const char*>(rgb_.data()), rgb_.size());
+  if (!ffmpeg_lost_ && !ffmpeg_.WriteStdin(frame)) ffmpeg_lost_ = true;
   ++frames_;
 }
 
 int VideoRecorder::Finish() {
-  int status = pclose(ffmpeg_);
-  ffmpeg_ = nullptr;
-  if (status != 0) throw UserError("ffmpeg failed to write " + options_.path);
+  const int status = ffmpeg_.Wait();
+  if (ffmpeg_lost_ || status != 0) {
+    throw UserError("ffmpeg failed to write " + options_.path + " (" + DescribeStatus(status) +
+                    "); its message is above");
+  }
   return frames_;
 }
 

@@ -9,10 +9,11 @@
 
 #include <mujoco/mujoco.h>
 
-#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "launcher/process.h"
 
 namespace robofleet::launcher {
 
@@ -50,7 +51,8 @@ class VideoRecorder {
   mjvOption option_;
   mjrContext context_;
   std::vector<unsigned char> rgb_;
-  std::FILE* ffmpeg_ = nullptr;
+  Child ffmpeg_;  // reads raw frames on its stdin pipe
+  bool ffmpeg_lost_ = false;  // a frame could not be written: ffmpeg has gone
   int frames_ = 0;
 };
 

@@ -1,7 +1,5 @@
 #include "learner/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -10,19 +8,12 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "core/atomic_file.h"
 #include "core/config.h"
 #include "core/crc32c.h"
 
 namespace robofleet::learner {
 namespace {
-
-void FsyncPath(const std::string& path, bool directory) {
-  int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-  if (fd < 0) throw std::runtime_error("cannot open " + path + " to fsync");
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) throw std::runtime_error("fsync failed on " + path);
-}
 
 // Size and CRC-32C of a whole file; false when it cannot be read.
 bool FileChecksum(const std::string& path, uint64_t* bytes, uint32_t* crc) {
@@ -66,22 +57,14 @@ std::string CheckpointPath(const std::string& dir, int64_t update) {
 
 }  // namespace
 
+// Both are core/atomic_file.h's, kept under these names for the learner's
+// other writers (replay buffer, export).
 void CommitFile(const std::string& tmp, const std::string& path) {
-  FsyncPath(tmp, false);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    throw std::runtime_error("cannot rename " + tmp + " to " + path);
-  }
-  FsyncPath(std::filesystem::absolute(path).parent_path().string(), true);
+  robofleet::CommitAtomically(tmp, path);
 }
 
 void WriteFileAtomically(const std::string& path, const std::string& contents) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << contents;
-    if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
-  }
-  CommitFile(tmp, path);
+  robofleet::WriteFileAtomically(path, contents);
 }
 
 std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
@@ -125,8 +108,7 @@ std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
 
   // the archive, then its manifest: a checkpoint exists once both are durable
   const std::string path = CheckpointPath(dir, counters.updates);
-  archive.save_to(path + ".tmp");
-  CommitFile(path + ".tmp", path);
+  robofleet::WriteAtomically(path, [&archive](const std::string& tmp) { archive.save_to(tmp); });
   uint64_t bytes = 0;
   uint32_t crc = 0;
   if (!FileChecksum(path, &bytes, &crc)) throw std::runtime_error("cannot read back " + path);
