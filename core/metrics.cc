@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "core/atomic_file.h"
 #include "core/check.h"
 #include "core/config.h"
 
@@ -62,10 +63,14 @@ std::unique_ptr<CsvWriter> CsvWriter::Resume(const std::string& path,
     if (!line.empty() && std::strtod(line.c_str(), nullptr) <= last_kept) kept += line + "\n";
   }
   in.close();
-  std::FILE* file = std::fopen(path.c_str(), "w");
-  if (file == nullptr) throw UserError(path + ": cannot rewrite the metrics file");
-  std::fputs(kept.c_str(), file);
-  std::fflush(file);
+  // a crash while trimming leaves the old file whole, never a cut one
+  try {
+    WriteFileAtomically(path, kept);
+  } catch (const std::runtime_error& e) {
+    throw UserError(path + ": cannot rewrite the metrics file (" + e.what() + ")");
+  }
+  std::FILE* file = std::fopen(path.c_str(), "a");
+  if (file == nullptr) throw UserError(path + ": cannot reopen the metrics file");
   return std::unique_ptr<CsvWriter>(new CsvWriter(file, std::move(columns)));
 }
 

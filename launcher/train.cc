@@ -338,24 +338,24 @@ int TrainCommand(int argc, char** argv) {
   InstallStopHandlers();
   const std::string exe = SelfExe();
   auto spawn_learner = [&](int rank, bool from_checkpoint) {
-    std::vector<std::string> args = {exe, "learner", "--run-dir", run_dir};
-    AppendEndpointArgs(sockets.learner[rank], &args);
+    std::vector<std::string> child_argv = {exe, "learner", "--run-dir", run_dir};
+    AppendEndpointArgs(sockets.learner[rank], &child_argv);
     if (world > 1) {
-      args.insert(args.end(), {"--rank", std::to_string(first_rank + rank), "--world-size",
+      child_argv.insert(child_argv.end(), {"--rank", std::to_string(first_rank + rank), "--world-size",
                                std::to_string(world), "--master", master});
     }
-    if (from_checkpoint) args.push_back("--resume");
-    return Spawn(args);
+    if (from_checkpoint) child_argv.push_back("--resume");
+    return Spawn(child_argv);
   };
   auto spawn_actor = [&](int i) {
     // actors of every node have their own index (and so their own seeds)
-    std::vector<std::string> args = {exe, "actor", "--run-dir", run_dir, "--index",
+    std::vector<std::string> child_argv = {exe, "actor", "--run-dir", run_dir, "--index",
                                      std::to_string(node_rank * config.actors.count + i)};
     // actor i feeds this node's rank i mod ranks; everyone's weights come from rank 0
     Endpoints endpoints = sockets.actors[i % ranks];
     endpoints.weights = node_rank == 0 ? sockets.actors[0].weights : remote_weights;
-    AppendEndpointArgs(endpoints, &args);
-    return Spawn(args);
+    AppendEndpointArgs(endpoints, &child_argv);
+    return Spawn(child_argv);
   };
   std::map<pid_t, int> learners;  // pid -> rank
   auto spawn_learners = [&](bool from_checkpoint) {

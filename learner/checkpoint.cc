@@ -57,16 +57,6 @@ std::string CheckpointPath(const std::string& dir, int64_t update) {
 
 }  // namespace
 
-// Both are core/atomic_file.h's, kept under these names for the learner's
-// other writers (replay buffer, export).
-void CommitFile(const std::string& tmp, const std::string& path) {
-  robofleet::CommitAtomically(tmp, path);
-}
-
-void WriteFileAtomically(const std::string& path, const std::string& contents) {
-  robofleet::WriteFileAtomically(path, contents);
-}
-
 std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
                            torch::optim::Optimizer& optimizer,
                            const RunningNormalizer& normalizer, const TrainingCounters& counters,

@@ -65,12 +65,6 @@ std::string LatestCheckpoint(const std::string& dir,
 // True when `path` exists and matches its manifest's size and checksum.
 bool VerifyCheckpoint(const std::string& path, std::string* problem = nullptr);
 
-// Writes `contents` to `path` atomically (temp file, fsync, rename, fsync dir).
-void WriteFileAtomically(const std::string& path, const std::string& contents);
-
-// Makes the finished file `tmp` durable and renames it over `path`.
-void CommitFile(const std::string& tmp, const std::string& path);
-
 }  // namespace robofleet::learner
 
 #endif  // ROBOFLEET_LEARNER_CHECKPOINT_H_

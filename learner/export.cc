@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <limits>
 
+#include "core/atomic_file.h"
 #include "core/check.h"
 #include "learner/checkpoint.h"
 
@@ -223,9 +224,7 @@ void ExportPolicy(ActorCritic& policy, const RunningNormalizer& normalizer,
   torch::jit::Module module =
       BuildPolicyModule(policy, normalizer, metadata.act_low, metadata.act_high);
   torch::jit::ExtraFilesMap extra{{"metadata.json", MetadataJson(policy, metadata)}};
-  const std::string tmp = path + ".tmp";
-  module.save(tmp, extra);
-  CommitFile(tmp, path);
+  WriteAtomically(path, [&](const std::string& tmp) { module.save(tmp, extra); });
 }
 
 }  // namespace robofleet::learner

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "core/atomic_file.h"
 #include "core/check.h"
 #include "learner/checkpoint.h"
 #include "learner/learner.h"
@@ -94,8 +95,7 @@ void ReplayBuffer::Save(const std::string& path, int64_t update) const {
   archive.write("next_obs", next_obs_.narrow(0, 0, size_));
   archive.write("terminated", terminated_.narrow(0, 0, size_));
   archive.write("state", torch::tensor({capacity_, size_, next_, update}, torch::kInt64));
-  archive.save_to(path + ".tmp");
-  CommitFile(path + ".tmp", path);
+  WriteAtomically(path, [&](const std::string& tmp) { archive.save_to(tmp); });
 }
 
 bool ReplayBuffer::Load(const std::string& path, int64_t update, std::string* problem) {
