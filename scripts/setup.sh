@@ -22,6 +22,7 @@ packages=(
   ffmpeg libegl-dev libegl-mesa0 libgl1-mesa-dri  # offscreen video without a display
   slurm-wlm munge              # robofleet sweep --backend slurm, and its tests (scripts/ci/start_slurm.sh)
   clang libclang-rt-14-dev     # the wire decoder's libFuzzer target
+  clang-format                 # the format check (scripts/ci/check_format.sh)
 )
 
 missing=()
@@ -40,7 +41,11 @@ if [[ -e "$openblas" ]]; then
   update-alternatives --set "libblas.so.3-${arch_triplet}" "$openblas" >/dev/null
 fi
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
+# CI builds with warnings as errors; elsewhere a newer compiler's new warnings
+# stay warnings
+werror=OFF
+if [[ "${CI:-}" == true ]]; then werror=ON; fi
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DROBOFLEET_WERROR=$werror
 cmake --build build -j2
 
 # Python tools the tests use, in a venv that also sees Debian's torch and matplotlib
