@@ -1,51 +1,103 @@
-#include "algorithms/algorithm.h"
+#include "algorithms/registry.h"
+
+#include <algorithm>
+#include <iterator>
+
 #include "algorithms/appo.h"
 #include "algorithms/ppo.h"
 #include "algorithms/sac.h"
-#include "core/check.h"
 
 namespace robofleet::algorithms {
+namespace {
 
-void Algorithm::SetLearningRate(double lr) {
-  for (auto& group : optimizer().param_groups()) group.options().set_lr(lr);
+template <class A>
+std::unique_ptr<OnPolicyAlgorithm> MakeOnPolicy(const AlgorithmConfig& config, ActorCritic policy) {
+  return std::make_unique<A>(config, policy);
 }
 
-UpdateStats Algorithm::Update(const RolloutBatch&, const GradientHook&) {
-  ROBOFLEET_CHECK(false && "Update is for on-policy algorithms; off_policy() ones use Step");
-  return {};
+template <class A>
+std::unique_ptr<OffPolicyAlgorithm> MakeOffPolicy(const AlgorithmConfig& config,
+                                                  ActorCritic policy) {
+  return std::make_unique<A>(config, policy);
 }
 
-Targets Algorithm::ComputeTargets(const Trajectory&) {
-  ROBOFLEET_CHECK(false && "ComputeTargets is for on-policy algorithms");
-  return {};
+// A row of each kind: the factory field the class fits, the other null.
+template <class A>
+constexpr AlgorithmEntry OnPolicy(const char* name) {
+  return {name, &MakeOnPolicy<A>, nullptr};
+}
+template <class A>
+constexpr AlgorithmEntry OffPolicy(const char* name) {
+  return {name, nullptr, &MakeOffPolicy<A>};
 }
 
-UpdateStats Algorithm::Step(const TransitionBatch&, const GradientHook&) {
-  ROBOFLEET_CHECK(false && "Step is for off_policy() algorithms; on-policy ones use Update");
-  return {};
+// one line per algorithm; the first is algorithm.name's default
+constexpr AlgorithmEntry kAlgorithms[] = {
+    OnPolicy<Ppo>("ppo"),
+    OnPolicy<Appo>("appo"),
+    OffPolicy<Sac>("sac"),
+};
+
+std::string Join(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) out += (i > 0 ? ", " : "") + names[i];
+  return out;
 }
 
-double Algorithm::LearningRate() { return optimizer().param_groups()[0].options().get_lr(); }
-
-double ScheduledLearningRate(const AlgorithmConfig& config, double progress, double current) {
-  if (config.lr_schedule == "linear") {
-    return config.learning_rate * std::max(0.0, 1.0 - progress);
+// "ppo, appo": the names of one kind, for errors.
+std::string NamesOfKind(bool off_policy) {
+  std::vector<std::string> names;
+  for (const AlgorithmEntry& entry : kAlgorithms) {
+    if (entry.off_policy() == off_policy) names.emplace_back(entry.name);
   }
-  if (config.lr_schedule == "adaptive") return current;
-  return config.learning_rate;
+  return Join(names);
 }
 
-std::vector<std::string> AlgorithmNames() { return {"ppo", "appo", "sac"}; }
+}  // namespace
 
-std::unique_ptr<Algorithm> CreateAlgorithm(const AlgorithmConfig& config, ActorCritic policy) {
-  // one line per algorithm
-  if (config.name == "ppo") return std::make_unique<Ppo>(config, policy);
-  if (config.name == "appo") return std::make_unique<Appo>(config, policy);
-  if (config.name == "sac") return std::make_unique<Sac>(config, policy);
+std::vector<std::string> AlgorithmNames() {
+  std::vector<std::string> names;
+  for (const AlgorithmEntry& entry : kAlgorithms) names.emplace_back(entry.name);
+  return names;
+}
 
-  std::string names;
-  for (const auto& n : AlgorithmNames()) names += (names.empty() ? "" : ", ") + n;
-  throw UserError("unknown algorithm '" + config.name + "'; available: " + names);
+const AlgorithmEntry* FindAlgorithm(const std::string& name) {
+  auto it = std::find_if(std::begin(kAlgorithms), std::end(kAlgorithms),
+                         [&](const AlgorithmEntry& entry) { return name == entry.name; });
+  return it != std::end(kAlgorithms) ? &*it : nullptr;
+}
+
+const AlgorithmEntry& GetAlgorithm(const std::string& name) {
+  if (const AlgorithmEntry* entry = FindAlgorithm(name)) return *entry;
+  // name the valid choices, and the likely intended one
+  const std::vector<std::string> names = AlgorithmNames();
+  std::string message =
+      "config key 'algorithm.name' is '" + name + "'; valid algorithms: " + Join(names);
+  const std::string closest = ClosestName(name, names);
+  if (!closest.empty()) message += " (did you mean '" + closest + "'?)";
+  throw UserError(message);
+}
+
+bool IsOffPolicy(const std::string& name) { return GetAlgorithm(name).off_policy(); }
+
+std::unique_ptr<OnPolicyAlgorithm> CreateOnPolicyAlgorithm(const AlgorithmConfig& config,
+                                                           ActorCritic policy) {
+  const AlgorithmEntry& entry = GetAlgorithm(config.name);
+  if (entry.make_on_policy == nullptr) {
+    throw UserError("algorithm '" + config.name + "' is off-policy, and this needs an "
+                    "on-policy one: " + NamesOfKind(false));
+  }
+  return entry.make_on_policy(config, policy);
+}
+
+std::unique_ptr<OffPolicyAlgorithm> CreateOffPolicyAlgorithm(const AlgorithmConfig& config,
+                                                             ActorCritic policy) {
+  const AlgorithmEntry& entry = GetAlgorithm(config.name);
+  if (entry.make_off_policy == nullptr) {
+    throw UserError("algorithm '" + config.name + "' is on-policy, and this needs an "
+                    "off-policy one: " + NamesOfKind(true));
+  }
+  return entry.make_off_policy(config, policy);
 }
 
 }  // namespace robofleet::algorithms

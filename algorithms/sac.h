@@ -64,13 +64,12 @@ class TwinCriticImpl : public torch::nn::Module {
 };
 TORCH_MODULE(TwinCritic);
 
-class Sac : public Algorithm {
+class Sac : public OffPolicyAlgorithm {
  public:
   // `policy` must squash (policy.tanh_squash); the critics take its hidden
   // widths and activation.
   Sac(const AlgorithmConfig& config, ActorCritic policy);
 
-  bool off_policy() const override { return true; }
   UpdateStats Step(const TransitionBatch& batch, const GradientHook& hook) override;
   std::vector<torch::Tensor> parameters() override;
   void SaveState(torch::serialize::OutputArchive& archive) override;

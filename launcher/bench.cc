@@ -12,7 +12,7 @@
 #include <sstream>
 #include <thread>
 
-#include "algorithms/algorithm.h"
+#include "algorithms/registry.h"
 #include "core/policy.h"
 #include "learner/communicator.h"
 #include "learner/device.h"
@@ -215,7 +215,7 @@ RanksTiming TimeRanks(int W, const LearnerConfig& learner, const PolicyConfig& p
                            static_cast<int>(data.actions.size(1)), policy_config);
         policy->to(device);
         LoadFlatParameters(*policy, initial.data_ptr<float>(), initial.numel());
-        auto algorithm = algorithms::CreateAlgorithm(config, policy);
+        auto algorithm = algorithms::CreateOnPolicyAlgorithm(config, policy);
         algorithms::RolloutBatch mine;
         mine.obs = data.obs.narrow(0, rank * share, share).to(device);
         mine.actions = data.actions.narrow(0, rank * share, share).to(device);
@@ -323,7 +323,7 @@ int BenchLearner(int argc, char** argv) {
   ActorCritic policy(D, A, policy_config);
   const torch::Tensor initial = FlattenParameters(*policy).clone();
   policy->to(device);
-  auto algorithm = algorithms::CreateAlgorithm(algo_config, policy);
+  auto algorithm = algorithms::CreateOnPolicyAlgorithm(algo_config, policy);
 
   algorithms::RolloutBatch data;
   const torch::TensorOptions on_device = torch::TensorOptions().device(device);
@@ -491,7 +491,7 @@ int BenchSac(int argc, char** argv) {
   algo_config.sac_batch_size = batch;
   SeedTorch(1);
   ActorCritic policy(D, A, policy_config);
-  auto algorithm = algorithms::CreateAlgorithm(algo_config, policy);
+  auto algorithm = algorithms::CreateOffPolicyAlgorithm(algo_config, policy);
 
   // random transitions, observations off-centre so that normalising them is real work
   learner::ReplayBuffer replay(replay_size, D, A);

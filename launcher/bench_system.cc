@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "actors/rollout_times.h"
-#include "algorithms/algorithm.h"
+#include "algorithms/registry.h"
 #include "core/signals.h"
 #include "core/transport.h"
 #include "core/wire.h"
@@ -137,8 +137,8 @@ double TimeUpdate(const ExperimentConfig& config, const learner::TaskInfo& task,
   torch::set_num_threads(config.learner.threads);
   SeedTorch(config.seed);
   ActorCritic policy(task.obs_dim, task.act_dim, config.policy, task.privileged_dim);
-  std::unique_ptr<algorithms::Algorithm> algorithm =
-      algorithms::CreateAlgorithm(config.algorithm, policy);
+  std::unique_ptr<algorithms::OnPolicyAlgorithm> algorithm =
+      algorithms::CreateOnPolicyAlgorithm(config.algorithm, policy);
   algorithms::RolloutBatch data;
   data.obs = torch::randn({batch, task.obs_dim});
   data.actions = torch::randn({batch, task.act_dim});
@@ -484,7 +484,7 @@ int BenchSystem(int argc, char** argv) {
   } else {
     ApplyOverrides(config, overrides);
   }
-  if (learner_kind == "ppo" && config.algorithm.off_policy()) {
+  if (learner_kind == "ppo" && algorithms::IsOffPolicy(config.algorithm.name)) {
     throw UserError("--learner ppo times on-policy updates, and algorithm.name is " +
                     config.algorithm.name + "; use --learner null, or a ppo experiment");
   }

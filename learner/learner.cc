@@ -13,6 +13,7 @@
 #include <thread>
 #include <optional>
 
+#include "algorithms/registry.h"
 #include "core/check.h"
 #include "core/metrics.h"
 #include "core/security.h"
@@ -135,7 +136,7 @@ torch::Tensor NormalizeObs(const torch::Tensor& raw, const RunningNormalizer& no
 
 algorithms::RolloutBatch BuildRolloutBatch(const FragmentBatcher& batch, ActorCritic& policy,
                                            const RunningNormalizer& normalizer,
-                                           algorithms::Algorithm& algorithm) {
+                                           algorithms::OnPolicyAlgorithm& algorithm) {
   ROBOFLEET_CHECK(batch.full());
   const int64_t T = batch.T(), B = batch.B();
   const int64_t D = batch.obs().size(2), A = batch.actions().size(2);
@@ -179,7 +180,7 @@ algorithms::RolloutBatch BuildRolloutBatch(const FragmentBatcher& batch, ActorCr
 }
 
 int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
-  if (config.algorithm.off_policy()) return RunOffPolicyLearner(config, options);
+  if (algorithms::IsOffPolicy(config.algorithm.name)) return RunOffPolicyLearner(config, options);
   const TaskInfo& task = options.task;
   const int T = config.actors.rollout_length, K = config.actors.envs_per_actor;
   const int64_t steps_per_fragment = static_cast<int64_t>(T) * K;
@@ -200,8 +201,8 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
   // the critic's return statistics span every rank's batch
   if (comm) MergeValueStatistics(*comm, policy);
   RunningNormalizer normalizer(task.obs_dim, config.normalizer.clip, config.normalizer.enabled);
-  std::unique_ptr<algorithms::Algorithm> algorithm =
-      algorithms::CreateAlgorithm(config.algorithm, policy);
+  std::unique_ptr<algorithms::OnPolicyAlgorithm> algorithm =
+      algorithms::CreateOnPolicyAlgorithm(config.algorithm, policy);
   TrainingCounters counters;
 
   const std::string checkpoint_dir = options.run_dir + "/checkpoints";

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "algorithms/registry.h"
+
 namespace robofleet::algorithms {
 namespace {
 
@@ -124,7 +126,7 @@ TEST(AppoTest, ManyUpdatesOnStaleRandomDataStayFinite) {
   config.max_policy_lag = 16;
   config.epochs = 2;
   config.minibatches = 4;
-  auto algo = CreateAlgorithm(config, policy);
+  auto algo = CreateOnPolicyAlgorithm(config, policy);
   const int64_t T = 32, B = 8;
   torch::Tensor before = FlattenParameters(*policy).clone();
   for (int i = 0; i < 50; ++i) {
