@@ -23,19 +23,19 @@ std::unique_ptr<OffPolicyAlgorithm> MakeOffPolicy(const AlgorithmConfig& config,
 
 // A row of each kind: the factory field the class fits, the other null.
 template <class A>
-constexpr AlgorithmEntry OnPolicy(const char* name) {
-  return {name, &MakeOnPolicy<A>, nullptr};
+constexpr AlgorithmEntry OnPolicy(const char* name, AlgorithmEntry::Validate validate) {
+  return {name, &MakeOnPolicy<A>, nullptr, validate};
 }
 template <class A>
-constexpr AlgorithmEntry OffPolicy(const char* name) {
-  return {name, nullptr, &MakeOffPolicy<A>};
+constexpr AlgorithmEntry OffPolicy(const char* name, AlgorithmEntry::Validate validate) {
+  return {name, nullptr, &MakeOffPolicy<A>, validate};
 }
 
-// one line per algorithm; the first is algorithm.name's default
+// one line per algorithm: name, class, config check
 constexpr AlgorithmEntry kAlgorithms[] = {
-    OnPolicy<Ppo>("ppo"),
-    OnPolicy<Appo>("appo"),
-    OffPolicy<Sac>("sac"),
+    OnPolicy<Ppo>("ppo", nullptr),
+    OnPolicy<Appo>("appo", &ValidateAppoConfig),
+    OffPolicy<Sac>("sac", &ValidateSacConfig),
 };
 
 std::string Join(const std::vector<std::string>& names) {
@@ -71,14 +71,33 @@ const AlgorithmEntry& GetAlgorithm(const std::string& name) {
   if (const AlgorithmEntry* entry = FindAlgorithm(name)) return *entry;
   // name the valid choices, and the likely intended one
   const std::vector<std::string> names = AlgorithmNames();
-  std::string message =
-      "config key 'algorithm.name' is '" + name + "'; valid algorithms: " + Join(names);
+  std::string problem = "is '" + name + "'; valid algorithms: " + Join(names);
   const std::string closest = ClosestName(name, names);
-  if (!closest.empty()) message += " (did you mean '" + closest + "'?)";
-  throw UserError(message);
+  if (!closest.empty()) problem += " (did you mean '" + closest + "'?)";
+  RejectConfigKey("algorithm.name", problem);
 }
 
 bool IsOffPolicy(const std::string& name) { return GetAlgorithm(name).off_policy(); }
+
+void ValidateAlgorithm(const ExperimentConfig& config) {
+  const std::string& name = config.algorithm.name;
+  const AlgorithmEntry& entry = GetAlgorithm(name);
+  if (entry.validate != nullptr) entry.validate(config);
+  if (!entry.off_policy()) return;
+  // what the off-policy learner loop (learner/off_policy_learner.cc) cannot do yet
+  if (config.train.deterministic) {
+    RejectConfigKey("train.deterministic", "is not supported by " + name + " yet; turn it off");
+  }
+  if (config.learner.receive_during_update) {
+    RejectConfigKey("learner.receive_during_update",
+                    "is not supported by " + name + "; turn it off");
+  }
+  if (config.learner.device != "cpu") {
+    RejectConfigKey("learner.device", "is '" + config.learner.device + "', but " + name +
+                                          "'s learner runs on the cpu only; set "
+                                          "learner.device: cpu");
+  }
+}
 
 std::unique_ptr<OnPolicyAlgorithm> CreateOnPolicyAlgorithm(const AlgorithmConfig& config,
                                                            ActorCritic policy) {

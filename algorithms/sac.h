@@ -98,6 +98,12 @@ class Sac : public OffPolicyAlgorithm {
   torch::optim::Adam alpha_optimizer_;
 };
 
+// What SAC asks of an experiment beyond ExperimentConfig::Validate(), the
+// check of its registry row: a squashing policy (policy.tanh_squash) and a
+// constant learning rate. Throws robofleet::UserError naming the key and the
+// fix.
+void ValidateSacConfig(const ExperimentConfig& config);
+
 }  // namespace robofleet::algorithms
 
 #endif  // ROBOFLEET_ALGORITHMS_SAC_H_

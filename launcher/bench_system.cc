@@ -480,9 +480,10 @@ int BenchSystem(int argc, char** argv) {
   }
   ExperimentConfig config;
   if (args.count("experiment")) {
-    config = LoadExperiment(args["experiment"].as<std::string>(), overrides);
+    config = LoadCheckedExperiment(args["experiment"].as<std::string>(), overrides);
   } else {
     ApplyOverrides(config, overrides);
+    algorithms::ValidateAlgorithm(config);
   }
   if (learner_kind == "ppo" && algorithms::IsOffPolicy(config.algorithm.name)) {
     throw UserError("--learner ppo times on-policy updates, and algorithm.name is " +

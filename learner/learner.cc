@@ -180,6 +180,8 @@ algorithms::RolloutBatch BuildRolloutBatch(const FragmentBatcher& batch, ActorCr
 }
 
 int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
+  // what the algorithm asks of the config, before anything starts
+  algorithms::ValidateAlgorithm(config);
   if (algorithms::IsOffPolicy(config.algorithm.name)) return RunOffPolicyLearner(config, options);
   const TaskInfo& task = options.task;
   const int T = config.actors.rollout_length, K = config.actors.envs_per_actor;

@@ -54,7 +54,8 @@ struct LearnerOptions {
 };
 
 // Runs until train.total_env_steps or a stop request; returns the process
-// exit status (0 on success). Off-policy algorithms (by their row in
+// exit status (0 on success). Throws UserError when the config fails
+// algorithms::ValidateAlgorithm. Off-policy algorithms (by their row in
 // algorithms/registry.h) run the replay loop of off_policy_learner.cc instead
 // of the one above.
 int RunLearner(const ExperimentConfig& config, const LearnerOptions& options);
