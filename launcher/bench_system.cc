@@ -7,10 +7,11 @@
 //                   decodes every fragment into learner tensors
 //                   (FragmentBatcher), then discards it. The ratio to the
 //                   ceiling is what the framework costs.
-//   --learner ppo   a real `robofleet learner` child trains; its SPS comes
-//                   from metrics.csv, and the PPO update's own time, measured
-//                   here afterwards on a batch of the same shape, says what
-//                   bounds it.
+//   --learner ALGO  a real `robofleet learner` child trains ALGO, an
+//                   on-policy algorithm of the registry (algorithm.name is
+//                   set to it); its SPS comes from metrics.csv, and the
+//                   update's own time, measured here afterwards on a batch of
+//                   the same shape, says what bounds it.
 //
 // The actors report where each microsecond of their env steps went
 // (actors/rollout_times.h); peak resident memory comes from /proc (VmHWM).
@@ -423,6 +424,15 @@ class TempDir {
 
 double Mb(int64_t bytes) { return bytes < 0 ? -1.0 : bytes / (1024.0 * 1024.0); }
 
+// "ppo, appo": the registry's on-policy algorithms, which --learner may name.
+std::string OnPolicyNames() {
+  std::string names;
+  for (const std::string& name : algorithms::AlgorithmNames()) {
+    if (!algorithms::IsOffPolicy(name)) names += (names.empty() ? "" : ", ") + name;
+  }
+  return names;
+}
+
 }  // namespace
 
 int BenchSystem(int argc, char** argv) {
@@ -444,7 +454,8 @@ int BenchSystem(int argc, char** argv) {
        cxxopts::value<double>()->default_value("10"))
       ("warmup", "seconds of steady running before the measurement starts",
        cxxopts::value<double>()->default_value("2"))
-      ("learner", "null: this process receives, decodes and discards; ppo: a real learner trains",
+      ("learner", "null: this process receives, decodes and discards; or an on-policy "
+       "algorithm (" + OnPolicyNames() + "): a real learner trains it",
        cxxopts::value<std::string>()->default_value("null"))
       ("set", "experiment key=value, repeatable (e.g. policy.hidden=[256,256])",
        cxxopts::value<std::string>())
@@ -458,8 +469,13 @@ int BenchSystem(int argc, char** argv) {
   const std::string learner_kind = args["learner"].as<std::string>();
   if (!(seconds > 0)) throw UserError("--seconds must be > 0, e.g. --seconds 10");
   if (!(warmup_s >= 0)) throw UserError("--warmup must be >= 0, e.g. --warmup 2");
-  if (learner_kind != "null" && learner_kind != "ppo") {
-    throw UserError("--learner " + learner_kind + ": expected null or ppo");
+  const bool real_learner = learner_kind != "null";
+  if (real_learner) {
+    const algorithms::AlgorithmEntry* entry = algorithms::FindAlgorithm(learner_kind);
+    if (entry == nullptr || entry->off_policy()) {
+      throw UserError("--learner " + learner_kind + ": expected null or " + OnPolicyNames() +
+                      " (an on-policy algorithm, for a real learner to train)");
+    }
   }
 
   if (args.count("actors") && args["actors"].as<int>() < 1) {
@@ -471,6 +487,7 @@ int BenchSystem(int argc, char** argv) {
   // the flags are overrides on top of the experiment, so they are checked as --set values are
   std::vector<std::string> overrides = SetOverrides(args);
   if (args.count("env")) overrides.push_back("env.id=" + args["env"].as<std::string>());
+  if (real_learner) overrides.push_back("algorithm.name=" + learner_kind);
   if (args.count("actors")) {
     overrides.push_back("actors.count=" + std::to_string(args["actors"].as<int>()));
   }
@@ -484,10 +501,6 @@ int BenchSystem(int argc, char** argv) {
   } else {
     ApplyOverrides(config, overrides);
     algorithms::ValidateAlgorithm(config);
-  }
-  if (learner_kind == "ppo" && algorithms::IsOffPolicy(config.algorithm.name)) {
-    throw UserError("--learner ppo times on-policy updates, and algorithm.name is " +
-                    config.algorithm.name + "; use --learner null, or a ppo experiment");
   }
   // the learner trains until it is stopped
   config.train.total_env_steps = int64_t{1} << 50;
@@ -580,7 +593,7 @@ int BenchSystem(int argc, char** argv) {
                         steps_per_fragment;
   const double learner_capacity = learner_cpu_us > 0 ? 1e6 / learner_cpu_us : 0.0;
   double update_s = 0.0;
-  if (learner_kind == "ppo") {
+  if (real_learner) {
     update_s = TimeUpdate(config, task, batch, std::clamp(seconds / 2, 1.0, 5.0));
   }
   // PPO is close to synchronous (small queues, bounded policy lag): collecting
@@ -614,7 +627,7 @@ int BenchSystem(int argc, char** argv) {
       std::printf(", \"received_fragments\": %lld, \"dropped_fragments\": %lld",
                   static_cast<long long>(side.fragments), static_cast<long long>(side.dropped));
     }
-    if (learner_kind == "ppo") {
+    if (real_learner) {
       std::printf(
           ", \"batch\": %lld, \"epochs\": %d, \"learner_capacity_sps\": %.1f, "
           "\"actors_busy\": %.4f, \"serial_estimate_sps\": %.1f, \"bound\": \"%s\", "
