@@ -301,19 +301,6 @@ TEST(PpoTest, NonFiniteLossSkipsTheStepAndLeavesParametersAlone) {
   EXPECT_TRUE(torch::equal(before, FlattenParameters(*policy)));
 }
 
-TEST(PpoTest, UnknownAlgorithmListsValidNames) {
-  PolicyConfig pc;
-  ActorCritic policy(2, 1, pc);
-  AlgorithmConfig config;
-  config.name = "dqn";
-  try {
-    CreateOnPolicyAlgorithm(config, policy);
-    FAIL() << "no error";
-  } catch (const UserError& e) {
-    EXPECT_NE(std::string(e.what()).find("valid algorithms: ppo"), std::string::npos) << e.what();
-  }
-}
-
 TEST(LearningRateScheduleTest, AdaptiveFollowsTheKlOfEachMinibatch) {
   PolicyConfig pc;
   pc.hidden = {16};
