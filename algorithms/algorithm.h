@@ -36,9 +36,9 @@ struct RolloutBatch {
   torch::Tensor reference_log_probs;
 };
 
-// One batch's steps, time-major [T, B], from which an algorithm makes its
-// advantages and value targets (Algorithm::ComputeTargets), on the policy's
-// device; so are the targets.
+// One batch's steps, time-major [T, B], from which an on-policy algorithm
+// makes its advantages and value targets (OnPolicyAlgorithm::ComputeTargets),
+// on the policy's device; so are the targets.
 struct Trajectory {
   torch::Tensor obs;          // f32 [T, B, D] normalised observations
   torch::Tensor actions;      // f32 [T, B, A] as in RolloutBatch
@@ -100,24 +100,15 @@ struct StepAgreement {
 // ranks call it equally often.
 using GradientHook = std::function<StepAgreement(const StepAgreement& local)>;
 
+// What every algorithm has, whichever way it is trained: its networks'
+// parameters, the optimizer of the policy, its own state for checkpoints and
+// the step size. The learner holds one of the two kinds below; the registry
+// (algorithms/registry.h) makes them.
+//
+// Thread-safety: none; one algorithm is used by one thread at a time.
 class Algorithm {
  public:
   virtual ~Algorithm() = default;
-
-  // One update (all epochs and minibatches) on `batch`. `hook` may be empty.
-  // On-policy algorithms only.
-  virtual UpdateStats Update(const RolloutBatch& batch, const GradientHook& hook);
-
-  // Advantages and value targets of a batch (PPO: GAE; APPO: V-trace).
-  // On-policy algorithms only.
-  virtual Targets ComputeTargets(const Trajectory& trajectory);
-
-  // Off-policy algorithms: trained by Step on replayed transitions, not by
-  // Update on fresh rollouts.
-  virtual bool off_policy() const { return false; }
-  // One gradient step of every network on `batch`; `hook` (may be empty) runs
-  // after each backward pass, as in Update. Off-policy algorithms only.
-  virtual UpdateStats Step(const TransitionBatch& batch, const GradientHook& hook);
 
   // Every tensor whose gradient the hook must average: the policy's
   // parameters, plus the algorithm's own networks.
@@ -136,14 +127,29 @@ class Algorithm {
   double LearningRate();
 };
 
+// Trained on fresh batches of the actors' rollouts, each used for one update
+// and dropped (learner/learner.cc): PPO, APPO.
+class OnPolicyAlgorithm : public Algorithm {
+ public:
+  // Advantages and value targets of a batch (PPO: GAE; APPO: V-trace).
+  virtual Targets ComputeTargets(const Trajectory& trajectory) = 0;
+
+  // One update (all epochs and minibatches) on `batch`. `hook` may be empty.
+  virtual UpdateStats Update(const RolloutBatch& batch, const GradientHook& hook) = 0;
+};
+
+// Trained on transitions replayed from a buffer, by gradient steps at the
+// update-to-data ratio (learner/off_policy_learner.cc): SAC.
+class OffPolicyAlgorithm : public Algorithm {
+ public:
+  // One gradient step of every network on `batch`; `hook` (may be empty) runs
+  // after each backward pass, as in OnPolicyAlgorithm::Update.
+  virtual UpdateStats Step(const TransitionBatch& batch, const GradientHook& hook) = 0;
+};
+
 // The learning rate `config` asks for at `progress` in [0, 1] of the run;
 // for the adaptive schedule, `current` (the algorithm adapts it itself).
 double ScheduledLearningRate(const AlgorithmConfig& config, double progress, double current);
-
-// Creates the algorithm named by config.name for `policy`; unknown names
-// throw UserError listing AlgorithmNames().
-std::unique_ptr<Algorithm> CreateAlgorithm(const AlgorithmConfig& config, ActorCritic policy);
-std::vector<std::string> AlgorithmNames();
 
 // Generalised advantage estimation over [T, B] tensors (float32).
 // values[t] = V(s_t); next_values[t] = value of the state after step t: 0 when

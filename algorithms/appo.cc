@@ -40,6 +40,16 @@ Vtrace ComputeVtrace(const torch::Tensor& log_ratios, const torch::Tensor& rewar
   return out;
 }
 
+void ValidateAppoConfig(const ExperimentConfig& config) {
+  const int lag = config.algorithm.max_policy_lag;
+  if (lag < 2) {
+    RejectConfigKey("algorithm.max_policy_lag",
+                    "is " + std::to_string(lag) +
+                        "; appo exists to learn from older fragments: set it to 2 or more (16 "
+                        "is usual)");
+  }
+}
+
 Targets Appo::ComputeTargets(const Trajectory& trajectory) {
   const int64_t T = trajectory.rewards.size(0), B = trajectory.rewards.size(1);
   torch::Tensor log_ratios, log_probs;

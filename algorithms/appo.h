@@ -26,6 +26,11 @@ class Appo : public Ppo {
   Targets ComputeTargets(const Trajectory& trajectory) override;
 };
 
+// What APPO asks of an experiment beyond ExperimentConfig::Validate(), the
+// check of its registry row: algorithm.max_policy_lag of 2 or more (with 1 it
+// would be PPO). Throws robofleet::UserError naming the key and the fix.
+void ValidateAppoConfig(const ExperimentConfig& config);
+
 }  // namespace robofleet::algorithms
 
 #endif  // ROBOFLEET_ALGORITHMS_APPO_H_

@@ -33,7 +33,7 @@ PpoLossTerms PpoLoss(const torch::Tensor& log_probs, const torch::Tensor& old_lo
 // batch's returns into the policy's return statistics, then trains the
 // critic on normalised returns. With config.target_kl it stops before the
 // step of the first minibatch whose approximate KL exceeds the target.
-class Ppo : public Algorithm {
+class Ppo : public OnPolicyAlgorithm {
  public:
   Ppo(const AlgorithmConfig& config, ActorCritic policy);
 

@@ -82,6 +82,18 @@ std::vector<torch::Tensor> TwinCriticImpl::online_parameters() {
   return params;
 }
 
+void ValidateSacConfig(const ExperimentConfig& config) {
+  const std::string& schedule = config.algorithm.lr_schedule;
+  if (schedule != "constant") {
+    RejectConfigKey("algorithm.lr_schedule", "is '" + schedule + "', but sac supports only "
+                                             "constant; set algorithm.lr_schedule: constant");
+  }
+  if (!config.policy.tanh_squash) {
+    RejectConfigKey("policy.tanh_squash", "is false, but sac trains a squashed Gaussian policy; "
+                                          "set policy.tanh_squash: true");
+  }
+}
+
 Sac::Sac(const AlgorithmConfig& config, ActorCritic policy)
     : config_(config),
       policy_(policy),
@@ -98,7 +110,7 @@ Sac::Sac(const AlgorithmConfig& config, ActorCritic policy)
       alpha_optimizer_(
           std::vector<torch::Tensor>{log_alpha_},
           torch::optim::AdamOptions(Or(config.alpha_learning_rate, config.learning_rate))) {
-  ROBOFLEET_CHECK(policy->config().tanh_squash && "validated by ExperimentConfig");
+  ROBOFLEET_CHECK(policy->config().tanh_squash && "validated by ValidateSacConfig");
 }
 
 std::vector<torch::Tensor> Sac::parameters() {

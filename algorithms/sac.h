@@ -64,13 +64,12 @@ class TwinCriticImpl : public torch::nn::Module {
 };
 TORCH_MODULE(TwinCritic);
 
-class Sac : public Algorithm {
+class Sac : public OffPolicyAlgorithm {
  public:
   // `policy` must squash (policy.tanh_squash); the critics take its hidden
   // widths and activation.
   Sac(const AlgorithmConfig& config, ActorCritic policy);
 
-  bool off_policy() const override { return true; }
   UpdateStats Step(const TransitionBatch& batch, const GradientHook& hook) override;
   std::vector<torch::Tensor> parameters() override;
   void SaveState(torch::serialize::OutputArchive& archive) override;
@@ -98,6 +97,12 @@ class Sac : public Algorithm {
   FlatAdam critic_optimizer_;
   torch::optim::Adam alpha_optimizer_;
 };
+
+// What SAC asks of an experiment beyond ExperimentConfig::Validate(), the
+// check of its registry row: a squashing policy (policy.tanh_squash) and a
+// constant learning rate. Throws robofleet::UserError naming the key and the
+// fix.
+void ValidateSacConfig(const ExperimentConfig& config);
 
 }  // namespace robofleet::algorithms
 

@@ -292,10 +292,14 @@ std::vector<std::string> SplitDots(const std::string& key) {
 }
 
 [[noreturn]] void Reject(const std::string& key, const std::string& problem) {
-  throw UserError("config key '" + key + "' " + problem);
+  RejectConfigKey(key, problem);
 }
 
 }  // namespace
+
+void RejectConfigKey(const std::string& key, const std::string& problem) {
+  throw UserError("config key '" + key + "' " + problem);
+}
 
 std::string ClosestName(const std::string& key, const std::vector<std::string>& candidates) {
   std::string best;
@@ -424,9 +428,6 @@ void PolicyConfig::Validate() const {
 }
 
 void AlgorithmConfig::Validate() const {
-  if (name != "ppo" && name != "appo" && name != "sac") {
-    Reject("algorithm.name", "is '" + name + "'; valid algorithms: ppo, appo, sac");
-  }
   if (!(gamma > 0 && gamma <= 1)) Reject("algorithm.gamma", "must be in (0, 1]");
   if (!(gae_lambda >= 0 && gae_lambda <= 1)) Reject("algorithm.gae_lambda", "must be in [0, 1]");
   if (!(clip_ratio > 0)) Reject("algorithm.clip_ratio", "must be > 0");
@@ -446,11 +447,6 @@ void AlgorithmConfig::Validate() const {
   if (max_policy_lag < 0) Reject("algorithm.max_policy_lag", "must be >= 0");
   if (!(vtrace_rho_clip > 0)) Reject("algorithm.vtrace_rho_clip", "must be > 0 (1 is usual)");
   if (!(vtrace_c_clip > 0)) Reject("algorithm.vtrace_c_clip", "must be > 0 (1 is usual)");
-  if (name == "appo" && max_policy_lag < 2) {
-    Reject("algorithm.max_policy_lag",
-           "is " + std::to_string(max_policy_lag) +
-               "; appo exists to learn from older fragments: set it to 2 or more (16 is usual)");
-  }
   if (replay_capacity <= 0) Reject("algorithm.replay_capacity", "must be >= 1 transition");
   if (!(replay_max_mib > 0)) Reject("algorithm.replay_max_mib", "must be > 0");
   if (sac_batch_size <= 0) Reject("algorithm.sac_batch_size", "must be >= 1");
@@ -466,10 +462,6 @@ void AlgorithmConfig::Validate() const {
     Reject("algorithm.alpha_learning_rate", "must be >= 0 (0 uses learning_rate)");
   }
   if (!(init_alpha > 0)) Reject("algorithm.init_alpha", "must be > 0, e.g. 1");
-  if (name == "sac" && lr_schedule != "constant") {
-    Reject("algorithm.lr_schedule", "is '" + lr_schedule + "', but sac supports only constant; "
-                                    "set algorithm.lr_schedule: constant");
-  }
 }
 
 void NormalizerConfig::Validate() const {
@@ -544,20 +536,6 @@ void ExperimentConfig::Validate() const {
   if (train.deterministic && actors.count != 1) {
     Reject("train.deterministic", "needs actors.count: 1 (one actor fixes the order of the "
                                   "fragments); set actors.count: 1 or turn it off");
-  }
-  if (algorithm.name == "sac" && !policy.tanh_squash) {
-    Reject("policy.tanh_squash", "is false, but sac trains a squashed Gaussian policy; set "
-                                 "policy.tanh_squash: true");
-  }
-  if (algorithm.off_policy() && train.deterministic) {
-    Reject("train.deterministic", "is not supported by sac yet; turn it off");
-  }
-  if (algorithm.off_policy() && learner.receive_during_update) {
-    Reject("learner.receive_during_update", "is not supported by sac; turn it off");
-  }
-  if (algorithm.off_policy() && learner.device != "cpu") {
-    Reject("learner.device", "is '" + learner.device + "', but sac's learner runs on the cpu "
-                             "only; set learner.device: cpu");
   }
   const int64_t batch_steps = static_cast<int64_t>(learner.batch_size);
   if (batch_steps < algorithm.minibatches) {

@@ -24,6 +24,11 @@ class UserError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Throws UserError "config key 'KEY' PROBLEM", the form of every config
+// check's error: the Validate() methods below, and the checks each algorithm
+// adds in its registry row. `problem` says what is wrong and the fix.
+[[noreturn]] void RejectConfigKey(const std::string& key, const std::string& problem);
+
 // Domain randomisation: physical parameters drawn per episode, and noise on
 // what the policy sees and does. Ranges are [low, high] pairs, sampled
 // uniformly per episode from the env's seeded stream (one draw per body, geom,
@@ -199,7 +204,7 @@ struct PolicyConfig {
 
 // The learning algorithm and its hyperparameters.
 struct AlgorithmConfig {
-  std::string name = "ppo";
+  std::string name = "ppo";  // a row of algorithms/registry.cc (its test checks the default)
   double gamma = 0.99;
   double gae_lambda = 0.95;
   double clip_ratio = 0.2;
@@ -234,9 +239,8 @@ struct AlgorithmConfig {
   template <class V>
   void Visit(V& v) {
     v.Field("name", name,
-            "algorithm: ppo; appo (PPO on V-trace targets: fragments up to max_policy_lag "
-            "versions old are corrected, not dropped); sac (off-policy Soft Actor-Critic; "
-            "needs policy.tanh_squash)");
+            "registered algorithm name (unknown names list the valid ones); docs/config.md "
+            "describes each");
     v.Field("gamma", gamma, "discount factor per control step");
     v.Field("gae_lambda", gae_lambda, "GAE lambda (bias/variance trade-off of advantages)");
     v.Field("clip_ratio", clip_ratio, "PPO clipping range epsilon of the probability ratio");
@@ -299,8 +303,9 @@ struct AlgorithmConfig {
     v.Field("target_entropy", target_entropy,
             "sac: entropy the temperature tuning aims at, in nats; 0 uses -act_dim");
   }
-  // Whether `name` is trained from a replay buffer rather than fresh batches.
-  bool off_policy() const { return name == "sac"; }
+  // The checks that hold for every algorithm; what one algorithm asks of the
+  // config is checked by its registry row (algorithms/registry.h), since
+  // core knows no algorithm.
   void Validate() const;
 };
 
@@ -459,7 +464,10 @@ int64_t FragmentsPerBatch(const ExperimentConfig& config, int ranks = 1);
 
 // Reads an experiment file, applies `key=value` overrides (dotted keys, YAML
 // values), validates, and returns the resolved config. Throws UserError with
-// "FILE:LINE: problem; fix" on any bad input.
+// "FILE:LINE: problem; fix" on any bad input. What the algorithm named by
+// algorithm.name asks of the config is not checked here (core knows no
+// algorithm): algorithms::ValidateAlgorithm checks it, and the launcher's
+// commands and the learner run it after loading.
 //
 // A file may start from another: `extends: base.yaml` (a path relative to the
 // including file's folder) reads the base first and lays the file's own keys

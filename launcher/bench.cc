@@ -1,6 +1,7 @@
 // `robofleet bench`: throughput figures on this machine.
 #include <cxxopts.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -9,7 +10,7 @@
 #include <sstream>
 #include <thread>
 
-#include "algorithms/algorithm.h"
+#include "algorithms/registry.h"
 #include "core/policy.h"
 #include "learner/communicator.h"
 #include "learner/device.h"
@@ -185,7 +186,7 @@ RanksTiming TimeRanks(int W, const LearnerConfig& learner, const PolicyConfig& p
                            static_cast<int>(data.actions.size(1)), policy_config);
         policy->to(device);
         LoadFlatParameters(*policy, initial.data_ptr<float>(), initial.numel());
-        auto algorithm = algorithms::CreateAlgorithm(config, policy);
+        auto algorithm = algorithms::CreateOnPolicyAlgorithm(config, policy);
         algorithms::RolloutBatch mine;
         mine.obs = data.obs.narrow(0, rank * share, share).to(device);
         mine.actions = data.actions.narrow(0, rank * share, share).to(device);
@@ -293,7 +294,7 @@ int BenchLearner(int argc, char** argv) {
   ActorCritic policy(D, A, policy_config);
   const torch::Tensor initial = FlattenParameters(*policy).clone();
   policy->to(device);
-  auto algorithm = algorithms::CreateAlgorithm(algo_config, policy);
+  auto algorithm = algorithms::CreateOnPolicyAlgorithm(algo_config, policy);
 
   algorithms::RolloutBatch data;
   const torch::TensorOptions on_device = torch::TensorOptions().device(device);
@@ -412,12 +413,13 @@ MlpWeights CountMlpWeights(int in, const std::vector<int>& hidden, int out) {
   return w;
 }
 
-// SAC gradient steps/s: each step samples the replay buffer and trains the
-// twin critics, the actor and the temperature, then moves the targets, as
-// the off-policy learner does.
-int BenchSac(int argc, char** argv) {
-  cxxopts::Options options("robofleet bench sac",
-                           "SAC gradient-step throughput (ReLU actor and twin critics, Adam, "
+// Gradient steps/s of off-policy algorithm `name` (robofleet bench NAME):
+// each step samples the replay buffer and trains every network, as the
+// off-policy learner does (SAC: the twin critics, the actor and the
+// temperature, then the targets move). The flop count assumes SAC's networks.
+int BenchOffPolicy(const std::string& name, int argc, char** argv) {
+  cxxopts::Options options("robofleet bench " + name,
+                           name + " gradient-step throughput (ReLU actor and twin critics, Adam, "
                            "Polyak targets) on samples of a replay buffer of random transitions.");
   options.add_options()
       ("obs-dim", "observation size", cxxopts::value<int>()->default_value("17"))
@@ -429,8 +431,8 @@ int BenchSac(int argc, char** argv) {
       ("steps", "gradient steps per timed round", cxxopts::value<int>()->default_value("50"))
       ("threads", "intra-op threads", cxxopts::value<int>()->default_value("0"))
       ("seconds", "minimum timed seconds", cxxopts::value<double>()->default_value("3"))
-      ("python", "also time bench/sac_update.py, the same step in PyTorch, with this "
-                 "interpreter, one of its rounds after each of ours (one thread unless "
+      ("python", "also time bench/" + name + "_update.py, the same step in PyTorch, with "
+                 "this interpreter, one of its rounds after each of ours (one thread unless "
                  "--threads)",
        cxxopts::value<std::string>()->implicit_value("/usr/bin/python3"))
       ("json", "print one JSON object")
@@ -455,13 +457,13 @@ int BenchSac(int argc, char** argv) {
   policy_config.tanh_squash = true;
   policy_config.init_log_std = 0.0;
   AlgorithmConfig algo_config;
-  algo_config.name = "sac";
+  algo_config.name = name;
   algo_config.learning_rate = 3e-4;
   algo_config.max_grad_norm = 0.0;
   algo_config.sac_batch_size = batch;
   SeedTorch(1);
   ActorCritic policy(D, A, policy_config);
-  auto algorithm = algorithms::CreateAlgorithm(algo_config, policy);
+  auto algorithm = algorithms::CreateOffPolicyAlgorithm(algo_config, policy);
 
   // random transitions, observations off-centre so that normalising them is real work
   learner::ReplayBuffer replay(replay_size, D, A);
@@ -478,7 +480,7 @@ int BenchSac(int argc, char** argv) {
   std::unique_ptr<PythonBaseline> python;
   if (args.count("python")) {
     python = std::make_unique<PythonBaseline>(
-        args["python"].as<std::string>(), "sac_update.py",
+        args["python"].as<std::string>(), name + "_update.py",
         std::vector<std::string>{"--obs-dim", std::to_string(D), "--act-dim", std::to_string(A),
                                  "--hidden", args["hidden"].as<std::string>(), "--batch",
                                  std::to_string(batch), "--replay", std::to_string(replay_size),
@@ -520,19 +522,20 @@ int BenchSac(int argc, char** argv) {
   const double python_steps_per_s = python_elapsed > 0 ? steps / python_elapsed : 0.0;
   if (args.count("json")) {
     std::printf(
-        "{\"bench\": \"sac\", \"steps_per_s\": %.1f, \"step_ms\": %.4f, \"steps\": %.0f, "
+        "{\"bench\": \"%s\", \"steps_per_s\": %.1f, \"step_ms\": %.4f, \"steps\": %.0f, "
         "\"obs_dim\": %d, \"act_dim\": %d, \"hidden\": \"%s\", \"batch\": %d, \"replay\": %d, "
         "\"threads\": %d, \"flops_per_step\": %.0f, \"step_gflops\": %.3f, "
         "\"matmul_gflops\": %.3f",
-        steps_per_s, 1e3 / steps_per_s, steps, D, A, args["hidden"].as<std::string>().c_str(),
-        batch, replay_size, torch::get_num_threads(), flops_per_step, gflops, matmul_gflops);
+        name.c_str(), steps_per_s, 1e3 / steps_per_s, steps, D, A,
+        args["hidden"].as<std::string>().c_str(), batch, replay_size, torch::get_num_threads(),
+        flops_per_step, gflops, matmul_gflops);
     if (args.count("python")) {
       std::printf(", \"python_steps_per_s\": %.1f, \"ratio_to_python\": %.4f",
                   python_steps_per_s, steps_per_s / python_steps_per_s);
     }
     std::printf("}\n");
   } else {
-    std::printf("sac bench: hidden %s, batch %d, replay %d, %d threads\n",
+    std::printf("%s bench: hidden %s, batch %d, replay %d, %d threads\n", name.c_str(),
                 args["hidden"].as<std::string>().c_str(), batch, replay_size,
                 torch::get_num_threads());
     std::printf("  %.0f gradient steps in %.2f s: %.0f steps/s, %.3f ms each\n", steps, elapsed,
@@ -543,8 +546,8 @@ int BenchSac(int argc, char** argv) {
                 static_cast<long long>(kMatmulSize), static_cast<long long>(kMatmulSize),
                 100.0 * gflops / matmul_gflops);
     if (args.count("python")) {
-      std::printf("  PyTorch (bench/sac_update.py): %.0f steps/s; C++ / Python %.2fx\n",
-                  python_steps_per_s, steps_per_s / python_steps_per_s);
+      std::printf("  PyTorch (bench/%s_update.py): %.0f steps/s; C++ / Python %.2fx\n",
+                  name.c_str(), python_steps_per_s, steps_per_s / python_steps_per_s);
     }
   }
   return 0;
@@ -553,18 +556,31 @@ int BenchSac(int argc, char** argv) {
 }  // namespace
 
 int BenchCommand(int argc, char** argv) {
+  // every off-policy algorithm of the registry has its gradient-step bench
+  std::vector<std::string> off_policy;
+  for (const std::string& name : algorithms::AlgorithmNames()) {
+    if (algorithms::IsOffPolicy(name)) off_policy.push_back(name);
+  }
+  std::string usage = "learner", listed = "learner";
+  for (const std::string& name : off_policy) {
+    usage += "|" + name;
+    listed += ", " + name;
+  }
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
-    std::printf("usage: robofleet bench learner|sac|inference|env|system [options]   "
-                "(robofleet bench NAME --help)\n");
+    std::printf("usage: robofleet bench %s|inference|env|system [options]   "
+                "(robofleet bench NAME --help)\n", usage.c_str());
     return argc < 2 ? 2 : 0;
   }
   const std::string what = argv[1];
   if (what == "learner") return BenchLearner(argc - 1, argv + 1);
-  if (what == "sac") return BenchSac(argc - 1, argv + 1);
+  if (std::find(off_policy.begin(), off_policy.end(), what) != off_policy.end()) {
+    return BenchOffPolicy(what, argc - 1, argv + 1);
+  }
   if (what == "inference") return BenchInference(argc - 1, argv + 1);
   if (what == "env") return BenchEnv(argc - 1, argv + 1);
   if (what == "system") return BenchSystem(argc - 1, argv + 1);
-  throw UserError("unknown benchmark '" + what + "'; benchmarks: learner, sac, inference, env, system");
+  throw UserError("unknown benchmark '" + what + "'; benchmarks: " + listed +
+                  ", inference, env, system");
 }
 
 }  // namespace robofleet::launcher

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "algorithms/registry.h"
 #include "envs/mujoco_env.h"
 #include "envs/registry.h"
 #include "envs/vector_env.h"
@@ -59,7 +60,9 @@ int BenchEnv(int argc, char** argv) {
 
   ExperimentConfig experiment;
   experiment.env.id = args["env"].as<std::string>();
+  // every --set is checked as everywhere, though only env.* matters here
   ApplyOverrides(experiment, SetOverrides(args));
+  algorithms::ValidateAlgorithm(experiment);
   const EnvConfig& config = experiment.env;
   EnvLoop env_loop(config, num_envs, seed);
   const int frame_skip = env_loop.spec().frame_skip;

@@ -7,10 +7,11 @@
 //                   decodes every fragment into learner tensors
 //                   (FragmentBatcher), then discards it. The ratio to the
 //                   ceiling is what the framework costs.
-//   --learner ppo   a real `robofleet learner` child trains; its SPS comes
-//                   from metrics.csv, and the PPO update's own time, measured
-//                   here afterwards on a batch of the same shape, says what
-//                   bounds it.
+//   --learner ALGO  a real `robofleet learner` child trains ALGO, an
+//                   on-policy algorithm of the registry (algorithm.name is
+//                   set to it); its SPS comes from metrics.csv, and the
+//                   update's own time, measured here afterwards on a batch of
+//                   the same shape, says what bounds it.
 //
 // The actors report where each microsecond of their env steps went
 // (actors/rollout_times.h); peak resident memory comes from /proc (VmHWM).
@@ -33,6 +34,7 @@
 
 #include "actors/rollout_times.h"
 #include "algorithms/algorithm.h"
+#include "algorithms/registry.h"
 #include "core/seeds.h"
 #include "core/signals.h"
 #include "core/transport.h"
@@ -136,8 +138,8 @@ double TimeUpdate(const ExperimentConfig& config, const learner::TaskInfo& task,
   torch::set_num_threads(config.learner.threads);
   SeedTorch(config.seed);
   ActorCritic policy(task.obs_dim, task.act_dim, config.policy, task.privileged_dim);
-  std::unique_ptr<algorithms::Algorithm> algorithm =
-      algorithms::CreateAlgorithm(config.algorithm, policy);
+  std::unique_ptr<algorithms::OnPolicyAlgorithm> algorithm =
+      algorithms::CreateOnPolicyAlgorithm(config.algorithm, policy);
   algorithms::RolloutBatch data;
   data.obs = torch::randn({batch, task.obs_dim});
   data.actions = torch::randn({batch, task.act_dim});
@@ -419,6 +421,15 @@ class TempDir {
 
 double Mb(int64_t bytes) { return bytes < 0 ? -1.0 : bytes / (1024.0 * 1024.0); }
 
+// "ppo, appo": the registry's on-policy algorithms, which --learner may name.
+std::string OnPolicyNames() {
+  std::string names;
+  for (const std::string& name : algorithms::AlgorithmNames()) {
+    if (!algorithms::IsOffPolicy(name)) names += (names.empty() ? "" : ", ") + name;
+  }
+  return names;
+}
+
 }  // namespace
 
 int BenchSystem(int argc, char** argv) {
@@ -440,7 +451,8 @@ int BenchSystem(int argc, char** argv) {
        cxxopts::value<double>()->default_value("10"))
       ("warmup", "seconds of steady running before the measurement starts",
        cxxopts::value<double>()->default_value("2"))
-      ("learner", "null: this process receives, decodes and discards; ppo: a real learner trains",
+      ("learner", "null: this process receives, decodes and discards; or an on-policy "
+       "algorithm (" + OnPolicyNames() + "): a real learner trains it",
        cxxopts::value<std::string>()->default_value("null"))
       ("set", "experiment key=value, repeatable (e.g. policy.hidden=[256,256])",
        cxxopts::value<std::string>())
@@ -454,8 +466,13 @@ int BenchSystem(int argc, char** argv) {
   const std::string learner_kind = args["learner"].as<std::string>();
   if (!(seconds > 0)) throw UserError("--seconds must be > 0, e.g. --seconds 10");
   if (!(warmup_s >= 0)) throw UserError("--warmup must be >= 0, e.g. --warmup 2");
-  if (learner_kind != "null" && learner_kind != "ppo") {
-    throw UserError("--learner " + learner_kind + ": expected null or ppo");
+  const bool real_learner = learner_kind != "null";
+  if (real_learner) {
+    const algorithms::AlgorithmEntry* entry = algorithms::FindAlgorithm(learner_kind);
+    if (entry == nullptr || entry->off_policy()) {
+      throw UserError("--learner " + learner_kind + ": expected null or " + OnPolicyNames() +
+                      " (an on-policy algorithm, for a real learner to train)");
+    }
   }
 
   if (args.count("actors") && args["actors"].as<int>() < 1) {
@@ -467,6 +484,7 @@ int BenchSystem(int argc, char** argv) {
   // the flags are overrides on top of the experiment, so they are checked as --set values are
   std::vector<std::string> overrides = SetOverrides(args);
   if (args.count("env")) overrides.push_back("env.id=" + args["env"].as<std::string>());
+  if (real_learner) overrides.push_back("algorithm.name=" + learner_kind);
   if (args.count("actors")) {
     overrides.push_back("actors.count=" + std::to_string(args["actors"].as<int>()));
   }
@@ -476,13 +494,10 @@ int BenchSystem(int argc, char** argv) {
   }
   ExperimentConfig config;
   if (args.count("experiment")) {
-    config = LoadExperiment(args["experiment"].as<std::string>(), overrides);
+    config = LoadCheckedExperiment(args["experiment"].as<std::string>(), overrides);
   } else {
     ApplyOverrides(config, overrides);
-  }
-  if (learner_kind == "ppo" && config.algorithm.off_policy()) {
-    throw UserError("--learner ppo times on-policy updates, and algorithm.name is " +
-                    config.algorithm.name + "; use --learner null, or a ppo experiment");
+    algorithms::ValidateAlgorithm(config);
   }
   // the learner trains until it is stopped
   config.train.total_env_steps = int64_t{1} << 50;
@@ -573,7 +588,7 @@ int BenchSystem(int argc, char** argv) {
   const int64_t batch = FragmentsPerBatch(config) * StepsPerFragment(config);
   const double learner_capacity = learner_cpu_us > 0 ? 1e6 / learner_cpu_us : 0.0;
   double update_s = 0.0;
-  if (learner_kind == "ppo") {
+  if (real_learner) {
     update_s = TimeUpdate(config, task, batch, std::clamp(seconds / 2, 1.0, 5.0));
   }
   // PPO is close to synchronous (small queues, bounded policy lag): collecting
@@ -607,7 +622,7 @@ int BenchSystem(int argc, char** argv) {
       std::printf(", \"received_fragments\": %lld, \"dropped_fragments\": %lld",
                   static_cast<long long>(side.fragments), static_cast<long long>(side.dropped));
     }
-    if (learner_kind == "ppo") {
+    if (real_learner) {
       std::printf(
           ", \"batch\": %lld, \"epochs\": %d, \"learner_capacity_sps\": %.1f, "
           "\"actors_busy\": %.4f, \"serial_estimate_sps\": %.1f, \"bound\": \"%s\", "

@@ -27,6 +27,14 @@ int SweepCommand(int argc, char** argv);
 int ExportCommand(int argc, char** argv);
 int EvalCommand(int argc, char** argv);
 
+// How every command reads an experiment file: LoadExperiment (core/config.h),
+// then algorithms::ValidateAlgorithm, the checks of the algorithm it names,
+// which core cannot make. Throws UserError "PATH: problem; fix" (or, as
+// LoadExperiment does, without the path for a bad override).
+ExperimentConfig LoadCheckedExperiment(const std::string& path,
+                                       const std::vector<std::string>& overrides = {},
+                                       SweepSource* sweep = nullptr);
+
 // Loads RUN_DIR/config.yaml, as children of `train` do.
 ExperimentConfig LoadRunConfig(const std::string& run_dir);
 

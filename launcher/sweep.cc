@@ -38,6 +38,7 @@
 #include <sstream>
 #include <thread>
 
+#include "algorithms/registry.h"
 #include "core/atomic_file.h"
 #include "core/signals.h"
 #include "envs/registry.h"
@@ -252,14 +253,14 @@ struct SweepOptions {
 Sweep PrepareSweep(const SweepOptions& options, int* max_actors) {
   SweepSource source;
   Sweep sweep;
-  sweep.base = LoadExperiment(options.experiment, options.overrides, &source);
+  sweep.base = LoadCheckedExperiment(options.experiment, options.overrides, &source);
   if (source.path.empty()) {
     throw UserError(options.experiment + ": no sweep: block; add one (docs/sweeps.md), or " +
                     "train it once with robofleet train");
   }
   const SweepSpec spec = ParseSweepSpec(source.text, source.path);
   sweep.plan = ExpandSweep(spec, sweep.base);
-  // an unknown task (say, a swept env.id) fails now, not in the first run
+  // an unknown task (say, a swept env.id) or algorithm fails now, not in the first run
   *max_actors = 1;
   for (size_t c = 0; c < sweep.plan.configs.size(); ++c) {
     ExperimentConfig config = sweep.base;
@@ -270,6 +271,12 @@ Sweep PrepareSweep(const SweepOptions& options, int* max_actors) {
     } catch (const UserError& e) {
       throw UserError(spec.where + ": sweep configuration " + std::to_string(c) +
                       ": env: " + e.what());
+    }
+    try {
+      algorithms::ValidateAlgorithm(config);
+    } catch (const UserError& e) {
+      throw UserError(spec.where + ": sweep configuration " + std::to_string(c) + ": " +
+                      e.what());
     }
   }
   sweep.dir = options.dir.empty() ? "sweeps/" + sweep.base.name : options.dir;

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "actors/actor.h"
+#include "algorithms/registry.h"
 #include "core/security.h"
 #include "core/signals.h"
 #include "envs/registry.h"
@@ -189,8 +190,20 @@ learner::TaskInfo TaskInfoFor(const ExperimentConfig& config) {
           spec.act_names, spec.act_low, spec.act_high, spec.privileged_dim};
 }
 
+ExperimentConfig LoadCheckedExperiment(const std::string& path,
+                                       const std::vector<std::string>& overrides,
+                                       SweepSource* sweep) {
+  ExperimentConfig config = LoadExperiment(path, overrides, sweep);
+  try {
+    algorithms::ValidateAlgorithm(config);
+  } catch (const UserError& e) {
+    throw UserError(path + ": " + e.what());
+  }
+  return config;
+}
+
 ExperimentConfig LoadRunConfig(const std::string& run_dir) {
-  return LoadExperiment(run_dir + "/config.yaml");
+  return LoadCheckedExperiment(run_dir + "/config.yaml");
 }
 
 int TrainCommand(int argc, char** argv) {
@@ -240,10 +253,10 @@ int TrainCommand(int argc, char** argv) {
       throw UserError(run_dir + ": no valid checkpoint to resume from");
     }
     // the run's own config, plus overrides (a longer run, say)
-    config = LoadExperiment(experiment, overrides);
+    config = LoadCheckedExperiment(experiment, overrides);
   } else {
     experiment = args["experiment"].as<std::string>();
-    config = LoadExperiment(experiment, overrides);
+    config = LoadCheckedExperiment(experiment, overrides);
     run_dir = args.count("run-dir") ? args["run-dir"].as<std::string>()
                                     : "runs/" + config.name + "-" + UtcTimestamp();
     if (fs::exists(run_dir) && !fs::is_empty(run_dir)) {
@@ -511,7 +524,8 @@ int ConfigCommand(int argc, char** argv) {
   }
   if (!args.count("experiment")) throw UserError("no experiment file; usage: robofleet config EXP.yaml");
   const std::vector<std::string> overrides = SetOverrides(args);
-  ExperimentConfig config = LoadExperiment(args["experiment"].as<std::string>(), overrides);
+  ExperimentConfig config =
+      LoadCheckedExperiment(args["experiment"].as<std::string>(), overrides);
   std::printf("%s", ToYaml(config).c_str());
   return 0;
 }

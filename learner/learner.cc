@@ -13,6 +13,7 @@
 #include <thread>
 #include <optional>
 
+#include "algorithms/registry.h"
 #include "core/check.h"
 #include "core/metrics.h"
 #include "core/security.h"
@@ -140,7 +141,7 @@ torch::Tensor NormalizeObs(const torch::Tensor& raw, const RunningNormalizer& no
 
 algorithms::RolloutBatch BuildRolloutBatch(const FragmentBatcher& batch, ActorCritic& policy,
                                            const RunningNormalizer& normalizer,
-                                           algorithms::Algorithm& algorithm) {
+                                           algorithms::OnPolicyAlgorithm& algorithm) {
   ROBOFLEET_CHECK(batch.full());
   const int64_t T = batch.T(), B = batch.B();
   const int64_t D = batch.obs().size(2), A = batch.actions().size(2);
@@ -184,7 +185,9 @@ algorithms::RolloutBatch BuildRolloutBatch(const FragmentBatcher& batch, ActorCr
 }
 
 int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
-  if (config.algorithm.off_policy()) return RunOffPolicyLearner(config, options);
+  // what the algorithm asks of the config, before anything starts
+  algorithms::ValidateAlgorithm(config);
+  if (algorithms::IsOffPolicy(config.algorithm.name)) return RunOffPolicyLearner(config, options);
   const TaskInfo& task = options.task;
   const int T = config.actors.rollout_length, K = config.actors.envs_per_actor;
   const int W = options.world_size;
@@ -202,8 +205,8 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
   // the critic's return statistics span every rank's batch
   if (comm) MergeValueStatistics(*comm, policy);
   RunningNormalizer normalizer(task.obs_dim, config.normalizer.clip, config.normalizer.enabled);
-  std::unique_ptr<algorithms::Algorithm> algorithm =
-      algorithms::CreateAlgorithm(config.algorithm, policy);
+  std::unique_ptr<algorithms::OnPolicyAlgorithm> algorithm =
+      algorithms::CreateOnPolicyAlgorithm(config.algorithm, policy);
   TrainingCounters counters;
 
   const std::string checkpoint_dir = options.run_dir + "/checkpoints";

@@ -54,8 +54,10 @@ struct LearnerOptions {
 };
 
 // Runs until train.total_env_steps or a stop request; returns the process
-// exit status (0 on success). Off-policy algorithms (algorithm.name: sac)
-// run the replay loop of off_policy_learner.cc instead of the one above.
+// exit status (0 on success). Throws UserError when the config fails
+// algorithms::ValidateAlgorithm. Off-policy algorithms (by their row in
+// algorithms/registry.h) run the replay loop of off_policy_learner.cc instead
+// of the one above.
 int RunLearner(const ExperimentConfig& config, const LearnerOptions& options);
 
 // Exports the policy of checkpoint file `checkpoint` of a run with `config`
@@ -133,7 +135,7 @@ torch::Tensor NormalizeObs(const torch::Tensor& raw, const RunningNormalizer& no
 // full batch: the update's input, on the policy's device.
 algorithms::RolloutBatch BuildRolloutBatch(const FragmentBatcher& batch, ActorCritic& policy,
                                            const RunningNormalizer& normalizer,
-                                           algorithms::Algorithm& algorithm);
+                                           algorithms::OnPolicyAlgorithm& algorithm);
 
 }  // namespace robofleet::learner
 

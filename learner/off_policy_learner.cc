@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "algorithms/registry.h"
 #include "core/signals.h"
 #include "learner/learner_parts.h"
 #include "learner/replay_buffer.h"
@@ -75,7 +76,8 @@ int RunOffPolicyLearner(const ExperimentConfig& config, const LearnerOptions& op
   SeedTorch(config.seed);
   ActorCritic policy(task.obs_dim, task.act_dim, config.policy, task.privileged_dim);
   RunningNormalizer normalizer(task.obs_dim, config.normalizer.clip, config.normalizer.enabled);
-  std::unique_ptr<algorithms::Algorithm> algorithm = algorithms::CreateAlgorithm(ac, policy);
+  std::unique_ptr<algorithms::OffPolicyAlgorithm> algorithm =
+      algorithms::CreateOffPolicyAlgorithm(ac, policy);
   ReplayBuffer replay(ac.replay_capacity, task.obs_dim, task.act_dim);
   TrainingCounters counters;
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "algorithms/registry.h"
 #include "core/atomic_file.h"
 #include "core/check.h"
 #include "learner/checkpoint.h"
@@ -142,7 +143,7 @@ bool ReplayBuffer::Load(const std::string& path, int64_t update, std::string* pr
 
 void CheckReplayMemory(const AlgorithmConfig& config, int obs_dim, int act_dim,
                        const std::string& task) {
-  if (!config.off_policy()) return;
+  if (!algorithms::IsOffPolicy(config.name)) return;
   const double mib =
       static_cast<double>(ReplayBuffer::BytesFor(config.replay_capacity, obs_dim, act_dim)) /
       (1024.0 * 1024.0);

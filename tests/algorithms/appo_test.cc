@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
+
+#include "algorithms/registry.h"
 
 namespace robofleet::algorithms {
 namespace {
@@ -124,7 +127,7 @@ TEST(AppoTest, ManyUpdatesOnStaleRandomDataStayFinite) {
   config.max_policy_lag = 16;
   config.epochs = 2;
   config.minibatches = 4;
-  auto algo = CreateAlgorithm(config, policy);
+  auto algo = CreateOnPolicyAlgorithm(config, policy);
   const int64_t T = 32, B = 8;
   torch::Tensor before = FlattenParameters(*policy).clone();
   for (int i = 0; i < 50; ++i) {
@@ -198,6 +201,24 @@ TEST(AppoTest, TheWatchedKlIsTheUpdatesOwnStepNotTheDistanceToOldFragments) {
   EXPECT_LT(stats.approx_kl, 1e-4);
   // while the surrogate still sees how far the behaviour policy is
   EXPECT_GT(stats.clip_frac, 0.3);
+}
+
+TEST(AppoTest, APolicyLagBelowTwoIsRejectedWithOneLine) {
+  ExperimentConfig config;
+  config.algorithm.name = "appo";
+  config.algorithm.max_policy_lag = 1;
+  config.Validate();  // core knows no algorithm: its checks pass
+  try {
+    ValidateAlgorithm(config);
+    FAIL() << "accepted";
+  } catch (const UserError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("config key 'algorithm.max_policy_lag' is 1"), std::string::npos) << what;
+    EXPECT_NE(what.find("set it to 2 or more"), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+  }
+  config.algorithm.max_policy_lag = 2;
+  EXPECT_NO_THROW(ValidateAlgorithm(config));
 }
 
 }  // namespace

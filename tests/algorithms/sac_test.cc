@@ -5,6 +5,8 @@
 #include <cmath>
 #include <string>
 
+#include "algorithms/registry.h"
+
 namespace robofleet::algorithms {
 namespace {
 
@@ -218,8 +220,13 @@ TEST(SacTest, PoliciesThatDoNotSquashAreRejectedWithOneLine) {
   config.algorithm.name = "sac";
   config.algorithm.lr_schedule = "constant";
   config.policy.tanh_squash = false;
-  try {
+  // what loading a config runs: core's checks, then the registry row's
+  auto validate = [&] {
     config.Validate();
+    ValidateAlgorithm(config);
+  };
+  try {
+    validate();
     FAIL() << "accepted";
   } catch (const UserError& e) {
     const std::string what = e.what();
@@ -229,7 +236,7 @@ TEST(SacTest, PoliciesThatDoNotSquashAreRejectedWithOneLine) {
   config.policy.tanh_squash = true;
   config.algorithm.lr_schedule = "adaptive";
   try {
-    config.Validate();
+    validate();
     FAIL() << "accepted";
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find("algorithm.lr_schedule: constant"), std::string::npos)
@@ -237,13 +244,13 @@ TEST(SacTest, PoliciesThatDoNotSquashAreRejectedWithOneLine) {
   }
   config.algorithm.lr_schedule = "constant";
   config.algorithm.tau = 1.5;
-  EXPECT_THROW(config.Validate(), UserError);
+  EXPECT_THROW(validate(), UserError);
   config.algorithm.tau = 0.005;
   config.algorithm.utd_ratio = 0;
-  EXPECT_THROW(config.Validate(), UserError);
+  EXPECT_THROW(validate(), UserError);
   config.algorithm.utd_ratio = 0.5;
-  EXPECT_NO_THROW(config.Validate());
-  EXPECT_TRUE(config.algorithm.off_policy());
+  EXPECT_NO_THROW(validate());
+  EXPECT_TRUE(IsOffPolicy(config.algorithm.name));
 }
 
 }  // namespace

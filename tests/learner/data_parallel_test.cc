@@ -6,7 +6,7 @@
 #include <functional>
 #include <thread>
 
-#include "algorithms/algorithm.h"
+#include "algorithms/registry.h"
 #include "core/config.h"
 #include "core/normalizer.h"
 #include "core/policy.h"
@@ -59,7 +59,7 @@ TEST(DataParallelTest, TwoRanksOnHalvesEqualOneRankOnTheWhole) {
   const torch::Tensor initial = FlattenParameters(*reference).clone();
 
   // one rank, the whole batch, three updates
-  auto whole = algorithms::CreateAlgorithm(config, reference);
+  auto whole = algorithms::CreateOnPolicyAlgorithm(config, reference);
   for (int i = 0; i < 3; ++i) whole->Update(batch, {});
   const torch::Tensor expected = FlattenParameters(*reference);
 
@@ -69,7 +69,7 @@ TEST(DataParallelTest, TwoRanksOnHalvesEqualOneRankOnTheWhole) {
     ActorCritic policy(6, 2, policy_config);  // rank 1's differ until the broadcast
     if (rank == 0) LoadFlatParameters(*policy, initial.data_ptr<float>(), initial.numel());
     BroadcastParameters(comm, policy);
-    auto algorithm = algorithms::CreateAlgorithm(config, policy);
+    auto algorithm = algorithms::CreateOnPolicyAlgorithm(config, policy);
     for (int i = 0; i < 3; ++i) {
       algorithm->Update(Slice(batch, 128 * rank, 128 * (rank + 1)),
                         AverageGradients(comm, policy));
@@ -97,7 +97,7 @@ TEST(DataParallelTest, RanksAgreeOnSkippingANonFiniteStep) {
     // the threads share torch's generator, so the parameters are made above
     ActorCritic policy(4, 1, policy_config);
     LoadFlatParameters(*policy, initial.data_ptr<float>(), initial.numel());
-    auto algorithm = algorithms::CreateAlgorithm(config, policy);
+    auto algorithm = algorithms::CreateOnPolicyAlgorithm(config, policy);
     algorithms::RolloutBatch b = batches[rank];
     // rank 1's returns are all NaN, so each of its steps is non-finite
     if (rank == 1) b.returns = torch::full_like(b.returns, std::nan(""));
@@ -151,7 +151,7 @@ TEST(DataParallelTest, RanksMergeReturnStatisticsAndStayBitIdentical) {
     ActorCritic policy(5, 2, policy_config);
     LoadFlatParameters(*policy, initial.data_ptr<float>(), initial.numel());
     MergeValueStatistics(comm, policy);
-    auto algorithm = algorithms::CreateAlgorithm(config, policy);
+    auto algorithm = algorithms::CreateOnPolicyAlgorithm(config, policy);
     for (int i = 0; i < 3; ++i) algorithm->Update(halves[rank], AverageGradients(comm, policy));
     params[rank] = FlattenParameters(*policy).clone();
     stats[rank] = torch::cat({policy->value_mean_f32(), policy->value_std_f32(),

@@ -3,8 +3,8 @@
 // pinned memory, and gradient averaging over NCCL.
 #include <gtest/gtest.h>
 
-#include "algorithms/algorithm.h"
 #include "algorithms/ppo.h"
+#include "algorithms/registry.h"
 #include "core/policy.h"
 #include "learner/communicator.h"
 #include "learner/device.h"
@@ -40,8 +40,8 @@ TEST(GpuLearnerTest, PpoOnTheGpuFollowsPpoOnTheCpu) {
   LoadFlatParameters(*gpu, initial.data_ptr<float>(), initial.numel());
   gpu->to(kGpu);
   const algorithms::RolloutBatch batch = RandomBatch(512, 6, 2);
-  auto on_cpu = algorithms::CreateAlgorithm(config, cpu);
-  auto on_gpu = algorithms::CreateAlgorithm(config, gpu);
+  auto on_cpu = algorithms::CreateOnPolicyAlgorithm(config, cpu);
+  auto on_gpu = algorithms::CreateOnPolicyAlgorithm(config, gpu);
   const algorithms::UpdateStats a = on_cpu->Update(batch, {});
   const algorithms::UpdateStats b = on_gpu->Update(To(batch, kGpu), {});
   EXPECT_EQ(a.optimizer_steps, b.optimizer_steps);
@@ -97,8 +97,8 @@ TEST(GpuLearnerTest, OneNcclRankAveragesGradientsToThemselves) {
   plain->to(kGpu);
   averaged->to(kGpu);
   const algorithms::RolloutBatch batch = To(RandomBatch(256, 4, 1), kGpu);
-  algorithms::CreateAlgorithm(config, plain)->Update(batch, {});
-  auto algorithm = algorithms::CreateAlgorithm(config, averaged);
+  algorithms::CreateOnPolicyAlgorithm(config, plain)->Update(batch, {});
+  auto algorithm = algorithms::CreateOnPolicyAlgorithm(config, averaged);
   algorithm->Update(batch, AverageGradients(*comm, averaged));
   // the gradients became views into the one flat buffer on the GPU
   for (const torch::Tensor& p : averaged->parameters()) EXPECT_TRUE(p.grad().is_cuda());

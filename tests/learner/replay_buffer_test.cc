@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "algorithms/registry.h"
 #include "algorithms/sac.h"
 #include "learner/checkpoint.h"
 #include "learner/learner.h"
@@ -201,7 +202,7 @@ TEST(SacCheckpointTest, CriticsTargetsAlphaAndOptimizersComeBack) {
   config.lr_schedule = "constant";
   SeedTorch(1);
   ActorCritic policy(3, 2, pc);
-  auto sac = algorithms::CreateAlgorithm(config, policy);
+  auto sac = algorithms::CreateOffPolicyAlgorithm(config, policy);
   for (int i = 0; i < 5; ++i) {
     algorithms::TransitionBatch b;
     b.obs = torch::randn({8, 3});
@@ -220,7 +221,7 @@ TEST(SacCheckpointTest, CriticsTargetsAlphaAndOptimizersComeBack) {
 
   SeedTorch(2);  // other initial weights
   ActorCritic restored_policy(3, 2, pc);
-  auto restored = algorithms::CreateAlgorithm(config, restored_policy);
+  auto restored = algorithms::CreateOffPolicyAlgorithm(config, restored_policy);
   LoadCheckpoint(path, restored_policy, &restored->optimizer(), &normalizer, &counters,
                  [&](torch::serialize::InputArchive& a) { restored->LoadState(a); });
   auto* a = dynamic_cast<algorithms::Sac*>(sac.get());
