@@ -12,6 +12,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/config.h"
@@ -66,6 +67,10 @@ double RandomPolicyReturn(const ExperimentConfig& config) {
 }
 
 struct TaskRun {
+  TaskRun(const char* task_id, int64_t budget, double beat_by, std::vector<std::string> sets,
+          std::string yaml = "", std::vector<std::string> must_hold = {})
+      : task(task_id), env_steps(budget), margin(beat_by), overrides(std::move(sets)),
+        extra_yaml(std::move(yaml)), resolved(std::move(must_hold)) {}
   const char* task;
   int64_t env_steps;                  // PPO budget
   double margin;                      // the best mean return must beat the random one by this
