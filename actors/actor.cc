@@ -10,13 +10,13 @@
 #include <optional>
 
 #include "actors/rollout_times.h"
+#include "core/bytes.h"
 #include "core/normalizer.h"
 #include "core/policy.h"
 #include "core/security.h"
 #include "core/seeds.h"
 #include "core/signals.h"
 #include "core/state_file.h"
-#include "core/bytes.h"
 #include "core/wire.h"
 #include "envs/mujoco_env.h"
 #include "envs/vector_env.h"
@@ -28,7 +28,9 @@ namespace {
 class WeightsReceiver {
  public:
   WeightsReceiver(zmq::socket_t& socket, ActorCritic& policy, RunningNormalizer& normalizer)
-      : socket_(socket), policy_(policy), normalizer_(normalizer),
+      : socket_(socket),
+        policy_(policy),
+        normalizer_(normalizer),
         num_params_(NumParameters(*policy)) {}
   ~WeightsReceiver() {
     if (rejected_ > 0) {
@@ -201,8 +203,9 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
         ActorStatePath(options.checkpoint_dir, options.index, weights.version());
     const std::optional<std::string> saved = ReadStateFile(path);
     if (!saved) {
-      throw UserError(path + ": missing or damaged; a deterministic run resumes only from a "
-                             "checkpoint whose actor states were saved");
+      throw UserError(path +
+                      ": missing or damaged; a deterministic run resumes only from a "
+                      "checkpoint whose actor states were saved");
     }
     LoadActorState(*saved, &venv, &current_obs, &sequence, &noise);
   }
@@ -225,8 +228,9 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
         weights.Poll(100);
       }
       if (weights.version() != current + 1) {
-        std::fprintf(stderr, "actor: the learner went from version %lld to %lld (restarted?); "
-                             "this run is no longer deterministic\n",
+        std::fprintf(stderr,
+                     "actor: the learner went from version %lld to %lld (restarted?); "
+                     "this run is no longer deterministic\n",
                      static_cast<long long>(current), static_cast<long long>(weights.version()));
       }
       fragments_in_version = 0;
@@ -275,9 +279,9 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
                     log_probs + static_cast<size_t>(t) * K, squashed.data());
       phase.Lap(&times.inference_s);
       venv.Step(config.policy.tanh_squash ? squashed.data() : raw,
-                obs + static_cast<size_t>(t + 1) * K * D,
-                rewards + static_cast<size_t>(t) * K, terminated + static_cast<size_t>(t) * K,
-                truncated + static_cast<size_t>(t) * K, &truncated_obs);
+                obs + static_cast<size_t>(t + 1) * K * D, rewards + static_cast<size_t>(t) * K,
+                terminated + static_cast<size_t>(t) * K, truncated + static_cast<size_t>(t) * K,
+                &truncated_obs);
       phase.Lap(&times.simulate_s);
     }
     std::memcpy(current_obs.data(), obs + static_cast<size_t>(T) * K * D, sizeof(float) * K * D);

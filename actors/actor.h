@@ -24,8 +24,8 @@
 namespace robofleet::actors {
 
 struct ActorOptions {
-  int index = 0;          // actor id, sent as the fragments' sender id
-  Endpoints endpoints;    // the learner's sockets to connect to
+  int index = 0;               // actor id, sent as the fragments' sender id
+  Endpoints endpoints;         // the learner's sockets to connect to
   int64_t max_fragments = -1;  // stop after this many (-1: until stopped)
   std::string stats_path;      // where to write RolloutTimes at exit (empty: nowhere)
   std::string checkpoint_dir;  // determinism mode: where the actor's states are kept

@@ -36,14 +36,13 @@ std::string RolloutTimes::ToJson() const {
 
 bool RolloutTimes::FromJson(const std::string& text, RolloutTimes* out) {
   double fragments = 0, env_steps = 0, bytes = 0;
-  const bool ok = ReadNumber(text, "simulate_s", &out->simulate_s) &&
-                  ReadNumber(text, "inference_s", &out->inference_s) &&
-                  ReadNumber(text, "serialise_s", &out->serialise_s) &&
-                  ReadNumber(text, "send_s", &out->send_s) &&
-                  ReadNumber(text, "wait_s", &out->wait_s) &&
-                  ReadNumber(text, "weights_s", &out->weights_s) &&
-                  ReadNumber(text, "fragments", &fragments) &&
-                  ReadNumber(text, "env_steps", &env_steps) && ReadNumber(text, "bytes", &bytes);
+  const bool ok =
+      ReadNumber(text, "simulate_s", &out->simulate_s) &&
+      ReadNumber(text, "inference_s", &out->inference_s) &&
+      ReadNumber(text, "serialise_s", &out->serialise_s) &&
+      ReadNumber(text, "send_s", &out->send_s) && ReadNumber(text, "wait_s", &out->wait_s) &&
+      ReadNumber(text, "weights_s", &out->weights_s) && ReadNumber(text, "fragments", &fragments) &&
+      ReadNumber(text, "env_steps", &env_steps) && ReadNumber(text, "bytes", &bytes);
   out->fragments = static_cast<int64_t>(fragments);
   out->env_steps = static_cast<int64_t>(env_steps);
   out->bytes = static_cast<int64_t>(bytes);

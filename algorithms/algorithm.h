@@ -74,17 +74,17 @@ struct UpdateStats {
   double policy_loss = 0.0;
   double value_loss = 0.0;
   double entropy = 0.0;
-  double approx_kl = 0.0;   // E[(r - 1) - log r], r the probability ratio
-  double clip_frac = 0.0;   // fraction of samples whose ratio left [1 - eps, 1 + eps]
-  double grad_norm = 0.0;   // global gradient norm before clipping
+  double approx_kl = 0.0;      // E[(r - 1) - log r], r the probability ratio
+  double clip_frac = 0.0;      // fraction of samples whose ratio left [1 - eps, 1 + eps]
+  double grad_norm = 0.0;      // global gradient norm before clipping
   double learning_rate = 0.0;  // at the end of the update
   int64_t optimizer_steps = 0;
-  int64_t skipped_steps = 0;   // minibatches whose loss or gradients were not finite
-  int epochs = 0;              // epochs begun: fewer than configured when target_kl stopped
-  bool kl_stopped = false;     // algorithm.target_kl ended the update early
+  int64_t skipped_steps = 0;  // minibatches whose loss or gradients were not finite
+  int epochs = 0;             // epochs begun: fewer than configured when target_kl stopped
+  bool kl_stopped = false;    // algorithm.target_kl ended the update early
   // off-policy algorithms (policy_loss is the actor's, value_loss the critics')
-  double alpha = 0.0;          // entropy temperature after the step
-  double q_mean = 0.0;         // mean of the critics' estimates on the batch
+  double alpha = 0.0;   // entropy temperature after the step
+  double q_mean = 0.0;  // mean of the critics' estimates on the batch
 };
 
 // What every rank must agree on before an optimizer step: with several
@@ -157,8 +157,8 @@ double ScheduledLearningRate(const AlgorithmConfig& config, double progress, dou
 // dones[t] = 1 when step t ended its episode either way (the recursion stops).
 // Returns advantages [T, B].
 torch::Tensor ComputeGae(const torch::Tensor& rewards, const torch::Tensor& values,
-                         const torch::Tensor& next_values, const torch::Tensor& dones,
-                         double gamma, double lambda);
+                         const torch::Tensor& next_values, const torch::Tensor& dones, double gamma,
+                         double lambda);
 
 // V-trace targets (Espeholt et al. 2018, IMPALA) over [T, B] tensors (float32)
 // for experience of a behaviour policy mu, learned by a target policy pi:

@@ -29,8 +29,7 @@ Vtrace ComputeVtrace(const torch::Tensor& log_ratios, const torch::Tensor& rewar
       const double delta = rho * (r[t][b] + g * nv[t][b] - v[t][b]);
       // where step t ended its episode or the batch, the next state's target is
       // next_values itself
-      const double next_vs =
-          (not_done > 0 && t + 1 < T) ? v[t + 1][b] + next_correction : nv[t][b];
+      const double next_vs = (not_done > 0 && t + 1 < T) ? v[t + 1][b] + next_correction : nv[t][b];
       const double correction = delta + g * c * not_done * next_correction;
       vs[t][b] = static_cast<float>(v[t][b] + correction);
       pg[t][b] = static_cast<float>(rho * (r[t][b] + g * next_vs - v[t][b]));
@@ -64,10 +63,10 @@ Targets Appo::ComputeTargets(const Trajectory& trajectory) {
   }
   // V-trace is a loop over time on the host
   const auto host = [](const torch::Tensor& t) { return t.to(torch::kCPU); };
-  Vtrace vtrace = ComputeVtrace(host(log_ratios), host(trajectory.rewards),
-                                host(trajectory.values), host(trajectory.next_values),
-                                host(trajectory.dones), config().gamma, config().gae_lambda,
-                                config().vtrace_rho_clip, config().vtrace_c_clip);
+  Vtrace vtrace =
+      ComputeVtrace(host(log_ratios), host(trajectory.rewards), host(trajectory.values),
+                    host(trajectory.next_values), host(trajectory.dones), config().gamma,
+                    config().gae_lambda, config().vtrace_rho_clip, config().vtrace_c_clip);
   const torch::Device device = trajectory.values.device();
   // log_probs: the reference of the update's KL
   return {vtrace.pg_advantages.to(device), vtrace.vs.to(device), log_probs};

@@ -11,8 +11,7 @@ namespace {
 
 // Whether `t` is the slice [offset, offset + numel) of `flat`.
 bool IsSliceOf(const torch::Tensor& t, const torch::Tensor& flat, int64_t offset) {
-  return t.defined() && t.is_contiguous() &&
-         t.data_ptr<float>() == flat.data_ptr<float>() + offset;
+  return t.defined() && t.is_contiguous() && t.data_ptr<float>() == flat.data_ptr<float>() + offset;
 }
 
 // The key of `p`'s state in `states`: LibTorch 1.x keys optimizer state by
@@ -108,8 +107,7 @@ void FlatAdam::Step(const torch::Tensor& g) {
   // the parameters step together, so they share one step count
   int64_t step = 0;
   for (const torch::Tensor& p : params_) {
-    auto& s = static_cast<torch::optim::AdamParamState&>(
-        *state()[StateKey(state(), p)]);
+    auto& s = static_cast<torch::optim::AdamParamState&>(*state()[StateKey(state(), p)]);
     s.step(s.step() + 1);
     step = s.step();
   }

@@ -8,8 +8,8 @@
 namespace robofleet::algorithms {
 
 torch::Tensor ComputeGae(const torch::Tensor& rewards, const torch::Tensor& values,
-                         const torch::Tensor& next_values, const torch::Tensor& dones,
-                         double gamma, double lambda) {
+                         const torch::Tensor& next_values, const torch::Tensor& dones, double gamma,
+                         double lambda) {
   // backwards over time; accessors keep this a plain loop over floats
   const int64_t T = rewards.size(0), B = rewards.size(1);
   torch::Tensor advantages = torch::empty({T, B}, torch::kFloat32);
@@ -63,8 +63,7 @@ PpoLossTerms PpoLoss(const torch::Tensor& log_probs, const torch::Tensor& old_lo
 Ppo::Ppo(const AlgorithmConfig& config, ActorCritic policy)
     : config_(config),
       policy_(policy),
-      optimizer_(policy->parameters(),
-                 torch::optim::AdamOptions(config.learning_rate).eps(1e-5)) {}
+      optimizer_(policy->parameters(), torch::optim::AdamOptions(config.learning_rate).eps(1e-5)) {}
 
 Targets Ppo::ComputeTargets(const Trajectory& trajectory) {
   // GAE is a loop over time on the host
@@ -81,8 +80,10 @@ Targets Ppo::ComputeTargets(const Trajectory& trajectory) {
 void Ppo::AdaptLearningRate(double kl) {
   // rsl_rl's rule: step size follows the KL of each minibatch towards the target
   double lr = LearningRate();
-  if (kl > 2.0 * config_.desired_kl) lr = std::max(1e-5, lr / 1.5);
-  else if (kl < 0.5 * config_.desired_kl) lr = std::min(1e-2, lr * 1.5);
+  if (kl > 2.0 * config_.desired_kl)
+    lr = std::max(1e-5, lr / 1.5);
+  else if (kl < 0.5 * config_.desired_kl)
+    lr = std::min(1e-2, lr * 1.5);
   SetLearningRate(lr);
 }
 

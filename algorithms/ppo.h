@@ -9,13 +9,13 @@ namespace robofleet::algorithms {
 
 // The PPO loss on one minibatch, each term a scalar tensor.
 struct PpoLossTerms {
-  torch::Tensor total;       // policy + value_coef * value - entropy_coef * entropy
-  torch::Tensor policy;      // -E[min(r A, clip(r, 1 - eps, 1 + eps) A)]
-  torch::Tensor value;       // E[(V - R)^2], or with value_clip
-                             // E[max((V - R)^2, (V_old + clip(V - V_old, -c, c) - R)^2)]
+  torch::Tensor total;   // policy + value_coef * value - entropy_coef * entropy
+  torch::Tensor policy;  // -E[min(r A, clip(r, 1 - eps, 1 + eps) A)]
+  torch::Tensor value;   // E[(V - R)^2], or with value_clip
+                         // E[max((V - R)^2, (V_old + clip(V - V_old, -c, c) - R)^2)]
   torch::Tensor entropy;
-  torch::Tensor approx_kl;   // no gradient
-  torch::Tensor clip_frac;   // no gradient
+  torch::Tensor approx_kl;  // no gradient
+  torch::Tensor clip_frac;  // no gradient
 };
 
 // Pure function of its inputs; advantages are used as given (normalise first

@@ -103,8 +103,10 @@ std::unique_ptr<OnPolicyAlgorithm> CreateOnPolicyAlgorithm(const AlgorithmConfig
                                                            ActorCritic policy) {
   const AlgorithmEntry& entry = GetAlgorithm(config.name);
   if (entry.make_on_policy == nullptr) {
-    throw UserError("algorithm '" + config.name + "' is off-policy, and this needs an "
-                    "on-policy one: " + NamesOfKind(false));
+    throw UserError("algorithm '" + config.name +
+                    "' is off-policy, and this needs an "
+                    "on-policy one: " +
+                    NamesOfKind(false));
   }
   return entry.make_on_policy(config, policy);
 }
@@ -113,8 +115,10 @@ std::unique_ptr<OffPolicyAlgorithm> CreateOffPolicyAlgorithm(const AlgorithmConf
                                                              ActorCritic policy) {
   const AlgorithmEntry& entry = GetAlgorithm(config.name);
   if (entry.make_off_policy == nullptr) {
-    throw UserError("algorithm '" + config.name + "' is on-policy, and this needs an "
-                    "off-policy one: " + NamesOfKind(true));
+    throw UserError("algorithm '" + config.name +
+                    "' is on-policy, and this needs an "
+                    "off-policy one: " +
+                    NamesOfKind(true));
   }
   return entry.make_off_policy(config, policy);
 }

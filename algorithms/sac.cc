@@ -85,12 +85,14 @@ std::vector<torch::Tensor> TwinCriticImpl::online_parameters() {
 void ValidateSacConfig(const ExperimentConfig& config) {
   const std::string& schedule = config.algorithm.lr_schedule;
   if (schedule != "constant") {
-    RejectConfigKey("algorithm.lr_schedule", "is '" + schedule + "', but sac supports only "
-                                             "constant; set algorithm.lr_schedule: constant");
+    RejectConfigKey("algorithm.lr_schedule", "is '" + schedule +
+                                                 "', but sac supports only "
+                                                 "constant; set algorithm.lr_schedule: constant");
   }
   if (!config.policy.tanh_squash) {
-    RejectConfigKey("policy.tanh_squash", "is false, but sac trains a squashed Gaussian policy; "
-                                          "set policy.tanh_squash: true");
+    RejectConfigKey("policy.tanh_squash",
+                    "is false, but sac trains a squashed Gaussian policy; "
+                    "set policy.tanh_squash: true");
   }
 }
 

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define ROBOFLEET_CHECK(cond)                                                        \
+#define ROBOFLEET_CHECK(cond)                                                       \
   do {                                                                              \
     if (!(cond)) {                                                                  \
       std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \

@@ -81,8 +81,10 @@ bool Decode(const YAML::Node& node, T* out) {
       *out = text;
       return true;
     } else if constexpr (std::is_same_v<T, bool>) {
-      if (text == "true" || text == "True" || text == "yes" || text == "on") return *out = true, true;
-      if (text == "false" || text == "False" || text == "no" || text == "off") return *out = false, true;
+      if (text == "true" || text == "True" || text == "yes" || text == "on")
+        return *out = true, true;
+      if (text == "false" || text == "False" || text == "no" || text == "off")
+        return *out = false, true;
       return false;
     } else if constexpr (std::is_floating_point_v<T>) {
       char* end = nullptr;
@@ -119,9 +121,13 @@ std::string Where(const std::string& source, const YAML::Node& node) {
 struct KeyLister {
   std::vector<std::string> keys;
   template <class T>
-  void Field(const char* name, T&, const char*) { keys.push_back(name); }
+  void Field(const char* name, T&, const char*) {
+    keys.push_back(name);
+  }
   template <class S>
-  void Section(const char* name, S&, const char*) { keys.push_back(name); }
+  void Section(const char* name, S&, const char*) {
+    keys.push_back(name);
+  }
 };
 
 template <class S>
@@ -135,7 +141,8 @@ std::string UnknownKeyMessage(const std::string& where, const std::string& prefi
                               const std::string& key, const std::vector<std::string>& valid) {
   std::string msg = where + ": unknown key '" + prefix + key + "'";
   std::string closest = ClosestName(key, valid);
-  if (!closest.empty()) msg += "; did you mean '" + prefix + closest + "'?";
+  if (!closest.empty())
+    msg += "; did you mean '" + prefix + closest + "'?";
   else {
     msg += "; valid keys here:";
     for (const auto& k : valid) msg += " " + k;
@@ -258,8 +265,8 @@ struct DocWriter {
   std::string prefix;
   template <class T>
   void Field(const char* name, T& value, const char* doc) {
-    *out += "| `" + prefix + name + "` | " + TypeName<T>() + " | `" + Format(value) + "` | " +
-            doc + " |\n";
+    *out += "| `" + prefix + name + "` | " + TypeName<T>() + " | `" + Format(value) + "` | " + doc +
+            " |\n";
   }
   template <class S>
   void Section(const char* name, S& section, const char*) {
@@ -364,8 +371,8 @@ bool RandomizeConfig::ChangesModel() const {
   const auto varies = [](const std::vector<double>& range) {
     return range[0] != 1.0 || range[1] != 1.0;
   };
-  return varies(body_mass_scale) || varies(geom_friction_scale) ||
-         varies(joint_damping_scale) || varies(actuator_gain_scale) || varies(gravity_scale);
+  return varies(body_mass_scale) || varies(geom_friction_scale) || varies(joint_damping_scale) ||
+         varies(actuator_gain_scale) || varies(gravity_scale);
 }
 
 void MjcfTaskConfig::Validate() const {
@@ -477,8 +484,9 @@ void LearnerConfig::Validate() const {
     Reject("learner.backend", "is '" + backend + "'; valid backends: auto, gloo, nccl");
   }
   if (backend == "nccl" && device != "cuda") {
-    Reject("learner.backend", "nccl averages GPU tensors; set learner.device: cuda, or use "
-                              "gloo on cpu");
+    Reject("learner.backend",
+           "nccl averages GPU tensors; set learner.device: cuda, or use "
+           "gloo on cpu");
   }
   if (threads <= 0) Reject("learner.threads", "must be >= 1");
   if (count <= 0) Reject("learner.count", "must be >= 1");
@@ -500,8 +508,9 @@ void LauncherConfig::Validate() const {
 
 void TransportConfig::Validate() const {
   if (bind.empty() || bind.find_first_of(":/ ") != std::string::npos) {
-    Reject("transport.bind", "is '" + bind + "'; use ipc, or an IPv4 address or host name "
-                             "such as 127.0.0.1 or 0.0.0.0 (no scheme, no port)");
+    Reject("transport.bind", "is '" + bind +
+                                 "'; use ipc, or an IPv4 address or host name "
+                                 "such as 127.0.0.1 or 0.0.0.0 (no scheme, no port)");
   }
   if (port < 0 || port > 65534) Reject("transport.port", "must be 0 (pick) or 1..65534");
 }
@@ -530,12 +539,14 @@ void ExperimentConfig::Validate() const {
     Reject("train.deterministic", "needs learner.device: cpu");
   }
   if (env.privileged_obs && policy.shared_trunk) {
-    Reject("env.privileged_obs", "needs separate actor and critic networks (the critic alone "
-                                 "reads the privileged entries); set policy.shared_trunk: false");
+    Reject("env.privileged_obs",
+           "needs separate actor and critic networks (the critic alone "
+           "reads the privileged entries); set policy.shared_trunk: false");
   }
   if (train.deterministic && actors.count != 1) {
-    Reject("train.deterministic", "needs actors.count: 1 (one actor fixes the order of the "
-                                  "fragments); set actors.count: 1 or turn it off");
+    Reject("train.deterministic",
+           "needs actors.count: 1 (one actor fixes the order of the "
+           "fragments); set actors.count: 1 or turn it off");
   }
   const int64_t batch_steps = static_cast<int64_t>(learner.batch_size);
   if (batch_steps < algorithm.minibatches) {
@@ -547,7 +558,8 @@ void ApplyOverrides(ExperimentConfig& config, const std::vector<std::string>& ov
   for (const auto& item : overrides) {
     size_t eq = item.find('=');
     if (eq == std::string::npos || eq == 0) {
-      throw UserError("--set " + item + ": expected key=value, e.g. --set train.total_env_steps=1e6");
+      throw UserError("--set " + item +
+                      ": expected key=value, e.g. --set train.total_env_steps=1e6");
     }
     std::string key = item.substr(0, eq);
     Setter::Apply(config, SplitDots(key), 0, item.substr(eq + 1), key);
@@ -564,8 +576,8 @@ YAML::Node LoadYaml(const std::string& text, const std::string& source) {
   try {
     return YAML::Load(text);
   } catch (const YAML::ParserException& e) {
-    throw UserError(source + ":" + std::to_string(e.mark.line + 1) + ": YAML syntax error: " +
-                    e.msg + "; fix the file's syntax");
+    throw UserError(source + ":" + std::to_string(e.mark.line + 1) +
+                    ": YAML syntax error: " + e.msg + "; fix the file's syntax");
   }
 }
 
@@ -585,8 +597,7 @@ void ReadExperimentText(const std::string& text, const std::string& source,
     }
     const std::filesystem::path relative = extends.Scalar();
     const std::filesystem::path base =
-        relative.is_absolute() ? relative
-                               : std::filesystem::path(source).parent_path() / relative;
+        relative.is_absolute() ? relative : std::filesystem::path(source).parent_path() / relative;
     std::ifstream in(base);
     if (!in) {
       throw UserError(Where(source, extends) + ": extends: cannot read " + base.string() +
@@ -641,7 +652,8 @@ ExperimentConfig LoadExperiment(const std::string& path, const std::vector<std::
   return config;
 }
 
-ExperimentConfig LoadExperiment(const std::string& path, const std::vector<std::string>& overrides) {
+ExperimentConfig LoadExperiment(const std::string& path,
+                                const std::vector<std::string>& overrides) {
   return LoadExperiment(path, overrides, nullptr);
 }
 

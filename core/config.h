@@ -113,7 +113,8 @@ struct MjcfTaskConfig {
     v.Field("obs_root_xy", obs_root_xy,
             "observe the root's world x and y position (false drops them: translation "
             "invariance)");
-    v.Field("obs_actuator_forces", obs_actuator_forces, "append actuator forces to the observation");
+    v.Field("obs_actuator_forces", obs_actuator_forces,
+            "append actuator forces to the observation");
     v.Field("obs_contact_forces", obs_contact_forces,
             "append each body's external contact force and torque (6 per body) to the "
             "observation");
@@ -371,7 +372,8 @@ struct TrainConfig {
   template <class V>
   void Visit(V& v) {
     v.Field("total_env_steps", total_env_steps, "training stops after this many env steps");
-    v.Field("checkpoint_every", checkpoint_every, "updates between checkpoints (and one at the end)");
+    v.Field("checkpoint_every", checkpoint_every,
+            "updates between checkpoints (and one at the end)");
     v.Field("log_every_s", log_every_s, "seconds between console progress lines");
     v.Field("record_video", record_video,
             "at the end, render one episode of the final policy to RUN_DIR/final.mp4");

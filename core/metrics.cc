@@ -82,9 +82,12 @@ void CsvWriter::Write(const MetricsRow& row) {
   for (size_t i = 0; i < values.size(); ++i) {
     // integers print without a fraction; NaN (e.g. no episode finished yet) as empty
     double v = values[i];
-    if (std::isnan(v)) std::fprintf(file_, "%s", i ? "," : "");
-    else if (v == std::floor(v) && std::fabs(v) < 1e15) std::fprintf(file_, "%s%.0f", i ? "," : "", v);
-    else std::fprintf(file_, "%s%.6g", i ? "," : "", v);
+    if (std::isnan(v))
+      std::fprintf(file_, "%s", i ? "," : "");
+    else if (v == std::floor(v) && std::fabs(v) < 1e15)
+      std::fprintf(file_, "%s%.0f", i ? "," : "", v);
+    else
+      std::fprintf(file_, "%s%.6g", i ? "," : "", v);
   }
   std::fprintf(file_, "\n");
   std::fflush(file_);

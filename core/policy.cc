@@ -12,10 +12,14 @@ namespace robofleet {
 namespace {
 
 void PushActivation(torch::nn::Sequential& mlp, const std::string& activation) {
-  if (activation == "elu") mlp->push_back(torch::nn::ELU());
-  else if (activation == "tanh") mlp->push_back(torch::nn::Tanh());
-  else if (activation == "relu") mlp->push_back(torch::nn::ReLU());
-  else ROBOFLEET_CHECK(false && "activation validated by PolicyConfig");
+  if (activation == "elu")
+    mlp->push_back(torch::nn::ELU());
+  else if (activation == "tanh")
+    mlp->push_back(torch::nn::Tanh());
+  else if (activation == "relu")
+    mlp->push_back(torch::nn::ReLU());
+  else
+    ROBOFLEET_CHECK(false && "activation validated by PolicyConfig");
 }
 
 }  // namespace

@@ -3,13 +3,13 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zmq_addon.hpp>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <zmq_addon.hpp>
 
 #include "core/atomic_file.h"
 #include "core/config.h"
@@ -42,11 +42,12 @@ CurveKeyPair ReadKeyFile(const std::string& path) {
   std::ifstream in(path);
   CurveKeyPair keys;
   std::string label;
-  if (!(in >> label >> keys.public_key) || label != "public" ||
-      !(in >> label >> keys.secret_key) || label != "secret" ||
-      keys.public_key.size() != kZ85KeyLength || keys.secret_key.size() != kZ85KeyLength) {
-    throw UserError(path + ": not a key file (want 'public <40 z85 chars>' and "
-                           "'secret <40 z85 chars>' lines)");
+  if (!(in >> label >> keys.public_key) || label != "public" || !(in >> label >> keys.secret_key) ||
+      label != "secret" || keys.public_key.size() != kZ85KeyLength ||
+      keys.secret_key.size() != kZ85KeyLength) {
+    throw UserError(path +
+                    ": not a key file (want 'public <40 z85 chars>' and "
+                    "'secret <40 z85 chars>' lines)");
   }
   return keys;
 }
@@ -57,8 +58,9 @@ std::string Text(const zmq::message_t& m) { return std::string(m.data<char>(), m
 
 CurveKeyPair NewCurveKeyPair() {
   if (!zmq_has("curve")) {
-    throw UserError("this libzmq has no CURVE security; install Debian's libzmq5 (built with "
-                    "libsodium), or bind to ipc (transport.bind: ipc)");
+    throw UserError(
+        "this libzmq has no CURVE security; install Debian's libzmq5 (built with "
+        "libsodium), or bind to ipc (transport.bind: ipc)");
   }
   char public_key[kZ85KeyLength + 1], secret_key[kZ85KeyLength + 1];
   if (zmq_curve_keypair(public_key, secret_key) != 0) {
@@ -156,7 +158,7 @@ void ZapAuthenticator::Serve() {
     reply.emplace_back(std::string(admit ? "200" : "400"));
     reply.emplace_back(std::string(admit ? "OK" : "unknown key"));
     reply.emplace_back(std::string(admit ? "actor" : ""));  // user id
-    reply.emplace_back();                                    // metadata
+    reply.emplace_back();                                   // metadata
     zmq::send_multipart(socket_, reply);
   }
 }

@@ -11,13 +11,12 @@
 #ifndef ROBOFLEET_CORE_SECURITY_H_
 #define ROBOFLEET_CORE_SECURITY_H_
 
-#include <zmq.hpp>
-
 #include <atomic>
 #include <cstdint>
 #include <string>
 #include <thread>
 #include <vector>
+#include <zmq.hpp>
 
 namespace robofleet {
 

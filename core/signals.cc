@@ -1,8 +1,9 @@
 #include "core/signals.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <csignal>
-#include <unistd.h>
 
 namespace robofleet {
 namespace {

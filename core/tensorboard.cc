@@ -52,8 +52,7 @@ void PutInt(std::string* out, int field, int64_t v) {
 }
 
 double WallTime() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // Event { wall_time = 1; step = 2; file_version = 3 | summary = 5 }
@@ -76,9 +75,8 @@ TensorBoardWriter::TensorBoardWriter(const std::string& dir) {
   std::filesystem::create_directories(dir);
   char host[256] = "localhost";
   gethostname(host, sizeof(host) - 1);
-  path_ = dir + "/events.out.tfevents." +
-          std::to_string(static_cast<int64_t>(WallTime())) + "." + host + "." +
-          std::to_string(getpid());
+  path_ = dir + "/events.out.tfevents." + std::to_string(static_cast<int64_t>(WallTime())) + "." +
+          host + "." + std::to_string(getpid());
   file_ = std::fopen(path_.c_str(), "wb");
   if (file_ == nullptr) throw UserError(path_ + ": cannot create the TensorBoard event file");
   WriteEvent(Event(0, 3, "brain.Event:2"));

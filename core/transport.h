@@ -6,10 +6,9 @@
 #ifndef ROBOFLEET_CORE_TRANSPORT_H_
 #define ROBOFLEET_CORE_TRANSPORT_H_
 
-#include <zmq.hpp>
-
 #include <string>
 #include <vector>
+#include <zmq.hpp>
 
 #include "core/wire.h"
 

@@ -56,8 +56,8 @@ int FindField(const Header& h, Field field) {
 }
 
 // Checks array `field` has the given dtype and dims; sets *index.
-DecodeStatus Expect(const Header& h, Field field, DType dtype,
-                    std::initializer_list<uint64_t> dims, const char* name, int* index) {
+DecodeStatus Expect(const Header& h, Field field, DType dtype, std::initializer_list<uint64_t> dims,
+                    const char* name, int* index) {
   *index = FindField(h, field);
   if (*index < 0) return {std::string("missing array '") + name + "'"};
   const ArrayDesc& d = h.arrays[*index];
@@ -139,8 +139,8 @@ DecodeStatus DecodeHeader(const Frame* frames, size_t num_frames, Header* header
   if (n == 0 || n > static_cast<uint32_t>(kMaxArrays)) return {"bad array count"};
   if (f0.size != kFixedHeaderBytes + kDescriptorBytes * n) return {"header size mismatch"};
   if (num_frames != 1 + n) {
-    return {"header names " + std::to_string(n) + " arrays but " +
-            std::to_string(num_frames - 1) + " frames came"};
+    return {"header names " + std::to_string(n) + " arrays but " + std::to_string(num_frames - 1) +
+            " frames came"};
   }
 
   header->kind = static_cast<MessageKind>(kind);
@@ -181,8 +181,8 @@ DecodeStatus DecodeHeader(const Frame* frames, size_t num_frames, Header* header
   return {};
 }
 
-Header FragmentHeader(uint64_t policy_version, uint32_t sender_id, uint64_t sequence, int T,
-                      int K, int D, int A, int N, int E) {
+Header FragmentHeader(uint64_t policy_version, uint32_t sender_id, uint64_t sequence, int T, int K,
+                      int D, int A, int N, int E) {
   Header h;
   h.kind = MessageKind::kFragment;
   h.policy_version = policy_version;
@@ -294,8 +294,8 @@ Header WeightsHeader(uint64_t policy_version, uint32_t sender_id, uint64_t seque
   return h;
 }
 
-DecodeStatus DecodeWeights(const Frame* frames, size_t num_frames, int64_t num_params,
-                           int obs_dim, WeightsView* out) {
+DecodeStatus DecodeWeights(const Frame* frames, size_t num_frames, int64_t num_params, int obs_dim,
+                           WeightsView* out) {
   Header h;
   DecodeStatus status = DecodeHeader(frames, num_frames, &h);
   if (!status.ok()) return status;

@@ -50,19 +50,19 @@ size_t DTypeSize(DType dtype);
 // Field ids: what an array means. Values are part of the protocol.
 enum class Field : uint16_t {
   // fragments
-  kObs = 1,              // f32 [T+1, K, D] raw observations; row T bootstraps the last step
-  kActions = 2,          // f32 [T, K, A] sampled actions before tanh squashing and clipping
-  kLogProbs = 3,         // f32 [T, K] behaviour log-probability of each action
-  kRewards = 4,          // f32 [T, K]
-  kTerminated = 5,       // u8 [T, K] 1 where the episode really ended after this step
-  kTruncated = 6,        // u8 [T, K] 1 where the time limit ended it after this step
-  kTruncatedObs = 7,     // f32 [N, D] final obs of each truncated step, in (t, k) order
-  kEpisodeReturns = 8,   // f32 [E] returns of episodes that finished in this fragment
-  kEpisodeLengths = 9,   // i32 [E] their lengths in control steps
+  kObs = 1,             // f32 [T+1, K, D] raw observations; row T bootstraps the last step
+  kActions = 2,         // f32 [T, K, A] sampled actions before tanh squashing and clipping
+  kLogProbs = 3,        // f32 [T, K] behaviour log-probability of each action
+  kRewards = 4,         // f32 [T, K]
+  kTerminated = 5,      // u8 [T, K] 1 where the episode really ended after this step
+  kTruncated = 6,       // u8 [T, K] 1 where the time limit ended it after this step
+  kTruncatedObs = 7,    // f32 [N, D] final obs of each truncated step, in (t, k) order
+  kEpisodeReturns = 8,  // f32 [E] returns of episodes that finished in this fragment
+  kEpisodeLengths = 9,  // i32 [E] their lengths in control steps
   // weights
-  kParameters = 20,      // f32 [P] every policy parameter, flattened in module order
-  kObsMean = 21,         // f32 [D] normaliser mean
-  kObsVar = 22,          // f32 [D] normaliser variance
+  kParameters = 20,  // f32 [P] every policy parameter, flattened in module order
+  kObsMean = 21,     // f32 [D] normaliser mean
+  kObsVar = 22,      // f32 [D] normaliser variance
 };
 
 // Shape and type of one array frame.
@@ -130,8 +130,8 @@ DecodeStatus DecodeFragment(const Frame* frames, size_t num_frames, int obs_dim,
                             FragmentView* out);
 
 // The header of a fragment with these sizes.
-Header FragmentHeader(uint64_t policy_version, uint32_t sender_id, uint64_t sequence, int T,
-                      int K, int D, int A, int N, int E);
+Header FragmentHeader(uint64_t policy_version, uint32_t sender_id, uint64_t sequence, int T, int K,
+                      int D, int A, int N, int E);
 
 // A decoded weights message; pointers alias the frames.
 struct WeightsView {
@@ -145,8 +145,8 @@ struct WeightsView {
 
 // Decodes weights for a policy of `num_params` parameters and `obs_dim`
 // observations; every value finite, variances non-negative.
-DecodeStatus DecodeWeights(const Frame* frames, size_t num_frames, int64_t num_params,
-                           int obs_dim, WeightsView* out);
+DecodeStatus DecodeWeights(const Frame* frames, size_t num_frames, int64_t num_params, int obs_dim,
+                           WeightsView* out);
 
 Header WeightsHeader(uint64_t policy_version, uint32_t sender_id, uint64_t sequence,
                      int64_t num_params, int obs_dim);

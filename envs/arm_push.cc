@@ -18,11 +18,26 @@ constexpr double kPi = 3.14159265358979323846;
 
 std::vector<std::string> ObservationNames() {
   std::vector<std::string> names = Arm::JointNames();
-  for (const char* name :
-       {"tip_x", "tip_y", "tip_z", "block_x", "block_y", "block_z", "block_qw", "block_qx",
-        "block_qy", "block_qz", "block_vx", "block_vy", "block_vz", "target_x", "target_y",
-        "tip_to_block_x", "tip_to_block_y", "tip_to_block_z", "block_to_target_x",
-        "block_to_target_y"}) {
+  for (const char* name : {"tip_x",
+                           "tip_y",
+                           "tip_z",
+                           "block_x",
+                           "block_y",
+                           "block_z",
+                           "block_qw",
+                           "block_qx",
+                           "block_qy",
+                           "block_qz",
+                           "block_vx",
+                           "block_vy",
+                           "block_vz",
+                           "target_x",
+                           "target_y",
+                           "tip_to_block_x",
+                           "tip_to_block_y",
+                           "tip_to_block_z",
+                           "block_to_target_x",
+                           "block_to_target_y"}) {
     names.emplace_back(name);
   }
   return names;

@@ -34,20 +34,20 @@ struct StepResult {
 
 // Static facts about a task.
 struct EnvSpec {
-  std::string id;                       // registry name
-  int obs_dim = 0;                      // float32 observation length
-  int act_dim = 0;                      // float32 action length, each in [-1, 1]
-  int frame_skip = 1;                   // physics steps per control step
-  int max_episode_steps = 0;            // truncation limit in control steps
-  double control_dt = 0.0;              // seconds per control step
-  std::vector<std::string> obs_names;   // one name per observation entry
+  std::string id;                      // registry name
+  int obs_dim = 0;                     // float32 observation length
+  int act_dim = 0;                     // float32 action length, each in [-1, 1]
+  int frame_skip = 1;                  // physics steps per control step
+  int max_episode_steps = 0;           // truncation limit in control steps
+  double control_dt = 0.0;             // seconds per control step
+  std::vector<std::string> obs_names;  // one name per observation entry
   // The last privileged_dim observation entries are for the critic alone
   // (EnvConfig.privileged_obs): the actor reads the first
   // obs_dim - privileged_dim, and so does the exported policy.
   int privileged_dim = 0;
-  std::vector<std::string> act_names;   // one name per action entry (actuator)
-  std::vector<double> act_low;          // actuator ctrlrange lower bound, per action entry
-  std::vector<double> act_high;         // ... and upper bound: action -1 maps to low, +1 to high
+  std::vector<std::string> act_names;  // one name per action entry (actuator)
+  std::vector<double> act_low;         // actuator ctrlrange lower bound, per action entry
+  std::vector<double> act_high;        // ... and upper bound: action -1 maps to low, +1 to high
 };
 
 class Env {

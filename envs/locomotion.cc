@@ -26,7 +26,8 @@ std::vector<std::string> QposNames(const mjModel* m) {
     const std::string name = JointName(m, j);
     switch (m->jnt_type[j]) {
       case mjJNT_FREE:
-        for (const char* s : {"_x", "_y", "_z", "_qw", "_qx", "_qy", "_qz"}) names.push_back(name + s);
+        for (const char* s : {"_x", "_y", "_z", "_qw", "_qx", "_qy", "_qz"})
+          names.push_back(name + s);
         break;
       case mjJNT_BALL:
         for (const char* s : {"_qw", "_qx", "_qy", "_qz"}) names.push_back(name + s);
@@ -78,8 +79,7 @@ float* WriteClipped(const double* src, int n, float* dst, double clip) {
   return dst + n;
 }
 
-void AddResetNoise(const mjModel* m, mjData* data, EnvRandom& rng, double scale,
-                   bool normal_qvel) {
+void AddResetNoise(const mjModel* m, mjData* data, EnvRandom& rng, double scale, bool normal_qvel) {
   if (scale <= 0) return;
   for (int i = 0; i < m->nq; ++i) data->qpos[i] += rng.Uniform(-scale, scale);
   for (int i = 0; i < m->nv; ++i) {
@@ -188,7 +188,8 @@ float LocomotionEnv::ComputeReward(const mjData& data, const float* action) cons
   if (settings_.contact_cost_weight > 0) {
     // every body but the world
     for (int i = 6; i < 6 * model()->nbody; ++i) {
-      const double f = std::clamp(data.cfrc_ext[i], -settings_.contact_clip, settings_.contact_clip);
+      const double f =
+          std::clamp(data.cfrc_ext[i], -settings_.contact_clip, settings_.contact_clip);
       contact += f * f;
     }
   }

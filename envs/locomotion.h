@@ -52,8 +52,7 @@ float* WriteClipped(const double* src, int n, float* dst,
 // Gymnasium's reset noise: every qpos entry gets uniform noise in
 // [-scale, scale] on top of its reference value; every qvel entry is uniform
 // in [-scale, scale], or scale * N(0, 1) when `normal_qvel`.
-void AddResetNoise(const mjModel* m, mjData* data, EnvRandom& rng, double scale,
-                   bool normal_qvel);
+void AddResetNoise(const mjModel* m, mjData* data, EnvRandom& rng, double scale, bool normal_qvel);
 
 // Body id by name; throws UserError naming the model and the body.
 int BodyId(const mjModel* m, const std::string& name, const std::string& model_path);

@@ -1,15 +1,15 @@
 #include "envs/mujoco_env.h"
 
 #include <algorithm>
-#include <cstddef>
-#include <cstring>
-#include <sstream>
 #include <atomic>
 #include <cmath>
+#include <cstddef>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <stdexcept>
 #include <utility>
 
@@ -124,8 +124,9 @@ std::shared_ptr<const mjModel> LoadModel(const std::string& path) {
     std::string message = "MJCF model '" + path + "' failed to load: " + OneLine(problem);
     // a missing file deserves a hint beyond the XML parser's words
     if (!std::ifstream(path).good()) {
-      message += "; check the path, or set ROBOFLEET_ASSETS to the folder holding the task's "
-                 "assets";
+      message +=
+          "; check the path, or set ROBOFLEET_ASSETS to the folder holding the task's "
+          "assets";
     }
     throw UserError(message);
   }
@@ -171,8 +172,8 @@ MujocoEnv::MujocoEnv(const EnvConfig& config, TaskInfo task) {
   spec_.obs_dim = static_cast<int>(task.obs_names.size());
   spec_.act_dim = m->nu;
   spec_.frame_skip = config.frame_skip > 0 ? config.frame_skip : task.default_frame_skip;
-  spec_.max_episode_steps = config.max_episode_steps > 0 ? config.max_episode_steps
-                                                         : task.default_max_episode_steps;
+  spec_.max_episode_steps =
+      config.max_episode_steps > 0 ? config.max_episode_steps : task.default_max_episode_steps;
   spec_.control_dt = m->opt.timestep * spec_.frame_skip;
   spec_.obs_names = std::move(task.obs_names);
   for (int i = 0; i < m->nu; ++i) {
@@ -279,7 +280,8 @@ StepResult MujocoEnv::Step(const float* action, float* obs) {
     randomizer_->FilterAction(action_.data(), applied_.data(), rng_);
     applied = applied_.data();
   }
-  for (int i = 0; i < spec_.act_dim; ++i) d->ctrl[i] = ctrl_offset_[i] + ctrl_scale_[i] * applied[i];
+  for (int i = 0; i < spec_.act_dim; ++i)
+    d->ctrl[i] = ctrl_offset_[i] + ctrl_scale_[i] * applied[i];
   BeforeStep(*d);
 
   // physics; stop at the first sign of divergence. A MuJoCo error inside

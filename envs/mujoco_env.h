@@ -145,10 +145,10 @@ class MujocoEnv : public Env {
  protected:
   // What a task tells the base class about itself.
   struct TaskInfo {
-    std::string id;                      // registry name, used in messages
-    std::string model_path;              // MJCF file, e.g. AssetPath("cartpole.xml")
-    int default_frame_skip = 1;          // used when EnvConfig.frame_skip is 0
-    std::vector<std::string> obs_names;  // defines obs_dim
+    std::string id;                        // registry name, used in messages
+    std::string model_path;                // MJCF file, e.g. AssetPath("cartpole.xml")
+    int default_frame_skip = 1;            // used when EnvConfig.frame_skip is 0
+    std::vector<std::string> obs_names;    // defines obs_dim
     int default_max_episode_steps = 1000;  // used when EnvConfig.max_episode_steps is 0
     // Fill data.cfrc_ext (external contact forces per body) after every step
     // and reset, for tasks that observe or penalise contact forces. MuJoCo
@@ -196,8 +196,8 @@ class MujocoEnv : public Env {
   std::string model_path_;
   std::shared_ptr<const mjModel> shared_model_;
   std::unique_ptr<DomainRandomizer> randomizer_;  // null without randomisation
-  int task_obs_dim_ = 0;  // entries WriteObservation fills; the privileged ones follow
-  const mjModel* model_ = nullptr;                // shared_model_ or the randomiser's copy
+  int task_obs_dim_ = 0;            // entries WriteObservation fills; the privileged ones follow
+  const mjModel* model_ = nullptr;  // shared_model_ or the randomiser's copy
   bool needs_contact_forces_ = false;
   MjDataPtr data_;
   EnvRandom rng_;

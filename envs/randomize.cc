@@ -42,7 +42,8 @@ DomainRandomizer::DomainRandomizer(const RandomizeConfig& config,
     }
   }
   if (Varies(config_.joint_damping_scale)) {
-    for (int i = 0; i < m->nv; ++i) factor_names_.push_back("damping_scale:dof_" + std::to_string(i));
+    for (int i = 0; i < m->nv; ++i)
+      factor_names_.push_back("damping_scale:dof_" + std::to_string(i));
   }
   if (Varies(config_.actuator_gain_scale)) {
     for (int i = 0; i < m->nu; ++i) {
@@ -76,7 +77,8 @@ void DomainRandomizer::BeginEpisode(EnvRandom& rng, mjData* scratch) {
       for (int g = 0; g < m->ngeom; ++g) {
         const double s = Draw(config_.geom_friction_scale, rng);
         factors_[f++] = static_cast<float>(s);
-        for (int k = 0; k < 3; ++k) m->geom_friction[3 * g + k] = s * base->geom_friction[3 * g + k];
+        for (int k = 0; k < 3; ++k)
+          m->geom_friction[3 * g + k] = s * base->geom_friction[3 * g + k];
       }
     }
     if (Varies(config_.joint_damping_scale)) {

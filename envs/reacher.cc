@@ -46,11 +46,16 @@ void Reacher::TipToTarget(const mjData& data, double delta[2]) const {
 void Reacher::WriteObservation(const mjData& data, float* obs) const {
   double delta[2];
   TipToTarget(data, delta);
-  const double values[10] = {std::cos(data.qpos[kShoulder]), std::cos(data.qpos[kElbow]),
-                             std::sin(data.qpos[kShoulder]), std::sin(data.qpos[kElbow]),
-                             data.mocap_pos[0],              data.mocap_pos[1],
-                             data.qvel[kShoulder],           data.qvel[kElbow],
-                             delta[0],                       delta[1]};
+  const double values[10] = {std::cos(data.qpos[kShoulder]),
+                             std::cos(data.qpos[kElbow]),
+                             std::sin(data.qpos[kShoulder]),
+                             std::sin(data.qpos[kElbow]),
+                             data.mocap_pos[0],
+                             data.mocap_pos[1],
+                             data.qvel[kShoulder],
+                             data.qvel[kElbow],
+                             delta[0],
+                             delta[1]};
   WriteClipped(values, 10, obs);
 }
 

@@ -1,8 +1,8 @@
 #include "envs/vector_env.h"
 
 #include <algorithm>
-#include <sstream>
 #include <cmath>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -58,7 +58,8 @@ void VectorEnv::ResetSlot(Slot& slot, float* obs) {
 void VectorEnv::StaggerEpisodes(int max_steps) {
   for (Slot& slot : envs_) {
     // the raw engine output, like every other draw here, so all libraries agree
-    slot.cut_at = 1 + static_cast<int>(slot.seeds() % static_cast<uint64_t>(std::max(1, max_steps)));
+    slot.cut_at =
+        1 + static_cast<int>(slot.seeds() % static_cast<uint64_t>(std::max(1, max_steps)));
   }
 }
 
@@ -132,8 +133,8 @@ void VectorEnv::Step(const float* actions, float* obs, float* reward, uint8_t* t
     reward[i] = result.reward;
     slot.ret += result.reward;
     ++slot.length;
-    const bool cut = !result.terminated && !result.truncated && slot.cut_at > 0 &&
-                     slot.length >= slot.cut_at;
+    const bool cut =
+        !result.terminated && !result.truncated && slot.cut_at > 0 && slot.length >= slot.cut_at;
     terminated[i] = result.terminated ? 1 : 0;
     truncated[i] = result.truncated || cut ? 1 : 0;
     if (!result.terminated && !truncated[i]) continue;

@@ -1,10 +1,9 @@
 // `robofleet bench`: throughput figures on this machine.
-#include <cxxopts.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cxxopts.hpp>
 #include <exception>
 #include <memory>
 #include <sstream>
@@ -12,11 +11,11 @@
 
 #include "algorithms/registry.h"
 #include "core/policy.h"
+#include "launcher/commands.h"
+#include "launcher/process.h"
 #include "learner/communicator.h"
 #include "learner/device.h"
 #include "learner/replay_buffer.h"
-#include "launcher/process.h"
-#include "launcher/commands.h"
 
 namespace robofleet::launcher {
 
@@ -124,8 +123,8 @@ class PythonBaseline {
   // Ends the child (end of input: the script exits) and throws.
   [[noreturn]] void Fail(const std::string& line) {
     child_.Wait();
-    throw UserError("the Python baseline (" + command_ + ") failed: " +
-                    (line.empty() ? std::string("no output") : line) +
+    throw UserError("the Python baseline (" + command_ +
+                    ") failed: " + (line.empty() ? std::string("no output") : line) +
                     "; it needs python3 with PyTorch (apt-get install python3-torch), or "
                     "--python=PATH to another interpreter");
   }
@@ -231,27 +230,30 @@ int BenchLearner(int argc, char** argv) {
   cxxopts::Options options("robofleet bench learner",
                            "PPO-update throughput (separate actor and critic ELU MLPs, Adam, "
                            "grad-norm clip) on a synthetic batch.");
-  options.add_options()
-      ("obs-dim", "observation size", cxxopts::value<int>()->default_value("17"))
-      ("act-dim", "action size", cxxopts::value<int>()->default_value("6"))
-      ("hidden", "hidden widths", cxxopts::value<std::string>()->default_value("256,256"))
-      ("batch", "samples per update", cxxopts::value<int>()->default_value("16384"))
-      ("minibatch", "samples per minibatch", cxxopts::value<int>()->default_value("2048"))
-      ("epochs", "epochs per update", cxxopts::value<int>()->default_value("5"))
-      ("threads", "intra-op threads", cxxopts::value<int>()->default_value("0"))
-      ("seconds", "minimum timed seconds", cxxopts::value<double>()->default_value("3"))
-      ("python", "also time bench/ppo_update.py, the same update in PyTorch, with this "
-                 "interpreter, one of its updates after each of ours (one thread unless "
-                 "--threads)",
-       cxxopts::value<std::string>()->implicit_value("/usr/bin/python3"))
-      ("ranks", "also time this many learner ranks (threads on loopback), each "
-                "on its share of the batch", cxxopts::value<int>()->default_value("1"))
-      ("device", "where the update runs: cpu or cuda (ranks on GPU rank mod the GPUs)",
-       cxxopts::value<std::string>()->default_value("cpu"))
-      ("backend", "how --ranks average gradients: auto (nccl on cuda, gloo on cpu), gloo "
-                  "or nccl", cxxopts::value<std::string>()->default_value("auto"))
-      ("json", "print one JSON object")
-      ("h,help", "show this help");
+  options.add_options()("obs-dim", "observation size", cxxopts::value<int>()->default_value("17"))(
+      "act-dim", "action size", cxxopts::value<int>()->default_value("6"))(
+      "hidden", "hidden widths", cxxopts::value<std::string>()->default_value("256,256"))(
+      "batch", "samples per update", cxxopts::value<int>()->default_value("16384"))(
+      "minibatch", "samples per minibatch", cxxopts::value<int>()->default_value("2048"))(
+      "epochs", "epochs per update", cxxopts::value<int>()->default_value("5"))(
+      "threads", "intra-op threads", cxxopts::value<int>()->default_value("0"))(
+      "seconds", "minimum timed seconds", cxxopts::value<double>()->default_value("3"))(
+      "python",
+      "also time bench/ppo_update.py, the same update in PyTorch, with this "
+      "interpreter, one of its updates after each of ours (one thread unless "
+      "--threads)",
+      cxxopts::value<std::string>()->implicit_value("/usr/bin/python3"))(
+      "ranks",
+      "also time this many learner ranks (threads on loopback), each "
+      "on its share of the batch",
+      cxxopts::value<int>()->default_value("1"))(
+      "device", "where the update runs: cpu or cuda (ranks on GPU rank mod the GPUs)",
+      cxxopts::value<std::string>()->default_value("cpu"))(
+      "backend",
+      "how --ranks average gradients: auto (nccl on cuda, gloo on cpu), gloo "
+      "or nccl",
+      cxxopts::value<std::string>()->default_value("auto"))("json", "print one JSON object")(
+      "h,help", "show this help");
   const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
@@ -281,7 +283,8 @@ int BenchLearner(int argc, char** argv) {
   const torch::Device device = learner::LearnerDevice(learner_config, 0);
   if (args["threads"].as<int>() > 0) torch::set_num_threads(args["threads"].as<int>());
   // the baseline runs single-threaded, so the comparison does too
-  else if (args.count("python")) torch::set_num_threads(1);
+  else if (args.count("python"))
+    torch::set_num_threads(1);
 
   PolicyConfig policy_config;
   policy_config.hidden = ParseWidths(args["hidden"].as<std::string>());
@@ -357,17 +360,18 @@ int BenchLearner(int argc, char** argv) {
         "\"epochs\": %d, \"threads\": %d, \"flops_per_sample\": %.0f, \"update_gflops\": %.3f, "
         "\"matmul_gflops\": %.3f, \"device\": \"%s\"",
         samples_per_s, update_s, updates, D, A, args["hidden"].as<std::string>().c_str(), batch,
-        minibatch, epochs, torch::get_num_threads(), flops_per_sample, update_gflops,
-        matmul_gflops, device.str().c_str());
+        minibatch, epochs, torch::get_num_threads(), flops_per_sample, update_gflops, matmul_gflops,
+        device.str().c_str());
     if (args.count("python")) {
       std::printf(", \"python_samples_per_s\": %.1f, \"ratio_to_python\": %.4f",
                   python_samples_per_s, samples_per_s / python_samples_per_s);
     }
     if (ranks > 1) {
-      std::printf(", \"ranks\": %d, \"ranks_samples_per_s\": %.1f, \"ranks_update_s\": %.6f, "
-                  "\"allreduce_s_per_update\": %.6f, \"backend\": \"%s\"",
-                  ranks, ranks_samples_per_s, ranks_timing.update_s, ranks_timing.allreduce_s,
-                  learner::ResolvedBackend(learner_config).c_str());
+      std::printf(
+          ", \"ranks\": %d, \"ranks_samples_per_s\": %.1f, \"ranks_update_s\": %.6f, "
+          "\"allreduce_s_per_update\": %.6f, \"backend\": \"%s\"",
+          ranks, ranks_samples_per_s, ranks_timing.update_s, ranks_timing.allreduce_s,
+          learner::ResolvedBackend(learner_config).c_str());
     }
     std::printf("}\n");
   } else {
@@ -376,22 +380,22 @@ int BenchLearner(int argc, char** argv) {
                 torch::get_num_threads(), device.str().c_str());
     std::printf("  %d updates in %.2f s: %.3f s/update, %.0f samples/s\n", updates, elapsed,
                 update_s, samples_per_s);
-    std::printf("  %.2f GFLOP/s in the update (%.0f flops per sample per epoch), beside "
-                "%.2f GFLOP/s of a %lldx%lld matrix product: %.1f%%\n",
-                update_gflops, flops_per_sample, matmul_gflops,
-                static_cast<long long>(kMatmulSize), static_cast<long long>(kMatmulSize),
-                100.0 * update_gflops / matmul_gflops);
+    std::printf(
+        "  %.2f GFLOP/s in the update (%.0f flops per sample per epoch), beside "
+        "%.2f GFLOP/s of a %lldx%lld matrix product: %.1f%%\n",
+        update_gflops, flops_per_sample, matmul_gflops, static_cast<long long>(kMatmulSize),
+        static_cast<long long>(kMatmulSize), 100.0 * update_gflops / matmul_gflops);
     if (args.count("python")) {
       std::printf("  PyTorch (bench/ppo_update.py): %.0f samples/s; C++ / Python %.2fx\n",
                   python_samples_per_s, samples_per_s / python_samples_per_s);
     }
     if (ranks > 1) {
-      std::printf("  %d ranks over %s, %d samples each: %.0f samples/s (%.2fx one rank); "
-                  "%.4f s/update, %.4f s of it in allreduce (%.1f%%)\n",
-                  ranks, learner::ResolvedBackend(learner_config).c_str(), batch / ranks,
-                  ranks_samples_per_s, ranks_samples_per_s / samples_per_s,
-                  ranks_timing.update_s, ranks_timing.allreduce_s,
-                  100.0 * ranks_timing.allreduce_s / ranks_timing.update_s);
+      std::printf(
+          "  %d ranks over %s, %d samples each: %.0f samples/s (%.2fx one rank); "
+          "%.4f s/update, %.4f s of it in allreduce (%.1f%%)\n",
+          ranks, learner::ResolvedBackend(learner_config).c_str(), batch / ranks,
+          ranks_samples_per_s, ranks_samples_per_s / samples_per_s, ranks_timing.update_s,
+          ranks_timing.allreduce_s, 100.0 * ranks_timing.allreduce_s / ranks_timing.update_s);
     }
   }
   return 0;
@@ -418,25 +422,27 @@ MlpWeights CountMlpWeights(int in, const std::vector<int>& hidden, int out) {
 // off-policy learner does (SAC: the twin critics, the actor and the
 // temperature, then the targets move). The flop count assumes SAC's networks.
 int BenchOffPolicy(const std::string& name, int argc, char** argv) {
-  cxxopts::Options options("robofleet bench " + name,
-                           name + " gradient-step throughput (ReLU actor and twin critics, Adam, "
-                           "Polyak targets) on samples of a replay buffer of random transitions.");
-  options.add_options()
-      ("obs-dim", "observation size", cxxopts::value<int>()->default_value("17"))
-      ("act-dim", "action size", cxxopts::value<int>()->default_value("6"))
-      ("hidden", "hidden widths of the actor and of each critic",
-       cxxopts::value<std::string>()->default_value("256,256"))
-      ("batch", "transitions per gradient step", cxxopts::value<int>()->default_value("256"))
-      ("replay", "transitions in the buffer", cxxopts::value<int>()->default_value("100000"))
-      ("steps", "gradient steps per timed round", cxxopts::value<int>()->default_value("50"))
-      ("threads", "intra-op threads", cxxopts::value<int>()->default_value("0"))
-      ("seconds", "minimum timed seconds", cxxopts::value<double>()->default_value("3"))
-      ("python", "also time bench/" + name + "_update.py, the same step in PyTorch, with "
-                 "this interpreter, one of its rounds after each of ours (one thread unless "
-                 "--threads)",
-       cxxopts::value<std::string>()->implicit_value("/usr/bin/python3"))
-      ("json", "print one JSON object")
-      ("h,help", "show this help");
+  cxxopts::Options options(
+      "robofleet bench " + name,
+      name +
+          " gradient-step throughput (ReLU actor and twin critics, Adam, "
+          "Polyak targets) on samples of a replay buffer of random transitions.");
+  options.add_options()("obs-dim", "observation size", cxxopts::value<int>()->default_value("17"))(
+      "act-dim", "action size", cxxopts::value<int>()->default_value("6"))(
+      "hidden", "hidden widths of the actor and of each critic",
+      cxxopts::value<std::string>()->default_value("256,256"))(
+      "batch", "transitions per gradient step", cxxopts::value<int>()->default_value("256"))(
+      "replay", "transitions in the buffer", cxxopts::value<int>()->default_value("100000"))(
+      "steps", "gradient steps per timed round", cxxopts::value<int>()->default_value("50"))(
+      "threads", "intra-op threads", cxxopts::value<int>()->default_value("0"))(
+      "seconds", "minimum timed seconds", cxxopts::value<double>()->default_value("3"))(
+      "python",
+      "also time bench/" + name +
+          "_update.py, the same step in PyTorch, with "
+          "this interpreter, one of its rounds after each of ours (one thread unless "
+          "--threads)",
+      cxxopts::value<std::string>()->implicit_value("/usr/bin/python3"))(
+      "json", "print one JSON object")("h,help", "show this help");
   const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
@@ -448,7 +454,8 @@ int BenchOffPolicy(const std::string& name, int argc, char** argv) {
   }
   if (args["threads"].as<int>() > 0) torch::set_num_threads(args["threads"].as<int>());
   // the baseline runs single-threaded, so the comparison does too
-  else if (args.count("python")) torch::set_num_threads(1);
+  else if (args.count("python"))
+    torch::set_num_threads(1);
 
   PolicyConfig policy_config;
   policy_config.hidden = ParseWidths(args["hidden"].as<std::string>());
@@ -530,8 +537,8 @@ int BenchOffPolicy(const std::string& name, int argc, char** argv) {
         args["hidden"].as<std::string>().c_str(), batch, replay_size, torch::get_num_threads(),
         flops_per_step, gflops, matmul_gflops);
     if (args.count("python")) {
-      std::printf(", \"python_steps_per_s\": %.1f, \"ratio_to_python\": %.4f",
-                  python_steps_per_s, steps_per_s / python_steps_per_s);
+      std::printf(", \"python_steps_per_s\": %.1f, \"ratio_to_python\": %.4f", python_steps_per_s,
+                  steps_per_s / python_steps_per_s);
     }
     std::printf("}\n");
   } else {
@@ -540,11 +547,11 @@ int BenchOffPolicy(const std::string& name, int argc, char** argv) {
                 torch::get_num_threads());
     std::printf("  %.0f gradient steps in %.2f s: %.0f steps/s, %.3f ms each\n", steps, elapsed,
                 steps_per_s, 1e3 / steps_per_s);
-    std::printf("  %.2f GFLOP/s in the steps (%.0f MFLOP per step), beside %.2f GFLOP/s of a "
-                "%lldx%lld matrix product: %.1f%%\n",
-                gflops, flops_per_step / 1e6, matmul_gflops,
-                static_cast<long long>(kMatmulSize), static_cast<long long>(kMatmulSize),
-                100.0 * gflops / matmul_gflops);
+    std::printf(
+        "  %.2f GFLOP/s in the steps (%.0f MFLOP per step), beside %.2f GFLOP/s of a "
+        "%lldx%lld matrix product: %.1f%%\n",
+        gflops, flops_per_step / 1e6, matmul_gflops, static_cast<long long>(kMatmulSize),
+        static_cast<long long>(kMatmulSize), 100.0 * gflops / matmul_gflops);
     if (args.count("python")) {
       std::printf("  PyTorch (bench/%s_update.py): %.0f steps/s; C++ / Python %.2fx\n",
                   name.c_str(), python_steps_per_s, steps_per_s / python_steps_per_s);
@@ -567,8 +574,10 @@ int BenchCommand(int argc, char** argv) {
     listed += ", " + name;
   }
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
-    std::printf("usage: robofleet bench %s|inference|env|system [options]   "
-                "(robofleet bench NAME --help)\n", usage.c_str());
+    std::printf(
+        "usage: robofleet bench %s|inference|env|system [options]   "
+        "(robofleet bench NAME --help)\n",
+        usage.c_str());
     return argc < 2 ? 2 : 0;
   }
   const std::string what = argv[1];

@@ -4,11 +4,10 @@
 // random controls and resets as often as the env's episodes ended. The ratio
 // says what the env layer (actions, observations, rewards, resets,
 // bookkeeping) costs on top of the physics.
-#include <cxxopts.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cxxopts.hpp>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,19 +35,17 @@ int BenchEnv(int argc, char** argv) {
                            "Env steps/s of a VectorEnv with random actions, beside raw mj_step "
                            "on the same model times frame_skip (the simulator's ceiling), both "
                            "on one thread, measured in alternating slices of the same run.");
-  options.add_options()
-      ("env", "task name", cxxopts::value<std::string>()->default_value("hopper"))
-      ("envs", "envs in the vector env (and mjData in the raw loop)",
-       cxxopts::value<int>()->default_value("16"))
-      ("seconds", "minimum timed seconds of each of the two loops",
-       cxxopts::value<double>()->default_value("3"))
-      ("seed", "seed of the envs and of the random actions",
-       cxxopts::value<uint64_t>()->default_value("1"))
-      ("set", "experiment key=value for the env, repeatable (e.g. env.mjcf.path=robot.xml, "
-              "env.randomize.obs_noise=0.01)",
-       cxxopts::value<std::string>())
-      ("json", "print one JSON object")
-      ("h,help", "show this help");
+  options.add_options()("env", "task name", cxxopts::value<std::string>()->default_value("hopper"))(
+      "envs", "envs in the vector env (and mjData in the raw loop)",
+      cxxopts::value<int>()->default_value("16"))("seconds",
+                                                  "minimum timed seconds of each of the two loops",
+                                                  cxxopts::value<double>()->default_value("3"))(
+      "seed", "seed of the envs and of the random actions",
+      cxxopts::value<uint64_t>()->default_value("1"))(
+      "set",
+      "experiment key=value for the env, repeatable (e.g. env.mjcf.path=robot.xml, "
+      "env.randomize.obs_noise=0.01)",
+      cxxopts::value<std::string>())("json", "print one JSON object")("h,help", "show this help");
   const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;

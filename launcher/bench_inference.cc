@@ -1,10 +1,9 @@
 // `robofleet bench inference`: latency of the exported TorchScript policy
 // against the C++ module's own forward, measured in the same run.
-#include <cxxopts.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cxxopts.hpp>
 
 #include "launcher/commands.h"
 #include "learner/export.h"
@@ -25,8 +24,8 @@ Latency Measure(Fn fn, int iterations) {
   for (int i = 0; i < iterations; ++i) {
     auto start = std::chrono::steady_clock::now();
     fn();
-    us[i] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
-                .count();
+    us[i] =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
   }
   std::sort(us.begin(), us.end());
   return {us[iterations / 2], us[static_cast<size_t>(0.99 * (iterations - 1))]};
@@ -37,13 +36,11 @@ Latency Measure(Fn fn, int iterations) {
 int BenchInference(int argc, char** argv) {
   cxxopts::Options options("robofleet bench inference",
                            "Latency of the exported TorchScript policy beside the C++ module.");
-  options.add_options()
-      ("obs-dim", "observation size", cxxopts::value<int>()->default_value("17"))
-      ("act-dim", "action size", cxxopts::value<int>()->default_value("6"))
-      ("hidden", "hidden widths", cxxopts::value<std::string>()->default_value("256,256"))
-      ("iterations", "timed calls per case", cxxopts::value<int>()->default_value("2000"))
-      ("json", "print one JSON object")
-      ("h,help", "show this help");
+  options.add_options()("obs-dim", "observation size", cxxopts::value<int>()->default_value("17"))(
+      "act-dim", "action size", cxxopts::value<int>()->default_value("6"))(
+      "hidden", "hidden widths", cxxopts::value<std::string>()->default_value("256,256"))(
+      "iterations", "timed calls per case", cxxopts::value<int>()->default_value("2000"))(
+      "json", "print one JSON object")("h,help", "show this help");
   const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
@@ -71,11 +68,10 @@ int BenchInference(int argc, char** argv) {
     torch::Tensor obs = torch::randn({batch, D});
     Latency script = Measure([&] { module.forward({obs}); }, iterations);
     Latency native = Measure(
-        [&] { policy->Mean(learner::NormalizeObs(obs, normalizer)).clamp(-1.0, 1.0); },
-        iterations);
+        [&] { policy->Mean(learner::NormalizeObs(obs, normalizer)).clamp(-1.0, 1.0); }, iterations);
     std::printf("  %-6d %-12s %10.1f %10.1f\n", batch, "torchscript", script.p50_us, script.p99_us);
-    std::printf("  %-6d %-12s %10.1f %10.1f   (torchscript / c++ p50: %.2fx)\n", batch, "c++ module",
-                native.p50_us, native.p99_us, script.p50_us / native.p50_us);
+    std::printf("  %-6d %-12s %10.1f %10.1f   (torchscript / c++ p50: %.2fx)\n", batch,
+                "c++ module", native.p50_us, native.p99_us, script.p50_us / native.p50_us);
     char buf[256];
     std::snprintf(buf, sizeof(buf),
                   ", \"batch%d\": {\"torchscript_p50_us\": %.2f, \"torchscript_p99_us\": %.2f, "

@@ -15,7 +15,6 @@
 //
 // The actors report where each microsecond of their env steps went
 // (actors/rollout_times.h); peak resident memory comes from /proc (VmHWM).
-#include <cxxopts.hpp>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -24,6 +23,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cxxopts.hpp>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -161,15 +161,15 @@ double TimeUpdate(const ExperimentConfig& config, const learner::TaskInfo& task,
 
 // What the learner side measured.
 struct LearnerSide {
-  double sps = 0.0;            // env steps/s reaching the learner after the warm-up
-  double window_s = 0.0;       // length of the measured window
-  int64_t window_steps = 0;    // env steps in it
-  int64_t fragments = 0;       // fragments received in all (null learner)
-  int64_t dropped = 0;         // fragments that failed validation (null learner)
-  double bytes_per_step = 0.0; // on the wire, every frame (null learner: as received)
-  int64_t peak_rss = -1;       // learner's VmHWM, bytes
-  double cpu_s = 0.0;          // CPU seconds the learner process used in the window
-  double cpu_wall_s = 0.0;     // wall seconds over which cpu_s was taken
+  double sps = 0.0;             // env steps/s reaching the learner after the warm-up
+  double window_s = 0.0;        // length of the measured window
+  int64_t window_steps = 0;     // env steps in it
+  int64_t fragments = 0;        // fragments received in all (null learner)
+  int64_t dropped = 0;          // fragments that failed validation (null learner)
+  double bytes_per_step = 0.0;  // on the wire, every frame (null learner: as received)
+  int64_t peak_rss = -1;        // learner's VmHWM, bytes
+  double cpu_s = 0.0;           // CPU seconds the learner process used in the window
+  double cpu_wall_s = 0.0;      // wall seconds over which cpu_s was taken
 };
 
 // The actors: spawned with --stats, stopped, their counters read back.
@@ -179,9 +179,9 @@ class ActorGroup {
              int count)
       : run_dir_(run_dir) {
     for (int i = 0; i < count; ++i) {
-      pids_.push_back(Spawn({exe, "actor", "--run-dir", run_dir, "--index", std::to_string(i),
-                             "--traj", endpoints.trajectories, "--weights", endpoints.weights,
-                             "--stats", StatsPath(i)}));
+      pids_.push_back(
+          Spawn({exe, "actor", "--run-dir", run_dir, "--index", std::to_string(i), "--traj",
+                 endpoints.trajectories, "--weights", endpoints.weights, "--stats", StatsPath(i)}));
     }
   }
   ~ActorGroup() { Stop(); }
@@ -438,26 +438,24 @@ int BenchSystem(int argc, char** argv) {
       "End-to-end env steps/s of real actor processes and a learner over real sockets, beside "
       "raw mj_step x frame_skip on as many processes (the simulator's ceiling), measured in the "
       "same run.");
-  options.add_options()
-      ("env", "task name (default: the experiment's, else cartpole_swingup)",
-       cxxopts::value<std::string>())
-      ("experiment", "experiment file for everything else (default: built-in defaults)",
-       cxxopts::value<std::string>())
-      ("actors", "actor processes (default: the experiment's actors.count)",
-       cxxopts::value<int>())
-      ("envs-per-actor", "envs per actor (default: the experiment's actors.envs_per_actor)",
-       cxxopts::value<int>())
-      ("seconds", "measured seconds, after the warm-up; also the ceiling's timed seconds",
-       cxxopts::value<double>()->default_value("10"))
-      ("warmup", "seconds of steady running before the measurement starts",
-       cxxopts::value<double>()->default_value("2"))
-      ("learner", "null: this process receives, decodes and discards; or an on-policy "
-       "algorithm (" + OnPolicyNames() + "): a real learner trains it",
-       cxxopts::value<std::string>()->default_value("null"))
-      ("set", "experiment key=value, repeatable (e.g. policy.hidden=[256,256])",
-       cxxopts::value<std::string>())
-      ("json", "print one JSON object")
-      ("h,help", "show this help");
+  options.add_options()("env", "task name (default: the experiment's, else cartpole_swingup)",
+                        cxxopts::value<std::string>())(
+      "experiment", "experiment file for everything else (default: built-in defaults)",
+      cxxopts::value<std::string>())(
+      "actors", "actor processes (default: the experiment's actors.count)", cxxopts::value<int>())(
+      "envs-per-actor", "envs per actor (default: the experiment's actors.envs_per_actor)",
+      cxxopts::value<int>())(
+      "seconds", "measured seconds, after the warm-up; also the ceiling's timed seconds",
+      cxxopts::value<double>()->default_value("10"))(
+      "warmup", "seconds of steady running before the measurement starts",
+      cxxopts::value<double>()->default_value("2"))(
+      "learner",
+      "null: this process receives, decodes and discards; or an on-policy "
+      "algorithm (" +
+          OnPolicyNames() + "): a real learner trains it",
+      cxxopts::value<std::string>()->default_value("null"))(
+      "set", "experiment key=value, repeatable (e.g. policy.hidden=[256,256])",
+      cxxopts::value<std::string>())("json", "print one JSON object")("h,help", "show this help");
   const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
@@ -534,17 +532,16 @@ int BenchSystem(int argc, char** argv) {
   actors::RolloutTimes times;
   if (learner_kind == "null") {
     ActorGroup actor_group(exe, dir.path(), endpoints, M);
-    side = RunNullLearner(config, task, endpoints, actor_group, warmup_s, seconds,
-                          &actor_peak_rss);
+    side = RunNullLearner(config, task, endpoints, actor_group, warmup_s, seconds, &actor_peak_rss);
     if (!StopRequested()) times = actor_group.Times(M);
   } else {
-    const pid_t learner_pid = Spawn({exe, "learner", "--run-dir", dir.path(), "--traj",
-                                     endpoints.trajectories, "--weights", endpoints.weights,
-                                     "--quiet"});
+    const pid_t learner_pid =
+        Spawn({exe, "learner", "--run-dir", dir.path(), "--traj", endpoints.trajectories,
+               "--weights", endpoints.weights, "--quiet"});
     ActorGroup actor_group(exe, dir.path(), endpoints, M);
     try {
-      side = RunPpoLearner(dir.path(), learner_pid, actor_group, warmup_s, seconds,
-                           &actor_peak_rss);
+      side =
+          RunPpoLearner(dir.path(), learner_pid, actor_group, warmup_s, seconds, &actor_peak_rss);
     } catch (...) {
       actor_group.Stop();
       SignalAndReap({learner_pid}, SIGKILL, 5.0);
@@ -570,7 +567,7 @@ int BenchSystem(int argc, char** argv) {
     double us;
   };
   const std::vector<Phase> phases = {
-      {"simulate", times.simulate_s * per_step}, {"inference", times.inference_s * per_step},
+      {"simulate", times.simulate_s * per_step},   {"inference", times.inference_s * per_step},
       {"serialise", times.serialise_s * per_step}, {"send", times.send_s * per_step},
       {"wait", times.wait_s * per_step},           {"weights", times.weights_s * per_step}};
   const double total_us = times.total_s() * per_step;
@@ -615,9 +612,10 @@ int BenchSystem(int argc, char** argv) {
         "\"actor_fragments\": %lld, \"learner_cores\": %.3f, "
         "\"learner_cpu_us_per_env_step\": %.3f",
         spec.id.c_str(), learner_kind.c_str(), M, K, T, spec.frame_skip, cores, side.window_s,
-        warmup_s, side.sps, ceiling_sps, ceiling_before, ceiling_after, ratio, static_cast<long long>(side.window_steps),
-        side.bytes_per_step, Mb(side.peak_rss), Mb(actor_peak_rss), phases_json.c_str(), total_us,
-        actor_capacity, static_cast<long long>(times.fragments), learner_cores, learner_cpu_us);
+        warmup_s, side.sps, ceiling_sps, ceiling_before, ceiling_after, ratio,
+        static_cast<long long>(side.window_steps), side.bytes_per_step, Mb(side.peak_rss),
+        Mb(actor_peak_rss), phases_json.c_str(), total_us, actor_capacity,
+        static_cast<long long>(times.fragments), learner_cores, learner_cpu_us);
     if (learner_kind == "null") {
       std::printf(", \"received_fragments\": %lld, \"dropped_fragments\": %lld",
                   static_cast<long long>(side.fragments), static_cast<long long>(side.dropped));
@@ -639,9 +637,10 @@ int BenchSystem(int argc, char** argv) {
               spec.id.c_str(), M, K, T, learner_kind.c_str(), cores);
   std::printf("  reaching the learner   %10.0f env steps/s (%.1f s after %.1f s warm-up)\n",
               side.sps, side.window_s, warmup_s);
-  std::printf("  ceiling                %10.0f env steps/s (raw mj_step x %d on %d processes; "
-              "%.0f before, %.0f after)\n",
-              ceiling_sps, spec.frame_skip, M, ceiling_before, ceiling_after);
+  std::printf(
+      "  ceiling                %10.0f env steps/s (raw mj_step x %d on %d processes; "
+      "%.0f before, %.0f after)\n",
+      ceiling_sps, spec.frame_skip, M, ceiling_before, ceiling_after);
   std::printf("  ratio                  %10.3f\n", ratio);
   std::printf("  on the wire            %10.1f bytes per env step (%.2f MB/s)\n",
               side.bytes_per_step, side.bytes_per_step * side.sps / 1e6);
@@ -665,10 +664,11 @@ int BenchSystem(int argc, char** argv) {
                 busy_s / std::max(times.total_s(), 1e-9));
     std::printf("  serial estimate        %10.0f env steps/s = 1 / (1/%.0f + 1/%.0f): %s-bound\n",
                 serial_estimate, learner_capacity, actor_capacity, bound);
-    std::printf("  PPO update alone       %10.4f s per %lld-step batch x %d epochs: %.0f samples/s, "
-                "%.0f env steps/s (timed afterwards)\n",
-                update_s, static_cast<long long>(batch), config.algorithm.epochs,
-                batch * config.algorithm.epochs / update_s, batch / update_s);
+    std::printf(
+        "  PPO update alone       %10.4f s per %lld-step batch x %d epochs: %.0f samples/s, "
+        "%.0f env steps/s (timed afterwards)\n",
+        update_s, static_cast<long long>(batch), config.algorithm.epochs,
+        batch * config.algorithm.epochs / update_s, batch / update_s);
   }
   return 0;
 }

@@ -5,7 +5,6 @@
 #define ROBOFLEET_LAUNCHER_COMMANDS_H_
 
 #include <cxxopts.hpp>
-
 #include <optional>
 #include <string>
 #include <vector>

@@ -1,17 +1,17 @@
 // `robofleet export` and `robofleet eval`: the policy file a robot runs, and
 // the proof that the file on disk is the policy that was trained.
-#include <cxxopts.hpp>
 #include <torch/script.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
 #include <cstdio>
+#include <cxxopts.hpp>
 #include <filesystem>
 
 #include "envs/mujoco_env.h"
 #include "envs/registry.h"
-#include "launcher/video.h"
 #include "launcher/commands.h"
+#include "launcher/video.h"
 #include "learner/checkpoint.h"
 
 namespace robofleet::launcher {
@@ -53,11 +53,10 @@ int ExportCommand(int argc, char** argv) {
   cxxopts::Options options("robofleet export",
                            "Export a run's policy as TorchScript from any of its checkpoints.");
   options.positional_help("RUN_DIR");
-  options.add_options()
-      ("run-dir", "run directory", cxxopts::value<std::string>())
-      ("checkpoint", "checkpoint file (default: the run's latest)", cxxopts::value<std::string>())
-      ("out", "output file (default: RUN_DIR/policy.pt)", cxxopts::value<std::string>())
-      ("h,help", "show this help");
+  options.add_options()("run-dir", "run directory", cxxopts::value<std::string>())(
+      "checkpoint", "checkpoint file (default: the run's latest)", cxxopts::value<std::string>())(
+      "out", "output file (default: RUN_DIR/policy.pt)", cxxopts::value<std::string>())(
+      "h,help", "show this help");
   options.parse_positional({"run-dir"});
   const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
   if (!parsed) return 0;
@@ -85,21 +84,19 @@ int EvalCommand(int argc, char** argv) {
   cxxopts::Options options("robofleet eval",
                            "Run an exported policy in MuJoCo and report its return.");
   options.positional_help("POLICY.pt");
-  options.add_options()
-      ("policy", "exported policy file", cxxopts::value<std::string>())
-      ("env", "task to run (default: the one in the policy's metadata)",
-       cxxopts::value<std::string>())
-      ("episodes", "episodes to run", cxxopts::value<int>()->default_value("10"))
-      ("seed", "seed of the first episode; episode i uses seed + i",
-       cxxopts::value<uint64_t>()->default_value("0"))
-      ("stochastic", "sample actions instead of taking the mean")
-      ("video", "render the episodes offscreen into this .mp4", cxxopts::value<std::string>())
-      ("camera", "camera of the model for --video (default: track the root body)",
-       cxxopts::value<std::string>()->default_value(""))
-      ("width", "video width in pixels", cxxopts::value<int>()->default_value("640"))
-      ("height", "video height in pixels", cxxopts::value<int>()->default_value("480"))
-      ("json", "print one JSON object")
-      ("h,help", "show this help");
+  options.add_options()("policy", "exported policy file", cxxopts::value<std::string>())(
+      "env", "task to run (default: the one in the policy's metadata)",
+      cxxopts::value<std::string>())("episodes", "episodes to run",
+                                     cxxopts::value<int>()->default_value("10"))(
+      "seed", "seed of the first episode; episode i uses seed + i",
+      cxxopts::value<uint64_t>()->default_value("0"))("stochastic",
+                                                      "sample actions instead of taking the mean")(
+      "video", "render the episodes offscreen into this .mp4", cxxopts::value<std::string>())(
+      "camera", "camera of the model for --video (default: track the root body)",
+      cxxopts::value<std::string>()->default_value(""))(
+      "width", "video width in pixels", cxxopts::value<int>()->default_value("640"))(
+      "height", "video height in pixels", cxxopts::value<int>()->default_value("480"))(
+      "json", "print one JSON object")("h,help", "show this help");
   options.parse_positional({"policy"});
   const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
   if (!parsed) return 0;
@@ -112,8 +109,8 @@ int EvalCommand(int argc, char** argv) {
 
   LoadedPolicy policy = LoadPolicy(path);
   // the env and its config come from the metadata unless --env names another
-  ExperimentConfig trained = ParseExperiment(policy.metadata["config"].as<std::string>(""),
-                                             path + ":metadata.json");
+  ExperimentConfig trained =
+      ParseExperiment(policy.metadata["config"].as<std::string>(""), path + ":metadata.json");
   EnvConfig env_config = trained.env;
   if (args.count("env")) {
     env_config = EnvConfig{};
@@ -147,8 +144,8 @@ int EvalCommand(int argc, char** argv) {
   }
 
   torch::NoGradGuard no_grad;
-  torch::jit::Method act = policy.module.get_method(args.count("stochastic") ? "stochastic_action"
-                                                                             : "forward");
+  torch::jit::Method act =
+      policy.module.get_method(args.count("stochastic") ? "stochastic_action" : "forward");
   torch::Tensor obs = torch::zeros({1, spec.obs_dim});
   std::vector<double> returns, lengths;
   for (int e = 0; e < episodes; ++e) {

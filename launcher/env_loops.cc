@@ -27,8 +27,8 @@ EnvLoop::EnvLoop(const EnvConfig& config, int num_envs, uint64_t seed, double ac
 int64_t EnvLoop::Run(int steps) {
   for (int t = 0; t < steps; ++t) {
     for (float& a : actions_) a = static_cast<float>(RandomAction(rng_, action_std_));
-    venv_.Step(actions_.data(), obs_.data(), reward_.data(), terminated_.data(),
-               truncated_.data(), nullptr);
+    venv_.Step(actions_.data(), obs_.data(), reward_.data(), terminated_.data(), truncated_.data(),
+               nullptr);
   }
   for (const envs::VectorEnv::Episode& e : venv_.TakeFinishedEpisodes()) {
     episode_steps_ += e.length;
@@ -72,9 +72,7 @@ int64_t RawLoop::Run(int steps, int episode_length) {
   return static_cast<int64_t>(steps) * static_cast<int64_t>(datas_.size());
 }
 
-int SliceSteps(int frame_skip, int num_envs) {
-  return std::max(1, 2000 / frame_skip / num_envs);
-}
+int SliceSteps(int frame_skip, int num_envs) { return std::max(1, 2000 / frame_skip / num_envs); }
 
 double RawStepsPerSecond(const EnvConfig& config, int num_datas, double seconds, uint64_t seed,
                          double action_std, const std::function<void()>& before_timing) {

@@ -1,8 +1,7 @@
 // robofleet: one binary, one subcommand per process role.
-#include <cxxopts.hpp>
-
 #include <cstdio>
 #include <cstring>
+#include <cxxopts.hpp>
 #include <exception>
 #include <string>
 
@@ -46,7 +45,8 @@ int main(int argc, char** argv) {
     if (command == "export") return robofleet::launcher::ExportCommand(argc - 1, argv + 1);
     if (command == "eval") return robofleet::launcher::EvalCommand(argc - 1, argv + 1);
     throw robofleet::UserError("unknown command '" + command +
-                               "'; commands: train, config, sweep, export, eval, learner, actor, bench (see robofleet --help)");
+                               "'; commands: train, config, sweep, export, eval, learner, actor, "
+                               "bench (see robofleet --help)");
   } catch (const robofleet::UserError& e) {
     std::fprintf(stderr, "robofleet %s: error: %s\n", command.c_str(), e.what());
     return 2;

@@ -44,7 +44,7 @@ struct ChildPlan {
   Redirect::Kind kind[3] = {};
   const char* file[3] = {nullptr, nullptr, nullptr};
   int file_flags[3] = {0, 0, 0};
-  int pipe_end[3] = {-1, -1, -1};     // the child's end, for kPipe
+  int pipe_end[3] = {-1, -1, -1};    // the child's end, for kPipe
   int parent_end[3] = {-1, -1, -1};  // the parent's end, closed in the child
   int death_signal = 0;
   pid_t parent = 0;
@@ -167,7 +167,8 @@ std::vector<std::string> Candidates(const std::string& program, bool search_path
   size_t start = 0;
   while (true) {
     const size_t end = path.find(':', start);
-    std::string dir = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::string dir =
+        path.substr(start, end == std::string::npos ? std::string::npos : end - start);
     candidates.push_back((dir.empty() ? "." : dir) + "/" + program);
     if (end == std::string::npos) break;
     start = end + 1;
@@ -233,8 +234,7 @@ std::string DescribeFailure(const StartFailure& failure, const std::string& prog
 // *start_error and *start_errno. Throws when pipe or fork fail.
 template <class InChild>
 pid_t ForkWithPlan(const SpawnOptions& options, ChildPlan& plan, const std::string& program,
-                   int pipes[3][2], std::string* start_error, int* start_errno,
-                   InChild in_child) {
+                   int pipes[3][2], std::string* start_error, int* start_errno, InChild in_child) {
   ROBOFLEET_CHECK(options.stdin_from.kind != Redirect::Kind::kToStdout);
   ROBOFLEET_CHECK(options.stdout_to.kind != Redirect::Kind::kToStdout);
   const Redirect* redirects[3] = {&options.stdin_from, &options.stdout_to, &options.stderr_to};
@@ -244,8 +244,8 @@ pid_t ForkWithPlan(const SpawnOptions& options, ChildPlan& plan, const std::stri
     for (int fd = 0; fd < 3; ++fd) ClosePair(pipes[fd]);
   };
   if (pipe2(report, O_CLOEXEC) != 0) {
-    throw std::runtime_error(std::string("cannot start ") + program + ": pipe: " +
-                             std::strerror(errno));
+    throw std::runtime_error(std::string("cannot start ") + program +
+                             ": pipe: " + std::strerror(errno));
   }
   for (int fd = 0; fd < 3; ++fd) {
     const Redirect& redirect = *redirects[fd];
@@ -262,8 +262,8 @@ pid_t ForkWithPlan(const SpawnOptions& options, ChildPlan& plan, const std::stri
       if (pipe2(pipes[fd], O_CLOEXEC) != 0) {
         const int err = errno;
         close_all();
-        throw std::runtime_error(std::string("cannot start ") + program + ": pipe: " +
-                                 std::strerror(err));
+        throw std::runtime_error(std::string("cannot start ") + program +
+                                 ": pipe: " + std::strerror(err));
       }
       plan.pipe_end[fd] = fd == 0 ? pipes[fd][0] : pipes[fd][1];
       plan.parent_end[fd] = fd == 0 ? pipes[fd][1] : pipes[fd][0];
@@ -280,8 +280,8 @@ pid_t ForkWithPlan(const SpawnOptions& options, ChildPlan& plan, const std::stri
   if (pid < 0) {
     const int err = errno;
     close_all();
-    throw std::runtime_error(std::string("cannot start ") + program + ": fork: " +
-                             std::strerror(err));
+    throw std::runtime_error(std::string("cannot start ") + program +
+                             ": fork: " + std::strerror(err));
   }
   if (pid == 0) {
     SetUpChild(plan);

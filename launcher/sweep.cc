@@ -275,8 +275,7 @@ Sweep PrepareSweep(const SweepOptions& options, int* max_actors) {
     try {
       algorithms::ValidateAlgorithm(config);
     } catch (const UserError& e) {
-      throw UserError(spec.where + ": sweep configuration " + std::to_string(c) + ": " +
-                      e.what());
+      throw UserError(spec.where + ": sweep configuration " + std::to_string(c) + ": " + e.what());
     }
   }
   sweep.dir = options.dir.empty() ? "sweeps/" + sweep.base.name : options.dir;
@@ -381,9 +380,10 @@ int RunLocally(const Sweep& sweep, int parallel) {
   std::deque<size_t> todo(todo_list.begin(), todo_list.end());
   const size_t total = sweep.plan.runs.size();
   size_t done = total - todo.size();
-  std::printf("robofleet: sweep %s: %zu runs in %s; %zu finished before, %zu to run, %d at a "
-              "time\n",
-              sweep.base.name.c_str(), total, sweep.dir.c_str(), done, todo.size(), parallel);
+  std::printf(
+      "robofleet: sweep %s: %zu runs in %s; %zu finished before, %zu to run, %d at a "
+      "time\n",
+      sweep.base.name.c_str(), total, sweep.dir.c_str(), done, todo.size(), parallel);
   std::fflush(stdout);
 
   InstallStopHandlers();
@@ -447,8 +447,10 @@ int RunLocally(const Sweep& sweep, int parallel) {
   }
   Summarize(sweep);
   if (failed > 0) {
-    std::fprintf(stderr, "robofleet: %d run%s did not finish; run the same command again to "
-                 "retry %s\n", failed, failed == 1 ? "" : "s", failed == 1 ? "it" : "them");
+    std::fprintf(stderr,
+                 "robofleet: %d run%s did not finish; run the same command again to "
+                 "retry %s\n",
+                 failed, failed == 1 ? "" : "s", failed == 1 ? "it" : "them");
     return 1;
   }
   return 0;

@@ -1,7 +1,6 @@
 // `robofleet train`: resolve the config, make the run directory, start the
 // learner and the actors as children of this same binary, supervise them.
 // Also the `learner` and `actor` entry points those children run.
-#include <cxxopts.hpp>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -9,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <cxxopts.hpp>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -55,8 +55,9 @@ void PlotCurves(const std::string& run_dir) {
   for (const char* python : {"python3", "/usr/bin/python3"}) {
     if (RunQuietly({python, script, run_dir, "-o", out}).exit_code() == 0) return;
   }
-  std::fprintf(stderr, "robofleet: no curves.png (needs python3 with matplotlib: "
-                       "apt-get install python3-matplotlib)\n");
+  std::fprintf(stderr,
+               "robofleet: no curves.png (needs python3 with matplotlib: "
+               "apt-get install python3-matplotlib)\n");
 }
 
 // Socket files live in the run directory unless its path is too long for
@@ -119,8 +120,10 @@ RunSockets MakeRunSockets(const TransportConfig& transport, int ranks,
       keys_dir = fs::absolute(keys_dir_in).string();
       LoadOrCreateRunKeys(keys_dir);
     } else {
-      std::fprintf(stderr, "robofleet: transport.curve is off: anyone who can reach %s may "
-                           "feed this run and read its weights\n", transport.bind.c_str());
+      std::fprintf(stderr,
+                   "robofleet: transport.curve is off: anyone who can reach %s may "
+                   "feed this run and read its weights\n",
+                   transport.bind.c_str());
     }
     for (int r = 0; r < ranks; ++r) {
       const int traj = ports[2 * r], weights = ports[2 * r + 1];
@@ -142,12 +145,12 @@ RunSockets MakeRunSockets(const TransportConfig& transport, int ranks,
 }
 
 void AddEndpointOptions(cxxopts::Options& options) {
-  options.add_options()
-      ("run-dir", "run directory holding config.yaml", cxxopts::value<std::string>())
-      ("traj", "trajectory endpoint", cxxopts::value<std::string>())
-      ("weights", "weights endpoint", cxxopts::value<std::string>())
-      ("keys", "the run's CURVE key folder (tcp endpoints)", cxxopts::value<std::string>())
-      ("h,help", "show this help");
+  options.add_options()("run-dir", "run directory holding config.yaml",
+                        cxxopts::value<std::string>())(
+      "traj", "trajectory endpoint", cxxopts::value<std::string>())("weights", "weights endpoint",
+                                                                    cxxopts::value<std::string>())(
+      "keys", "the run's CURVE key folder (tcp endpoints)", cxxopts::value<std::string>())(
+      "h,help", "show this help");
 }
 
 std::string Required(const cxxopts::ParseResult& args, const char* name) {
@@ -209,24 +212,25 @@ ExperimentConfig LoadRunConfig(const std::string& run_dir) {
 int TrainCommand(int argc, char** argv) {
   cxxopts::Options options("robofleet train", "Train a policy from an experiment file.");
   options.positional_help("EXP.yaml");
-  options.add_options()
-      ("experiment", "experiment file", cxxopts::value<std::string>())
-      ("set", "override a config key: --set section.key=value (repeatable)",
-       cxxopts::value<std::vector<std::string>>())
-      ("run-dir", "run directory (default runs/<name>-<UTC timestamp>)",
-       cxxopts::value<std::string>())
-      ("resume", "continue the run in this directory from its newest checkpoint",
-       cxxopts::value<std::string>())
-      ("nnodes", "nodes in the run; each starts learner.count ranks and actors.count actors",
-       cxxopts::value<int>()->default_value("1"))
-      ("node-rank", "this node's index in [0, --nnodes); node 0 hosts rank 0",
-       cxxopts::value<int>()->default_value("0"))
-      ("master", "HOST:PORT where rank 0 (on node 0) hosts the ranks' rendezvous; needed "
-       "with --nnodes > 1", cxxopts::value<std::string>())
-      ("keys", "the run's CURVE key folder (default RUN_DIR/keys); nodes other than 0 "
-       "need node 0's (a copy, or its run directory on a shared filesystem)",
-       cxxopts::value<std::string>())
-      ("h,help", "show this help");
+  options.add_options()("experiment", "experiment file", cxxopts::value<std::string>())(
+      "set", "override a config key: --set section.key=value (repeatable)",
+      cxxopts::value<std::vector<std::string>>())(
+      "run-dir", "run directory (default runs/<name>-<UTC timestamp>)",
+      cxxopts::value<std::string>())(
+      "resume", "continue the run in this directory from its newest checkpoint",
+      cxxopts::value<std::string>())(
+      "nnodes", "nodes in the run; each starts learner.count ranks and actors.count actors",
+      cxxopts::value<int>()->default_value("1"))(
+      "node-rank", "this node's index in [0, --nnodes); node 0 hosts rank 0",
+      cxxopts::value<int>()->default_value("0"))(
+      "master",
+      "HOST:PORT where rank 0 (on node 0) hosts the ranks' rendezvous; needed "
+      "with --nnodes > 1",
+      cxxopts::value<std::string>())(
+      "keys",
+      "the run's CURVE key folder (default RUN_DIR/keys); nodes other than 0 "
+      "need node 0's (a copy, or its run directory on a shared filesystem)",
+      cxxopts::value<std::string>())("h,help", "show this help");
   options.parse_positional({"experiment"});
   const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
   if (!parsed) return 0;
@@ -248,7 +252,8 @@ int TrainCommand(int argc, char** argv) {
   if (resume) {
     run_dir = args["resume"].as<std::string>();
     experiment = run_dir + "/config.yaml";
-    if (!fs::exists(experiment)) throw UserError(run_dir + ": not a run directory (no config.yaml)");
+    if (!fs::exists(experiment))
+      throw UserError(run_dir + ": not a run directory (no config.yaml)");
     if (learner::LatestCheckpoint(run_dir + "/checkpoints").empty()) {
       throw UserError(run_dir + ": no valid checkpoint to resume from");
     }
@@ -260,8 +265,10 @@ int TrainCommand(int argc, char** argv) {
     run_dir = args.count("run-dir") ? args["run-dir"].as<std::string>()
                                     : "runs/" + config.name + "-" + UtcTimestamp();
     if (fs::exists(run_dir) && !fs::is_empty(run_dir)) {
-      throw UserError("run directory " + run_dir + " exists and is not empty; choose another, "
-                      "or continue it with --resume " + run_dir);
+      throw UserError("run directory " + run_dir +
+                      " exists and is not empty; choose another, "
+                      "or continue it with --resume " +
+                      run_dir);
     }
   }
   envs::EnvSpec spec;
@@ -282,21 +289,25 @@ int TrainCommand(int argc, char** argv) {
   std::string master_host;
   if (nnodes > 1) {
     if (!args.count("master")) {
-      throw UserError("--nnodes " + std::to_string(nnodes) + " needs --master HOST:PORT: node "
+      throw UserError("--nnodes " + std::to_string(nnodes) +
+                      " needs --master HOST:PORT: node "
                       "0's address and a free port for the ranks' rendezvous");
     }
     if (resume) {
-      throw UserError("--resume with --nnodes > 1 is not supported: only node 0 has the "
-                      "checkpoints; resume on one node, or start a new run");
+      throw UserError(
+          "--resume with --nnodes > 1 is not supported: only node 0 has the "
+          "checkpoints; resume on one node, or start a new run");
     }
     if (config.transport.bind == "ipc" || config.transport.port <= 0) {
-      throw UserError("--nnodes " + std::to_string(nnodes) + " needs transport.bind (this "
+      throw UserError("--nnodes " + std::to_string(nnodes) +
+                      " needs transport.bind (this "
                       "node's address or 0.0.0.0) and transport.port: rank g listens on "
                       "transport.port + 2g, and every node's actors take rank 0's weights "
                       "from transport.port + 1 on the --master host");
     }
     if (config.transport.curve && node_rank > 0 && !args.count("keys")) {
-      throw UserError("--node-rank " + std::to_string(node_rank) + " with transport.curve "
+      throw UserError("--node-rank " + std::to_string(node_rank) +
+                      " with transport.curve "
                       "needs --keys DIR: node 0's RUN_DIR/keys (copied here, or on a shared "
                       "filesystem); or set transport.curve: false on a trusted network");
     }
@@ -315,8 +326,10 @@ int TrainCommand(int argc, char** argv) {
   // learner ranks meet at a c10d store that rank 0 hosts (on loopback when
   // every rank is on this machine)
   std::string master;
-  if (args.count("master")) master = args["master"].as<std::string>();
-  else if (world > 1) master = "127.0.0.1:" + std::to_string(FreePort("127.0.0.1"));
+  if (args.count("master"))
+    master = args["master"].as<std::string>();
+  else if (world > 1)
+    master = "127.0.0.1:" + std::to_string(FreePort("127.0.0.1"));
   // actors on other nodes than 0 take the weights from rank 0's port on the master host
   const std::string remote_weights =
       node_rank > 0 ? "tcp://" + master_host + ":" + std::to_string(config.transport.port + 1)
@@ -326,7 +339,8 @@ int TrainCommand(int argc, char** argv) {
     try {
       ReadRunKeys(args["keys"].as<std::string>());
     } catch (const UserError& e) {
-      throw UserError(std::string("--keys: ") + e.what() + "; point --keys at node 0's "
+      throw UserError(std::string("--keys: ") + e.what() +
+                      "; point --keys at node 0's "
                       "RUN_DIR/keys once node 0 has started");
     }
   }
@@ -339,9 +353,10 @@ int TrainCommand(int argc, char** argv) {
       MakeRunSockets(config.transport, ranks, ports, run_dir,
                      args.count("keys") ? args["keys"].as<std::string>() : run_dir + "/keys");
 
-  std::printf("robofleet: training %s on %s (obs %d, act %d) with %d actors x %d envs; run dir %s\n",
-              config.name.c_str(), spec.id.c_str(), spec.obs_dim, spec.act_dim,
-              config.actors.count, config.actors.envs_per_actor, run_dir.c_str());
+  std::printf(
+      "robofleet: training %s on %s (obs %d, act %d) with %d actors x %d envs; run dir %s\n",
+      config.name.c_str(), spec.id.c_str(), spec.obs_dim, spec.act_dim, config.actors.count,
+      config.actors.envs_per_actor, run_dir.c_str());
   if (nnodes > 1) {
     std::printf("robofleet: node %d of %d: learner ranks %d..%d of %d, rendezvous at %s\n",
                 node_rank, nnodes, first_rank, first_rank + ranks - 1, world, master.c_str());
@@ -354,16 +369,18 @@ int TrainCommand(int argc, char** argv) {
     std::vector<std::string> child_argv = {exe, "learner", "--run-dir", run_dir};
     AppendEndpointArgs(sockets.learner[rank], &child_argv);
     if (world > 1) {
-      child_argv.insert(child_argv.end(), {"--rank", std::to_string(first_rank + rank), "--world-size",
-                               std::to_string(world), "--master", master});
+      child_argv.insert(child_argv.end(),
+                        {"--rank", std::to_string(first_rank + rank), "--world-size",
+                         std::to_string(world), "--master", master});
     }
     if (from_checkpoint) child_argv.push_back("--resume");
     return Spawn(child_argv);
   };
   auto spawn_actor = [&](int i) {
     // actors of every node have their own index (and so their own seeds)
-    std::vector<std::string> child_argv = {exe, "actor", "--run-dir", run_dir, "--index",
-                                     std::to_string(node_rank * config.actors.count + i)};
+    std::vector<std::string> child_argv = {
+        exe,     "actor",   "--run-dir",
+        run_dir, "--index", std::to_string(node_rank * config.actors.count + i)};
     // actor i feeds this node's rank i mod ranks; everyone's weights come from rank 0
     Endpoints endpoints = sockets.actors[i % ranks];
     endpoints.weights = node_rank == 0 ? sockets.actors[0].weights : remote_weights;
@@ -392,9 +409,9 @@ int TrainCommand(int argc, char** argv) {
   int learner_status = -1;
   int finished_ranks = 0;
   int learner_restarts = 0;
-  std::deque<Clock::time_point> actor_restarts;      // within the last minute
-  std::map<int, int> consecutive_failures;            // actor index -> recent failures
-  std::multimap<Clock::time_point, int> pending;      // actor restarts waiting out their backoff
+  std::deque<Clock::time_point> actor_restarts;   // within the last minute
+  std::map<int, int> consecutive_failures;        // actor index -> recent failures
+  std::multimap<Clock::time_point, int> pending;  // actor restarts waiting out their backoff
   bool stopping = false;
   Clock::time_point stop_deadline;
   auto stop_run = [&](const char* why) {
@@ -427,10 +444,11 @@ int TrainCommand(int argc, char** argv) {
                  !learner::LatestCheckpoint(run_dir + "/checkpoints").empty()) {
         // ranks only work together: the others go too, and all restart
         ++learner_restarts;
-        std::fprintf(stderr, "robofleet: %s ended (%s); restarting %s from its last "
-                             "checkpoint (%d of %d)\n", who.c_str(), DescribeStatus(status).c_str(),
-                     ranks > 1 ? "every rank" : "it", learner_restarts,
-                     config.launcher.max_restarts);
+        std::fprintf(stderr,
+                     "robofleet: %s ended (%s); restarting %s from its last "
+                     "checkpoint (%d of %d)\n",
+                     who.c_str(), DescribeStatus(status).c_str(), ranks > 1 ? "every rank" : "it",
+                     learner_restarts, config.launcher.max_restarts);
         std::vector<pid_t> others;
         for (const auto& [other, r] : learners) others.push_back(other);
         SignalAndReap(others, SIGKILL, 10.0);
@@ -440,8 +458,8 @@ int TrainCommand(int argc, char** argv) {
       } else {
         // a failed rank fails the run; the others cannot go on without it
         if (world > 1) {
-          std::fprintf(stderr, "robofleet: %s ended (%s); stopping the other ranks\n",
-                       who.c_str(), DescribeStatus(status).c_str());
+          std::fprintf(stderr, "robofleet: %s ended (%s); stopping the other ranks\n", who.c_str(),
+                       DescribeStatus(status).c_str());
         }
         std::vector<pid_t> others;
         for (const auto& [other, r] : learners) others.push_back(other);
@@ -466,8 +484,8 @@ int TrainCommand(int argc, char** argv) {
           // backoff doubles with each quick death in a row: 0.25 s, 0.5 s, ... up to 8 s
           const int failures = consecutive_failures[index]++;
           const auto delay = std::chrono::milliseconds(250 << std::min(failures, 5));
-          std::fprintf(stderr, "robofleet: actor %d ended (%s); restarting it in %.2f s\n",
-                       index, DescribeStatus(status).c_str(), delay.count() / 1000.0);
+          std::fprintf(stderr, "robofleet: actor %d ended (%s); restarting it in %.2f s\n", index,
+                       DescribeStatus(status).c_str(), delay.count() / 1000.0);
           pending.emplace(Clock::now() + delay, index);
         }
       }
@@ -494,8 +512,10 @@ int TrainCommand(int argc, char** argv) {
               .exit_code() == 0) {
         std::printf("robofleet: video of the final policy at %s\n", video.c_str());
       } else {
-        std::fprintf(stderr, "robofleet: could not record %s; try robofleet eval %s/policy.pt "
-                             "--video out.mp4 to see why\n", video.c_str(), run_dir.c_str());
+        std::fprintf(stderr,
+                     "robofleet: could not record %s; try robofleet eval %s/policy.pt "
+                     "--video out.mp4 to see why\n",
+                     video.c_str(), run_dir.c_str());
       }
     }
     std::printf("robofleet: done; policy at %s/policy.pt\n", run_dir.c_str());
@@ -509,11 +529,10 @@ int TrainCommand(int argc, char** argv) {
 int ConfigCommand(int argc, char** argv) {
   cxxopts::Options options("robofleet config", "Print the resolved config of an experiment.");
   options.positional_help("EXP.yaml");
-  options.add_options()
-      ("experiment", "experiment file", cxxopts::value<std::string>())
-      ("set", "override a config key (repeatable)", cxxopts::value<std::vector<std::string>>())
-      ("reference", "print every key with its type, default and meaning (Markdown)")
-      ("h,help", "show this help");
+  options.add_options()("experiment", "experiment file", cxxopts::value<std::string>())(
+      "set", "override a config key (repeatable)", cxxopts::value<std::vector<std::string>>())(
+      "reference", "print every key with its type, default and meaning (Markdown)")(
+      "h,help", "show this help");
   options.parse_positional({"experiment"});
   const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
   if (!parsed) return 0;
@@ -522,10 +541,10 @@ int ConfigCommand(int argc, char** argv) {
     std::printf("%s", ConfigReferenceMarkdown().c_str());
     return 0;
   }
-  if (!args.count("experiment")) throw UserError("no experiment file; usage: robofleet config EXP.yaml");
+  if (!args.count("experiment"))
+    throw UserError("no experiment file; usage: robofleet config EXP.yaml");
   const std::vector<std::string> overrides = SetOverrides(args);
-  ExperimentConfig config =
-      LoadCheckedExperiment(args["experiment"].as<std::string>(), overrides);
+  ExperimentConfig config = LoadCheckedExperiment(args["experiment"].as<std::string>(), overrides);
   std::printf("%s", ToYaml(config).c_str());
   return 0;
 }
@@ -537,8 +556,7 @@ int LearnerCommand(int argc, char** argv) {
       "resume", "continue from the newest valid checkpoint of the run")(
       "rank", "this learner's rank", cxxopts::value<int>()->default_value("0"))(
       "world-size", "learner ranks in all", cxxopts::value<int>()->default_value("1"))(
-      "master", "host:port of rank 0's rendezvous (world size > 1)",
-      cxxopts::value<std::string>());
+      "master", "host:port of rank 0's rendezvous (world size > 1)", cxxopts::value<std::string>());
   const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;

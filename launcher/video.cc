@@ -81,8 +81,8 @@ VideoRecorder::VideoRecorder(const mjModel* model, const VideoOptions& options)
         const char* n = mj_id2name(model_, mjOBJ_CAMERA, i);
         names += std::string(names.empty() ? "" : ", ") + (n ? n : "?");
       }
-      throw UserError("no camera '" + options.camera + "' in the model; cameras: " +
-                      (names.empty() ? "none" : names));
+      throw UserError("no camera '" + options.camera +
+                      "' in the model; cameras: " + (names.empty() ? "none" : names));
     }
     camera_.type = mjCAMERA_FIXED;
     camera_.fixedcamid = id;
@@ -102,9 +102,26 @@ VideoRecorder::VideoRecorder(const mjModel* model, const VideoOptions& options)
   SpawnOptions spawn;
   spawn.search_path = true;
   spawn.stdin_from = Redirect::Pipe();
-  ffmpeg_ = Start({"ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
-                   "-s", std::to_string(options.width) + "x" + std::to_string(options.height),
-                   "-r", fps, "-i", "-", "-vf", "vflip", "-pix_fmt", "yuv420p", "-c:v", "libx264",
+  ffmpeg_ = Start({"ffmpeg",
+                   "-loglevel",
+                   "error",
+                   "-y",
+                   "-f",
+                   "rawvideo",
+                   "-pix_fmt",
+                   "rgb24",
+                   "-s",
+                   std::to_string(options.width) + "x" + std::to_string(options.height),
+                   "-r",
+                   fps,
+                   "-i",
+                   "-",
+                   "-vf",
+                   "vflip",
+                   "-pix_fmt",
+                   "yuv420p",
+                   "-c:v",
+                   "libx264",
                    "file:" + options.path},
                   spawn);
   if (ffmpeg_.start_errno() == ENOENT) {

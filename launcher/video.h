@@ -18,11 +18,11 @@
 namespace robofleet::launcher {
 
 struct VideoOptions {
-  std::string path;       // output .mp4
-  int width = 640;        // pixels, even
-  int height = 480;       // pixels, even
-  double fps = 50.0;      // frames per second of the file
-  std::string camera;     // a camera of the model; "" tracks the robot's root body
+  std::string path;    // output .mp4
+  int width = 640;     // pixels, even
+  int height = 480;    // pixels, even
+  double fps = 50.0;   // frames per second of the file
+  std::string camera;  // a camera of the model; "" tracks the robot's root body
 };
 
 class VideoRecorder {
@@ -51,7 +51,7 @@ class VideoRecorder {
   mjvOption option_;
   mjrContext context_;
   std::vector<unsigned char> rgb_;
-  Child ffmpeg_;  // reads raw frames on its stdin pipe
+  Child ffmpeg_;              // reads raw frames on its stdin pipe
   bool ffmpeg_lost_ = false;  // a frame could not be written: ffmpeg has gone
   int frames_ = 0;
 };

@@ -58,9 +58,8 @@ std::string CheckpointPath(const std::string& dir, int64_t update) {
 }  // namespace
 
 std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
-                           torch::optim::Optimizer& optimizer,
-                           const RunningNormalizer& normalizer, const TrainingCounters& counters,
-                           int keep, const SaveExtra& extra) {
+                           torch::optim::Optimizer& optimizer, const RunningNormalizer& normalizer,
+                           const TrainingCounters& counters, int keep, const SaveExtra& extra) {
   std::filesystem::create_directories(dir);
   torch::serialize::OutputArchive archive;
   torch::serialize::OutputArchive model_archive, optimizer_archive;
@@ -74,14 +73,12 @@ std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
   std::vector<double> learning_rates;
   for (auto& group : optimizer.param_groups()) learning_rates.push_back(group.options().get_lr());
   archive.write("learning_rates", torch::tensor(learning_rates, f64));
-  archive.write("normalizer_mean",
-                torch::tensor(at::ArrayRef<double>(normalizer.mean()), f64));
+  archive.write("normalizer_mean", torch::tensor(at::ArrayRef<double>(normalizer.mean()), f64));
   archive.write("normalizer_var", torch::tensor(at::ArrayRef<double>(normalizer.var()), f64));
   archive.write("normalizer_count", torch::tensor({normalizer.count()}, f64));
-  archive.write("counters",
-                torch::tensor({counters.env_steps, counters.updates, counters.policy_version,
-                               counters.dropped_fragments},
-                              torch::kInt64));
+  archive.write("counters", torch::tensor({counters.env_steps, counters.updates,
+                                           counters.policy_version, counters.dropped_fragments},
+                                          torch::kInt64));
   archive.write("wall_s", torch::tensor({counters.wall_s}, f64));
   auto floats = [](const std::vector<float>& v) {
     return torch::tensor(at::ArrayRef<float>(v), torch::kFloat32);

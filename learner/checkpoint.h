@@ -16,8 +16,8 @@
 
 #include <cstdint>
 #include <functional>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "core/normalizer.h"
 #include "core/policy.h"
@@ -26,11 +26,11 @@ namespace robofleet::learner {
 
 // Training progress saved with the model.
 struct TrainingCounters {
-  int64_t env_steps = 0;          // env steps trained on
-  int64_t updates = 0;            // updates done
-  int64_t policy_version = 0;     // version of the current parameters
-  int64_t dropped_fragments = 0;  // stale plus malformed, since the start
-  double wall_s = 0.0;            // training seconds before this process
+  int64_t env_steps = 0;              // env steps trained on
+  int64_t updates = 0;                // updates done
+  int64_t policy_version = 0;         // version of the current parameters
+  int64_t dropped_fragments = 0;      // stale plus malformed, since the start
+  double wall_s = 0.0;                // training seconds before this process
   std::vector<float> recent_returns;  // the episode window behind the reported means
   std::vector<float> recent_lengths;
 };
@@ -44,9 +44,9 @@ using LoadExtra = std::function<void(torch::serialize::InputArchive&)>;
 // it and deletes all but the newest `keep`. Returns its path. Throws
 // std::runtime_error on I/O failure.
 std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
-                           torch::optim::Optimizer& optimizer,
-                           const RunningNormalizer& normalizer, const TrainingCounters& counters,
-                           int keep = 5, const SaveExtra& extra = {});
+                           torch::optim::Optimizer& optimizer, const RunningNormalizer& normalizer,
+                           const TrainingCounters& counters, int keep = 5,
+                           const SaveExtra& extra = {});
 
 // Loads a checkpoint file into the given objects, which must have the shapes
 // it was saved with. Throws UserError naming the file when it is unreadable

@@ -30,8 +30,9 @@ algorithms::GradientHook AverageGradients(Communicator& comm, std::vector<torch:
   auto flat = std::make_shared<Flat>();
   flat->params = std::move(params);
   for (const torch::Tensor& p : flat->params) flat->n += p.numel();
-  flat->buffer = torch::zeros({flat->n + 2}, torch::TensorOptions().dtype(torch::kFloat32).device(
-                                                 flat->params.front().device()));
+  flat->buffer = torch::zeros(
+      {flat->n + 2},
+      torch::TensorOptions().dtype(torch::kFloat32).device(flat->params.front().device()));
   int64_t offset = 0;
   for (const torch::Tensor& p : flat->params) {
     flat->slots.push_back(flat->buffer.narrow(0, offset, p.numel()).view_as(p));
@@ -90,8 +91,10 @@ void MergeObservations(Communicator& comm, const float* rows, int64_t n,
 
 bool AnyRank(Communicator& comm, bool flag, const std::function<void()>& while_waiting) {
   torch::Tensor t = torch::tensor({flag ? 1.0f : 0.0f});
-  if (while_waiting) comm.AllReduceSum(t, while_waiting);
-  else comm.AllReduceSum(t);
+  if (while_waiting)
+    comm.AllReduceSum(t, while_waiting);
+  else
+    comm.AllReduceSum(t);
   return t.item<float>() > 0.0f;
 }
 
@@ -109,9 +112,9 @@ void MergeValueStatistics(Communicator& comm, ActorCritic& policy) {
   });
 }
 
-std::unique_ptr<Communicator> MakeCommunicator(const LearnerConfig& config,
-                                               const std::string& host, int port, int rank,
-                                               int world_size, torch::Device device,
+std::unique_ptr<Communicator> MakeCommunicator(const LearnerConfig& config, const std::string& host,
+                                               int port, int rank, int world_size,
+                                               torch::Device device,
                                                std::chrono::milliseconds timeout) {
   const std::string backend = ResolvedBackend(config);
   if (backend == "nccl") {
@@ -119,8 +122,9 @@ std::unique_ptr<Communicator> MakeCommunicator(const LearnerConfig& config,
     return MakeNcclCommunicator(host, port, rank, world_size, device.index(), timeout);
 #else
     (void)device;  // only the nccl backend runs on a device
-    throw UserError("learner.backend: nccl, but this build has no NCCL backend; set "
-                    "learner.backend: gloo");
+    throw UserError(
+        "learner.backend: nccl, but this build has no NCCL backend; set "
+        "learner.backend: gloo");
 #endif
   }
   return MakeGlooCommunicator(host, port, rank, world_size, timeout);

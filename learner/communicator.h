@@ -74,9 +74,9 @@ void MergeValueStatistics(Communicator& comm, ActorCritic& policy);
 // for `rank` of `world_size`, meeting at host:port, on `device` (nccl).
 // Throws UserError for a backend this build lacks, std::runtime_error when
 // the ranks do not all arrive within `timeout`.
-std::unique_ptr<Communicator> MakeCommunicator(const LearnerConfig& config,
-                                               const std::string& host, int port, int rank,
-                                               int world_size, torch::Device device,
+std::unique_ptr<Communicator> MakeCommunicator(const LearnerConfig& config, const std::string& host,
+                                               int port, int rank, int world_size,
+                                               torch::Device device,
                                                std::chrono::milliseconds timeout);
 
 // The ranks meet at host:port, where rank 0 listens. Throws std::runtime_error

@@ -23,19 +23,22 @@ bool BuiltWithNccl() {
 void CheckLearnerDevice(const LearnerConfig& config) {
   if (config.device == "cuda") {
     if (!BuiltWithCuda()) {
-      throw UserError("learner.device: cuda, but this build's LibTorch has no CUDA; build "
-                      "against a CUDA LibTorch (scripts/gpu_check.sh shows how) or set "
-                      "learner.device: cpu");
+      throw UserError(
+          "learner.device: cuda, but this build's LibTorch has no CUDA; build "
+          "against a CUDA LibTorch (scripts/gpu_check.sh shows how) or set "
+          "learner.device: cpu");
     }
     if (!torch::cuda::is_available()) {
-      throw UserError("learner.device: cuda, but no CUDA device is visible to this process "
-                      "(check nvidia-smi and CUDA_VISIBLE_DEVICES), or set learner.device: cpu");
+      throw UserError(
+          "learner.device: cuda, but no CUDA device is visible to this process "
+          "(check nvidia-smi and CUDA_VISIBLE_DEVICES), or set learner.device: cpu");
     }
   }
   if (config.backend == "nccl" && !BuiltWithNccl()) {
-    throw UserError("learner.backend: nccl, but this build has no NCCL backend (configure "
-                    "with the CUDA toolkit and NCCL, ROBOFLEET_WITH_NCCL=ON, and a CUDA "
-                    "LibTorch); or set learner.backend: gloo");
+    throw UserError(
+        "learner.backend: nccl, but this build has no NCCL backend (configure "
+        "with the CUDA toolkit and NCCL, ROBOFLEET_WITH_NCCL=ON, and a CUDA "
+        "LibTorch); or set learner.backend: gloo");
   }
 }
 

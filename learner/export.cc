@@ -17,10 +17,18 @@ std::string JsonString(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -149,39 +157,47 @@ torch::jit::Module BuildPolicyModule(ActorCritic& policy, const RunningNormalize
       config.normalize_value ? "    return x.squeeze(-1) * self.value_std + self.value_mean\n"
                              : "    return x.squeeze(-1)\n";
 
-  module.define(
-      "def normalize(self, obs: Tensor) -> Tensor:\n" +
-      norm_stats +
-      "    return torch.clamp((obs - mean) * inv_std, -self.obs_clip, self.obs_clip)\n"
-      "def features(self, obs: Tensor) -> Tensor:\n" +
-      features +
-      "    return x\n"
-      "def actor_output(self, obs: Tensor) -> Tensor:\n"
-      "    x = self.features(obs)\n" +
-      actor_input + actor +
-      "    return x\n"
-      "def action_mean(self, obs: Tensor) -> Tensor:\n"
-      "    x = self.actor_output(obs)\n"
-      "    return " + mean_of_x + "\n"
-      "def distribution(self, obs: Tensor) -> Tuple[Tensor, Tensor]:\n"
-      "    x = self.actor_output(obs)\n"
-      "    mean = " + mean_of_x + "\n"
-      "    return mean, " + log_std_of_x + "\n"
-      "def action_log_std(self, obs: Tensor) -> Tensor:\n"
-      "    return self.distribution(obs)[1]\n"
-      "def forward(self, obs: Tensor) -> Tensor:\n"
-      "    u = self.action_mean(obs)\n"
-      "    return " + squash + "\n"
-      "def stochastic_action(self, obs: Tensor) -> Tensor:\n"
-      "    mean, log_std = self.distribution(obs)\n"
-      "    u = mean + torch.exp(log_std) * torch.randn_like(mean)\n"
-      "    return " + squash + "\n"
-      "def actuator_action(self, obs: Tensor) -> Tensor:\n"
-      "    a = self.forward(obs)\n"
-      "    return self.act_low + (a + 1.0) * 0.5 * (self.act_high - self.act_low)\n"
-      "def value(self, obs: Tensor) -> Tensor:\n"
-      "    x = self.features(obs)\n" +
-      critic + value_return);
+  module.define("def normalize(self, obs: Tensor) -> Tensor:\n" + norm_stats +
+                "    return torch.clamp((obs - mean) * inv_std, -self.obs_clip, self.obs_clip)\n"
+                "def features(self, obs: Tensor) -> Tensor:\n" +
+                features +
+                "    return x\n"
+                "def actor_output(self, obs: Tensor) -> Tensor:\n"
+                "    x = self.features(obs)\n" +
+                actor_input + actor +
+                "    return x\n"
+                "def action_mean(self, obs: Tensor) -> Tensor:\n"
+                "    x = self.actor_output(obs)\n"
+                "    return " +
+                mean_of_x +
+                "\n"
+                "def distribution(self, obs: Tensor) -> Tuple[Tensor, Tensor]:\n"
+                "    x = self.actor_output(obs)\n"
+                "    mean = " +
+                mean_of_x +
+                "\n"
+                "    return mean, " +
+                log_std_of_x +
+                "\n"
+                "def action_log_std(self, obs: Tensor) -> Tensor:\n"
+                "    return self.distribution(obs)[1]\n"
+                "def forward(self, obs: Tensor) -> Tensor:\n"
+                "    u = self.action_mean(obs)\n"
+                "    return " +
+                squash +
+                "\n"
+                "def stochastic_action(self, obs: Tensor) -> Tensor:\n"
+                "    mean, log_std = self.distribution(obs)\n"
+                "    u = mean + torch.exp(log_std) * torch.randn_like(mean)\n"
+                "    return " +
+                squash +
+                "\n"
+                "def actuator_action(self, obs: Tensor) -> Tensor:\n"
+                "    a = self.forward(obs)\n"
+                "    return self.act_low + (a + 1.0) * 0.5 * (self.act_high - self.act_low)\n"
+                "def value(self, obs: Tensor) -> Tensor:\n"
+                "    x = self.features(obs)\n" +
+                critic + value_return);
   module.eval();
   return module;
 }

@@ -1,12 +1,11 @@
 // The only translation unit that sees c10d: Debian's LibTorch declares the
 // Gloo process group only when USE_C10D_GLOO is defined (see CMakeLists.txt).
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
-
 #include <csignal>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "learner/communicator.h"
 

@@ -7,19 +7,19 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
-#include <map>
 #include <filesystem>
+#include <map>
 #include <numeric>
-#include <thread>
 #include <optional>
+#include <thread>
 
 #include "algorithms/registry.h"
 #include "core/check.h"
+#include "core/crc32c.h"
 #include "core/metrics.h"
 #include "core/security.h"
-#include "core/state_file.h"
-#include "core/crc32c.h"
 #include "core/signals.h"
+#include "core/state_file.h"
 #include "core/tensorboard.h"
 #include "learner/checkpoint.h"
 #include "learner/communicator.h"
@@ -30,11 +30,24 @@
 namespace robofleet::learner {
 namespace {
 
-const std::vector<std::string> kMetricColumns = {
-    "env_steps", "wall_s",        "sps",         "episode_return_mean", "episode_len_mean",
-    "policy_loss", "value_loss",  "entropy",     "approx_kl",           "clip_frac",
-    "policy_lag_mean", "policy_lag_p90", "policy_lag_max", "dropped_fragments",
-    "learning_rate", "grad_norm", "actor_restarts", "nonfinite_steps"};
+const std::vector<std::string> kMetricColumns = {"env_steps",
+                                                 "wall_s",
+                                                 "sps",
+                                                 "episode_return_mean",
+                                                 "episode_len_mean",
+                                                 "policy_loss",
+                                                 "value_loss",
+                                                 "entropy",
+                                                 "approx_kl",
+                                                 "clip_frac",
+                                                 "policy_lag_mean",
+                                                 "policy_lag_p90",
+                                                 "policy_lag_max",
+                                                 "dropped_fragments",
+                                                 "learning_rate",
+                                                 "grad_norm",
+                                                 "actor_restarts",
+                                                 "nonfinite_steps"};
 
 }  // namespace
 
@@ -42,8 +55,8 @@ void WeightsPublisher::Publish(ActorCritic& policy, const RunningNormalizer& nor
                                int64_t version) {
   const torch::Tensor flat = HostParameters(policy);
   const int D = normalizer.dim();
-  wire::Header header = wire::WeightsHeader(static_cast<uint64_t>(version), 0, sequence_++,
-                                            flat.numel(), D);
+  wire::Header header =
+      wire::WeightsHeader(static_cast<uint64_t>(version), 0, sequence_++, flat.numel(), D);
   std::vector<uint8_t> head = wire::EncodeHeader(header);
   std::vector<zmq::message_t> parts;
   parts.emplace_back(head.data(), head.size());
@@ -301,11 +314,9 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
         if (thread.joinable()) thread.join();
       }
     } joiner{updating, receiver};
-    algorithms::RolloutBatch batch =
-        BuildRolloutBatch(batcher, policy, normalizer, *algorithm);
+    algorithms::RolloutBatch batch = BuildRolloutBatch(batcher, policy, normalizer, *algorithm);
     algorithm->SetLearningRate(algorithms::ScheduledLearningRate(
-        config.algorithm,
-        static_cast<double>(counters.env_steps) / config.train.total_env_steps,
+        config.algorithm, static_cast<double>(counters.env_steps) / config.train.total_env_steps,
         algorithm->LearningRate()));
     algorithms::UpdateStats stats = algorithm->Update(batch, hook);
     nonfinite_steps += stats.skipped_steps;
@@ -365,8 +376,7 @@ int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
         .Set("nonfinite_steps", static_cast<double>(nonfinite_steps));
     WriteMetricsRow(*metrics, *tensorboard, row, counters.env_steps);
     if (counters.updates % config.train.checkpoint_every == 0) save_checkpoint();
-    progress.Maybe(counters.env_steps, intake.mean_return(), lag.mean,
-                   counters.dropped_fragments);
+    progress.Maybe(counters.env_steps, intake.mean_return(), lag.mean, counters.dropped_fragments);
   }
 
   // the end: a final checkpoint and the exported policy

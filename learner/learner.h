@@ -33,24 +33,24 @@ struct TaskInfo {
   int act_dim = 0;
   std::vector<std::string> obs_names;
   std::vector<std::string> act_names;
-  std::vector<double> act_low;   // actuator ctrlrange per action entry
+  std::vector<double> act_low;  // actuator ctrlrange per action entry
   std::vector<double> act_high;
   int privileged_dim = 0;  // the last obs entries, for the critic alone (EnvSpec)
 };
 
 struct LearnerOptions {
-  std::string run_dir;   // metrics.csv, checkpoints/, policy.pt go here
-  Endpoints endpoints;   // sockets to bind
+  std::string run_dir;  // metrics.csv, checkpoints/, policy.pt go here
+  Endpoints endpoints;  // sockets to bind
   TaskInfo task;
-  bool quiet = false;    // no console progress lines
-  bool resume = false;   // continue from the newest valid checkpoint in run_dir
+  bool quiet = false;   // no console progress lines
+  bool resume = false;  // continue from the newest valid checkpoint in run_dir
   // learner ranks: each gathers 1/world_size of every batch from its own
   // actors and the gradients are averaged; rank 0 alone publishes weights and
   // writes metrics, checkpoints and the policy. `rank` is global (over every
   // node); rank mod learner.count is the local rank that picks the GPU.
   int rank = 0;
   int world_size = 1;
-  std::string master;    // host:port where rank 0 hosts the rendezvous
+  std::string master;  // host:port where rank 0 hosts the rendezvous
 };
 
 // Runs until train.total_env_steps or a stop request; returns the process
@@ -81,8 +81,7 @@ class WeightsPublisher {
 
   void Publish(ActorCritic& policy, const RunningNormalizer& normalizer, int64_t version);
   // Publishes again when kRepublishIntervalS have passed since the last time.
-  void RepublishIfDue(ActorCritic& policy, const RunningNormalizer& normalizer,
-                      int64_t version);
+  void RepublishIfDue(ActorCritic& policy, const RunningNormalizer& normalizer, int64_t version);
   double SecondsSinceLast() const;
 
  private:

@@ -85,8 +85,7 @@ class FragmentIntake {
   // One message from the socket into `into`, when valid and fresh for the
   // policy `version` the batch will be trained at; its lag is appended to
   // `lags`. Returns whether a fragment was added.
-  bool Receive(FragmentBatcher& into, std::vector<int64_t>& lags, int64_t version,
-               int timeout_ms);
+  bool Receive(FragmentBatcher& into, std::vector<int64_t>& lags, int64_t version, int timeout_ms);
 
   int64_t dropped() const { return malformed_ + stale_; }
   int64_t actor_restarts() const { return actor_restarts_; }

@@ -2,9 +2,9 @@
 // CUDA stream of the rank's device. Built only with a CUDA LibTorch and NCCL.
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <stdexcept>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "learner/communicator.h"
 #include "learner/nccl/nccl_allreduce.h"
@@ -60,8 +60,8 @@ class NcclCommunicator : public Communicator {
     const c10::cuda::CUDAGuard guard(device_);
     const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(device_.index()).stream();
     std::string error;
-    if (!group_->Broadcast(on_device.data_ptr(), on_device.numel(), TypeOf(on_device), root,
-                           stream, &error) ||
+    if (!group_->Broadcast(on_device.data_ptr(), on_device.numel(), TypeOf(on_device), root, stream,
+                           &error) ||
         !group_->Wait(stream, {}, &error)) {
       Fail("broadcast", error);
     }

@@ -141,7 +141,7 @@ int RunOffPolicyLearner(const ExperimentConfig& config, const LearnerOptions& op
       replay_restored ? ac.warmup_steps : counters.env_steps + ac.warmup_steps;
   double step_credit = 0.0;
   int64_t gradient_steps = 0, nonfinite_steps = 0;
-  int nonfinite_rounds = 0;  // in a row
+  int nonfinite_rounds = 0;   // in a row
   std::vector<int64_t> lags;  // of the round's fragments
   double update_seconds = 0.0;
   const Clock::time_point start = Clock::now();
@@ -243,8 +243,8 @@ int RunOffPolicyLearner(const ExperimentConfig& config, const LearnerOptions& op
     std::snprintf(extra, sizeof(extra), " | %.0f upd/s (%.0f in updates) | replay %s",
                   updates_per_s, gradient_steps / std::max(update_seconds, 1e-9),
                   HumanCount(static_cast<double>(replay.size())).c_str());
-    progress.Maybe(counters.env_steps, intake.mean_return(), lag.mean,
-                   counters.dropped_fragments, extra);
+    progress.Maybe(counters.env_steps, intake.mean_return(), lag.mean, counters.dropped_fragments,
+                   extra);
   }
 
   // the end: a final checkpoint and the exported policy

@@ -43,8 +43,10 @@ int main(int argc, char** argv) {
   double hz = 500.0;
   int steps = 2000;
   for (int i = 2; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--hz")) hz = std::atof(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--hz"))
+      hz = std::atof(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--steps"))
+      steps = std::atoi(argv[i + 1]);
   }
   if (hz <= 0 || steps <= 0) {
     std::fprintf(stderr, "deploy_policy: --hz and --steps must be positive\n");
@@ -90,9 +92,10 @@ int main(int argc, char** argv) {
     if (std::chrono::steady_clock::now() > next_tick) ++overruns;
     std::this_thread::sleep_until(next_tick);
   }
-  std::printf("deploy_policy: %d steps at %.0f Hz, obs %d, act %d: latency p50 %.1f us, "
-              "p99 %.1f us, %d overruns, checksum %.6f\n",
-              steps, hz, obs_dim, act_dim, Percentile(latency_us, 0.5),
-              Percentile(latency_us, 0.99), overruns, checksum);
+  std::printf(
+      "deploy_policy: %d steps at %.0f Hz, obs %d, act %d: latency p50 %.1f us, "
+      "p99 %.1f us, %d overruns, checksum %.6f\n",
+      steps, hz, obs_dim, act_dim, Percentile(latency_us, 0.5), Percentile(latency_us, 0.99),
+      overruns, checksum);
   return std::isfinite(checksum) ? 0 : 1;
 }

@@ -66,12 +66,14 @@ bool NewUniqueId(std::string* id, std::string* error) {
 }
 
 NcclGroup::NcclGroup(int rank, int world_size, int device, std::chrono::milliseconds timeout)
-    : rank_(rank), world_size_(world_size), device_(device), timeout_(timeout),
+    : rank_(rank),
+      world_size_(world_size),
+      device_(device),
+      timeout_(timeout),
       state_(std::make_unique<State>()) {}
 
-std::unique_ptr<NcclGroup> NcclGroup::Create(const std::string& unique_id, int rank,
-                                             int world_size, int device,
-                                             std::chrono::milliseconds timeout,
+std::unique_ptr<NcclGroup> NcclGroup::Create(const std::string& unique_id, int rank, int world_size,
+                                             int device, std::chrono::milliseconds timeout,
                                              std::string* error) {
   if (world_size < 1 || rank < 0 || rank >= world_size) {
     *error = "rank " + std::to_string(rank) + " is not in [0, " + std::to_string(world_size) + ")";
@@ -133,8 +135,10 @@ std::unique_ptr<NcclGroup> NcclGroup::Create(const std::string& unique_id, int r
 NcclGroup::~NcclGroup() {
   if (state_->comm != nullptr) {
     // a failed group may have work that will never finish: abort, never wait
-    if (state_->failed) ncclCommAbort(state_->comm);
-    else ncclCommDestroy(state_->comm);
+    if (state_->failed)
+      ncclCommAbort(state_->comm);
+    else
+      ncclCommDestroy(state_->comm);
   }
   if (state_->done != nullptr) cudaEventDestroy(state_->done);
 }
@@ -147,8 +151,8 @@ bool NcclGroup::Ready(std::string* error) {
   return !CudaFailed(cudaSetDevice(device_), "cudaSetDevice", error);
 }
 
-bool NcclGroup::AllReduce(void* data, size_t count, DataType type, ReduceOp op,
-                          cudaStream_t stream, std::string* error) {
+bool NcclGroup::AllReduce(void* data, size_t count, DataType type, ReduceOp op, cudaStream_t stream,
+                          std::string* error) {
   if (!Ready(error)) return false;
   ncclRedOp_t nccl_op = ncclSum;
   if (op == ReduceOp::kAvg) {
@@ -159,17 +163,16 @@ bool NcclGroup::AllReduce(void* data, size_t count, DataType type, ReduceOp op,
     return false;
 #endif
   }
-  return !NcclFailed(ncclAllReduce(data, data, count, NcclType(type), nccl_op, state_->comm,
-                                   stream),
-                     "ncclAllReduce", error);
+  return !NcclFailed(
+      ncclAllReduce(data, data, count, NcclType(type), nccl_op, state_->comm, stream),
+      "ncclAllReduce", error);
 }
 
 bool NcclGroup::Broadcast(void* data, size_t count, DataType type, int root, cudaStream_t stream,
                           std::string* error) {
   if (!Ready(error)) return false;
-  return !NcclFailed(
-      ncclBroadcast(data, data, count, NcclType(type), root, state_->comm, stream),
-      "ncclBroadcast", error);
+  return !NcclFailed(ncclBroadcast(data, data, count, NcclType(type), root, state_->comm, stream),
+                     "ncclBroadcast", error);
 }
 
 bool NcclGroup::Wait(cudaStream_t stream, const std::function<void()>& while_waiting,
@@ -187,8 +190,8 @@ bool NcclGroup::Wait(cudaStream_t stream, const std::function<void()>& while_wai
       return false;
     }
     if (Clock::now() > deadline) {
-      *error = "NCCL could not enqueue the work within " +
-               std::to_string(timeout_.count() / 1000) + " s";
+      *error = "NCCL could not enqueue the work within " + std::to_string(timeout_.count() / 1000) +
+               " s";
       state_->failed = true;
       return false;
     }
@@ -212,8 +215,7 @@ bool NcclGroup::Wait(cudaStream_t stream, const std::function<void()>& while_wai
       return false;
     }
     if (Clock::now() > deadline) {
-      *error = "no answer from every rank within " + std::to_string(timeout_.count() / 1000) +
-               " s";
+      *error = "no answer from every rank within " + std::to_string(timeout_.count() / 1000) + " s";
       state_->failed = true;
       return false;
     }

@@ -89,8 +89,8 @@ class ActorTest : public ::testing::Test {
     while (static_cast<int>(received.size()) < count && Clock::now() < deadline) {
       // PUB drops what it sends before the actor subscribes: send until heard
       if (received.empty()) {
-        const std::vector<uint8_t> head = wire::EncodeHeader(
-            wire::WeightsHeader(kVersion, 0, sequence++, flat.numel(), D));
+        const std::vector<uint8_t> head =
+            wire::EncodeHeader(wire::WeightsHeader(kVersion, 0, sequence++, flat.numel(), D));
         std::vector<zmq::message_t> parts;
         parts.emplace_back(head.data(), head.size());
         parts.emplace_back(flat.data_ptr<float>(), flat.numel() * sizeof(float));

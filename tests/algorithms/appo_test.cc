@@ -34,8 +34,8 @@ struct Steps {
 TEST(VtraceTest, ClippedImportanceWeightsByHand) {
   Steps s;
   // gamma 0.9, lambda 1, rho-bar = c-bar = 1: rho = c = (1, 0.5, 1)
-  Vtrace v = ComputeVtrace(s.log_ratios, s.rewards, s.values, s.next_values, s.dones, 0.9, 1.0,
-                           1.0, 1.0);
+  Vtrace v =
+      ComputeVtrace(s.log_ratios, s.rewards, s.values, s.next_values, s.dones, 0.9, 1.0, 1.0, 1.0);
   // delta2 = 3 + .9*2 - 1.5 = 3.3;  delta1 = .5 (2 + .9*1.5 - 1) = 1.175;  delta0 = 1.4
   // vs2 = 1.5 + 3.3 = 4.8
   // vs1 = 1.0 + 1.175 + .9*.5*3.3 = 3.66
@@ -48,8 +48,8 @@ TEST(VtraceTest, ClippedImportanceWeightsByHand) {
 TEST(VtraceTest, RhoAndCClipsActSeparately) {
   Steps s;
   // rho-bar 2 lets step 0's weight 2 through; c-bar 1 still cuts its trace to 1
-  Vtrace v = ComputeVtrace(s.log_ratios, s.rewards, s.values, s.next_values, s.dones, 0.9, 1.0,
-                           2.0, 1.0);
+  Vtrace v =
+      ComputeVtrace(s.log_ratios, s.rewards, s.values, s.next_values, s.dones, 0.9, 1.0, 2.0, 1.0);
   // delta0 = 2 * 1.4 = 2.8; vs0 = 0.5 + 2.8 + .9*1*2.66 = 5.694; pg0 = 2 (1 + .9*3.66 - .5)
   ExpectColumn(v.vs, {5.694f, 3.66f, 4.8f}, "vs");
   ExpectColumn(v.pg_advantages, {7.588f, 2.66f, 3.3f}, "pg_advantages");
@@ -59,8 +59,8 @@ TEST(VtraceTest, EpisodeEndStopsTheTraceAndBootstrapsFromNextValues) {
   Steps s;
   s.dones = Column({0, 1, 0});
   s.next_values = Column({1.0, 0.0, 2.0});  // step 1 terminated
-  Vtrace v = ComputeVtrace(s.log_ratios, s.rewards, s.values, s.next_values, s.dones, 0.9, 1.0,
-                           1.0, 1.0);
+  Vtrace v =
+      ComputeVtrace(s.log_ratios, s.rewards, s.values, s.next_values, s.dones, 0.9, 1.0, 1.0, 1.0);
   // vs2 = 4.8 as before; vs1 = 1 + .5 (2 + 0 - 1) = 1.5 (nothing carried back from t2)
   // vs0 = 0.5 + 1.4 + .9*1*(1.5 - 1) = 2.35
   ExpectColumn(v.vs, {2.35f, 1.5f, 4.8f}, "vs");

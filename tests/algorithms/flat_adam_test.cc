@@ -32,15 +32,15 @@ void SetGradients(const std::vector<torch::Tensor>& a, const std::vector<torch::
   torch::manual_seed(1000 + step);
   for (size_t i = 0; i < a.size(); ++i) {
     // some steps leave a parameter without a gradient, as a frozen head would
-    const torch::Tensor g = (step % 5 == 3 && i == 1) ? torch::zeros_like(a[i])
-                                                       : torch::randn_like(a[i]) * (1 + step);
+    const torch::Tensor g =
+        (step % 5 == 3 && i == 1) ? torch::zeros_like(a[i]) : torch::randn_like(a[i]) * (1 + step);
     a[i].mutable_grad() = g.clone();
     b[i].mutable_grad() = g.clone();
   }
 }
 
-void ExpectSameParameters(const std::vector<torch::Tensor>& a,
-                          const std::vector<torch::Tensor>& b, int step) {
+void ExpectSameParameters(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b,
+                          int step) {
   for (size_t i = 0; i < a.size(); ++i) {
     const double diff = (a[i] - b[i]).abs().max().item<double>();
     EXPECT_LT(diff, 1e-6) << "parameter " << i << " after step " << step;

@@ -147,8 +147,8 @@ TEST(AlgorithmRegistryTest, EveryAlgorithmIsItsRowsKindAndLearnsFromARandomBatch
     EXPECT_GT(stats.optimizer_steps, 0);
     EXPECT_EQ(stats.skipped_steps, 0);
     EXPECT_GT(hook_calls, 0) << "the learner averages gradients through the hook";
-    for (double value : {stats.policy_loss, stats.value_loss, stats.grad_norm,
-                         stats.learning_rate}) {
+    for (double value :
+         {stats.policy_loss, stats.value_loss, stats.grad_norm, stats.learning_rate}) {
       EXPECT_TRUE(std::isfinite(value)) << value;
     }
     EXPECT_FALSE(parameters.empty());
@@ -178,9 +178,9 @@ TEST(AlgorithmRegistryTest, AnUnknownNameFailsWithOneLineListingEveryName) {
   EXPECT_EQ(FindAlgorithm("dqn"), nullptr);
   // a near miss names the likely intended one
   const std::string typo = names.front() + "x";
-  EXPECT_NE(UserErrorOf([&] { GetAlgorithm(typo); })
-                .find("(did you mean '" + names.front() + "'?)"),
-            std::string::npos);
+  EXPECT_NE(
+      UserErrorOf([&] { GetAlgorithm(typo); }).find("(did you mean '" + names.front() + "'?)"),
+      std::string::npos);
 }
 
 TEST(AlgorithmRegistryTest, OffPolicyRowsRejectWhatTheReplayLoopLacks) {
@@ -193,9 +193,8 @@ TEST(AlgorithmRegistryTest, OffPolicyRowsRejectWhatTheReplayLoopLacks) {
               std::string::npos);
     config = SmallConfig(name);
     config.learner.receive_during_update = true;
-    EXPECT_NE(
-        UserErrorOf([&] { ValidateAlgorithm(config); }).find("learner.receive_during_update"),
-        std::string::npos);
+    EXPECT_NE(UserErrorOf([&] { ValidateAlgorithm(config); }).find("learner.receive_during_update"),
+              std::string::npos);
     config = SmallConfig(name);
     config.learner.device = "cuda";
     EXPECT_NE(UserErrorOf([&] { ValidateAlgorithm(config); }).find("set learner.device: cpu"),

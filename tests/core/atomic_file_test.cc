@@ -118,7 +118,8 @@ TEST(AtomicFileTest, AWriteThatFailsHalfwayLeavesTheOldFileAndNoTemp) {
   // for root too, unlike a read-only folder)
   struct rlimit old_limit {};
   ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
-  struct sigaction ignore {}, old_action {};
+  struct sigaction ignore {
+  }, old_action{};
   ignore.sa_handler = SIG_IGN;
   sigaction(SIGXFSZ, &ignore, &old_action);
   struct rlimit small = old_limit;

@@ -118,8 +118,8 @@ TEST(ConfigTest, LearnerDeviceAndBackendAreCheckedWithTheirFix) {
 
 TEST(ConfigTest, OverridesAreTypeChecked) {
   ExperimentConfig c;
-  ApplyOverrides(c, {"actors.count=5", "algorithm.gamma=0.5", "policy.hidden=[8,8,8]",
-                     "name=other"});
+  ApplyOverrides(c,
+                 {"actors.count=5", "algorithm.gamma=0.5", "policy.hidden=[8,8,8]", "name=other"});
   EXPECT_EQ(c.actors.count, 5);
   EXPECT_DOUBLE_EQ(c.algorithm.gamma, 0.5);
   EXPECT_EQ(c.policy.hidden, (std::vector<int>{8, 8, 8}));
@@ -133,8 +133,8 @@ TEST(ConfigTest, OverridesAreTypeChecked) {
 
 TEST(ConfigTest, ResolvedYamlRoundTrips) {
   ExperimentConfig c;
-  ApplyOverrides(c, {"name=round trip: \"quoted\"", "algorithm.learning_rate=0.000123456789",
-                     "seed=42"});
+  ApplyOverrides(
+      c, {"name=round trip: \"quoted\"", "algorithm.learning_rate=0.000123456789", "seed=42"});
   std::string yaml = ToYaml(c);
   ExperimentConfig back = ParseExperiment(yaml, "resolved");
   EXPECT_EQ(ToYaml(back), yaml);

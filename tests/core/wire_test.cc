@@ -127,8 +127,8 @@ TEST(WireTest, BadMagicVersionKindAndDtypeAreRejected) {
   EXPECT_NE(corrupt(6, 77).error.find("kind"), std::string::npos);
   EXPECT_NE(corrupt(kFixedHeaderBytes + 2, 9).error.find("dtype"), std::string::npos);
   EXPECT_FALSE(corrupt(kFixedHeaderBytes + 3, 7).ok());  // rank 7
-  EXPECT_FALSE(corrupt(20, 0).ok());                       // zero arrays
-  EXPECT_FALSE(corrupt(20, 200).ok());                     // too many arrays
+  EXPECT_FALSE(corrupt(20, 0).ok());                     // zero arrays
+  EXPECT_FALSE(corrupt(20, 200).ok());                   // too many arrays
 }
 
 TEST(WireTest, HugeDimensionsAreRejectedWithoutReading) {

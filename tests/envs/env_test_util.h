@@ -3,7 +3,6 @@
 #define ROBOFLEET_TESTS_ENVS_ENV_TEST_UTIL_H_
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cstdint>
@@ -19,8 +18,8 @@ namespace robofleet::envs::test {
 // Writes `text` to a fresh file in the test temp dir and returns its path.
 inline std::string WriteTempFile(const std::string& name, const std::string& text) {
   // the pid keeps test processes that ctest runs side by side off each other's files
-  const std::string path = testing::TempDir() + "/robofleet_envs_test_" +
-                           std::to_string(getpid()) + "_" + name;
+  const std::string path =
+      testing::TempDir() + "/robofleet_envs_test_" + std::to_string(getpid()) + "_" + name;
   std::ofstream(path) << text;
   return path;
 }

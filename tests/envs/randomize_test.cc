@@ -255,9 +255,9 @@ TEST(RandomizeConfigTest, BadValuesNameTheKey) {
 
 TEST(RandomizeConfigTest, OverridesAndYamlRoundTrip) {
   ExperimentConfig config;
-  ApplyOverrides(config, {"env.randomize.body_mass_scale=[0.8, 1.25]",
-                          "env.randomize.action_delay=[1, 3]", "env.randomize.obs_noise=0.05",
-                          "env.mjcf.healthy_height=[0.5, 2]"});
+  ApplyOverrides(config,
+                 {"env.randomize.body_mass_scale=[0.8, 1.25]", "env.randomize.action_delay=[1, 3]",
+                  "env.randomize.obs_noise=0.05", "env.mjcf.healthy_height=[0.5, 2]"});
   EXPECT_EQ(config.env.randomize.body_mass_scale, (std::vector<double>{0.8, 1.25}));
   EXPECT_EQ(config.env.randomize.action_delay, (std::vector<int>{1, 3}));
   EXPECT_DOUBLE_EQ(config.env.randomize.obs_noise, 0.05);

@@ -48,30 +48,101 @@ struct TaskFacts {
 
 const std::vector<TaskFacts>& AllTasks() {
   static const std::vector<TaskFacts> tasks = {
-      {"reacher", 10, 2, 2, 0.02, 50,
-       {{0, "shoulder_cos"}, {3, "elbow_sin"}, {4, "target_x"}, {7, "elbow_vel"},
+      {"reacher",
+       10,
+       2,
+       2,
+       0.02,
+       50,
+       {{0, "shoulder_cos"},
+        {3, "elbow_sin"},
+        {4, "target_x"},
+        {7, "elbow_vel"},
         {9, "tip_to_target_y"}}},
-      {"hopper", 11, 3, 4, 0.008, 1000,
+      {"hopper",
+       11,
+       3,
+       4,
+       0.008,
+       1000,
        {{0, "rootz"}, {1, "rooty"}, {4, "foot_joint"}, {5, "rootx_vel"}, {10, "foot_joint_vel"}}},
-      {"walker2d", 17, 6, 4, 0.008, 1000,
-       {{0, "rootz"}, {2, "thigh_joint"}, {5, "thigh_left_joint"}, {8, "rootx_vel"},
+      {"walker2d",
+       17,
+       6,
+       4,
+       0.008,
+       1000,
+       {{0, "rootz"},
+        {2, "thigh_joint"},
+        {5, "thigh_left_joint"},
+        {8, "rootx_vel"},
         {16, "foot_left_joint_vel"}}},
-      {"halfcheetah", 17, 6, 5, 0.05, 1000,
+      {"halfcheetah",
+       17,
+       6,
+       5,
+       0.05,
+       1000,
        {{0, "rootz"}, {2, "bthigh"}, {7, "ffoot"}, {8, "rootx_vel"}, {16, "ffoot_vel"}}},
-      {"ant", 27, 8, 5, 0.05, 1000,
-       {{0, "root_z"}, {1, "root_qw"}, {5, "hip_front_left"}, {12, "ankle_back_right"},
-        {13, "root_vx"}, {16, "root_wx"}, {19, "hip_front_left_vel"},
+      {"ant",
+       27,
+       8,
+       5,
+       0.05,
+       1000,
+       {{0, "root_z"},
+        {1, "root_qw"},
+        {5, "hip_front_left"},
+        {12, "ankle_back_right"},
+        {13, "root_vx"},
+        {16, "root_wx"},
+        {19, "hip_front_left_vel"},
         {26, "ankle_back_right_vel"}}},
-      {"humanoid", 140, 17, 5, 0.015, 1000,
-       {{0, "root_z"}, {5, "abdomen_z"}, {21, "left_elbow"}, {22, "root_vx"},
-        {44, "left_elbow_vel"}, {45, "abdomen_y_force"}, {61, "left_elbow_force"},
-        {62, "torso_tx"}, {67, "torso_fz"}, {139, "left_lower_arm_fz"}}},
-      {"arm_reach", 38, 7, 5, 0.02, 200,
-       {{0, "j1"}, {7, "j1_vel"}, {14, "ee_x"}, {17, "ee_xaxis_x"}, {20, "ee_zaxis_x"},
-        {23, "target_x"}, {26, "target_xaxis_x"}, {32, "pos_error_x"}, {37, "rot_error_z"}}},
-      {"arm_push", 34, 7, 5, 0.02, 250,
-       {{0, "j1"}, {14, "tip_x"}, {17, "block_x"}, {20, "block_qw"}, {24, "block_vx"},
-        {27, "target_x"}, {29, "tip_to_block_x"}, {32, "block_to_target_x"},
+      {"humanoid",
+       140,
+       17,
+       5,
+       0.015,
+       1000,
+       {{0, "root_z"},
+        {5, "abdomen_z"},
+        {21, "left_elbow"},
+        {22, "root_vx"},
+        {44, "left_elbow_vel"},
+        {45, "abdomen_y_force"},
+        {61, "left_elbow_force"},
+        {62, "torso_tx"},
+        {67, "torso_fz"},
+        {139, "left_lower_arm_fz"}}},
+      {"arm_reach",
+       38,
+       7,
+       5,
+       0.02,
+       200,
+       {{0, "j1"},
+        {7, "j1_vel"},
+        {14, "ee_x"},
+        {17, "ee_xaxis_x"},
+        {20, "ee_zaxis_x"},
+        {23, "target_x"},
+        {26, "target_xaxis_x"},
+        {32, "pos_error_x"},
+        {37, "rot_error_z"}}},
+      {"arm_push",
+       34,
+       7,
+       5,
+       0.02,
+       250,
+       {{0, "j1"},
+        {14, "tip_x"},
+        {17, "block_x"},
+        {20, "block_qw"},
+        {24, "block_vx"},
+        {27, "target_x"},
+        {29, "tip_to_block_x"},
+        {32, "block_to_target_x"},
         {33, "block_to_target_y"}}},
   };
   return tasks;
@@ -102,7 +173,8 @@ bool Healthy(const std::string& id, const mjModel* m, const mjData& d) {
   }
   if (id == "ant") return d.qpos[2] >= 0.2 && d.qpos[2] <= 1.0;
   if (id == "humanoid") return d.qpos[2] > 1.0 && d.qpos[2] < 2.0;
-  if (id == "arm_push") return d.qpos[m->jnt_qposadr[mj_name2id(m, mjOBJ_JOINT, "block")] + 2] >= -0.1;
+  if (id == "arm_push")
+    return d.qpos[m->jnt_qposadr[mj_name2id(m, mjOBJ_JOINT, "block")] + 2] >= -0.1;
   return true;  // reacher, halfcheetah, arm_reach never end early
 }
 
@@ -135,9 +207,8 @@ TEST_P(TaskSuiteTest, JointEntriesOfTheObservationHoldTheState) {
   std::unique_ptr<Env> env = MakeEnv(TaskConfig(facts.id));
   const mjModel* m = AsMujoco(*env).model();
   const mjData* d = AsMujoco(*env).data();
-  const double clip = std::string(facts.id) == "hopper" || std::string(facts.id) == "walker2d"
-                          ? 10.0
-                          : INFINITY;
+  const double clip =
+      std::string(facts.id) == "hopper" || std::string(facts.id) == "walker2d" ? 10.0 : INFINITY;
   // expected value of each name, from the state
   const auto expected = [&](const std::string& name, double* value) {
     static const char* const kFree[] = {"_x", "_y", "_z", "_qw", "_qx", "_qy", "_qz"};
@@ -150,7 +221,8 @@ TEST_P(TaskSuiteTest, JointEntriesOfTheObservationHoldTheState) {
           if (name == joint + kFree[k]) return *value = d->qpos[q + k], true;
         }
         for (int k = 0; k < 6; ++k) {
-          if (name == joint + kFreeVel[k]) return *value = std::clamp(d->qvel[v + k], -clip, clip), true;
+          if (name == joint + kFreeVel[k])
+            return *value = std::clamp(d->qvel[v + k], -clip, clip), true;
         }
       } else {
         if (name == joint) return *value = d->qpos[q], true;
@@ -342,10 +414,10 @@ TEST_F(LocomotionRewardTest, RewardIsForwardVelocityPlusHealthyMinusCosts) {
                     const double f = std::clamp(d->cfrc_ext[i], -1.0, 1.0);
                     contact += f * f;
                   }
-                  const double expected =
-                      spec.forward_weight * (after[0] - before[0]) / dt + spec.healthy_reward -
-                      spec.ctrl_cost_weight * SumSquares(action) -
-                      spec.contact_cost_weight * contact;
+                  const double expected = spec.forward_weight * (after[0] - before[0]) / dt +
+                                          spec.healthy_reward -
+                                          spec.ctrl_cost_weight * SumSquares(action) -
+                                          spec.contact_cost_weight * contact;
                   ASSERT_NEAR(reward, expected, 1e-4 * (1 + std::fabs(expected))) << spec.id;
                 });
   }
@@ -436,7 +508,8 @@ TEST_F(ArmReachTest, ServoingToTheTargetPoseZeroesTheErrors) {
   EXPECT_GT(start_error, 0.1);
   for (int i = 0; i < 7; ++i) {
     const double low = m->actuator_ctrlrange[2 * i], high = m->actuator_ctrlrange[2 * i + 1];
-    action[i] = static_cast<float>((2 * ArmReachKnownTarget::kPose[i] - (low + high)) / (high - low));
+    action[i] =
+        static_cast<float>((2 * ArmReachKnownTarget::kPose[i] - (low + high)) / (high - low));
   }
   StepResult r;
   for (int t = 0; t < 100; ++t) r = env.Step(action.data(), obs.data());
@@ -469,9 +542,9 @@ TEST_F(ArmPushTest, StartsAsTheHeaderSaysAndRewardsFollowTheBlock) {
                 for (int i = 7; i < 14; ++i) speed += static_cast<double>(o[i]) * o[i];
                 for (int k = 0; k < 3; ++k) ASSERT_NEAR(o[29 + k], o[17 + k] - o[14 + k], 1e-6);
                 for (int k = 0; k < 2; ++k) ASSERT_NEAR(o[32 + k], o[27 + k] - o[17 + k], 1e-6);
-                const double expected = -std::hypot(o[32], o[33]) -
-                                        0.5 * std::sqrt(o[29] * o[29] + o[30] * o[30] + o[31] * o[31]) -
-                                        1e-4 * speed;
+                const double expected =
+                    -std::hypot(o[32], o[33]) -
+                    0.5 * std::sqrt(o[29] * o[29] + o[30] * o[30] + o[31] * o[31]) - 1e-4 * speed;
                 ASSERT_NEAR(reward, expected, 1e-4);
               });
 }

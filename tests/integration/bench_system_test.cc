@@ -66,10 +66,9 @@ TEST(BenchSystemTest, PpoLearnerOnCartpole) {
 }
 
 TEST(BenchSystemTest, NullLearnerOnHalfcheetahWithOneActor) {
-  const std::string json =
-      RunBench({"system", "--env", "halfcheetah", "--learner", "null", "--actors", "1",
-                "--seconds", "2", "--warmup", "0.5"},
-               "bench-null", 60);
+  const std::string json = RunBench({"system", "--env", "halfcheetah", "--learner", "null",
+                                     "--actors", "1", "--seconds", "2", "--warmup", "0.5"},
+                                    "bench-null", 60);
   ExpectSystemFields(json);
   // halfcheetah: 17 observations, 6 actions
   EXPECT_GT(JsonNumber(json, "bytes_per_env_step"), 4.0 * (17 + 6 + 1 + 1)) << json;
@@ -88,8 +87,8 @@ TEST(BenchSystemTest, BadLearnerFlagIsOneLine) {
 
 TEST(BenchLearnerTest, PythonBaselineOnASmallBatch) {
   const std::string json =
-      RunBench({"learner", "--hidden", "16,16", "--batch", "256", "--minibatch", "64",
-                "--epochs", "1", "--seconds", "0.2", "--python"},
+      RunBench({"learner", "--hidden", "16,16", "--batch", "256", "--minibatch", "64", "--epochs",
+                "1", "--seconds", "0.2", "--python"},
                "bench-learner", 120);
   EXPECT_GT(JsonNumber(json, "samples_per_s"), 0.0) << json;
   EXPECT_GT(JsonNumber(json, "update_gflops"), 0.0) << json;
@@ -99,10 +98,9 @@ TEST(BenchLearnerTest, PythonBaselineOnASmallBatch) {
 }
 
 TEST(BenchSacTest, PythonBaselineOnSmallNetworks) {
-  const std::string json =
-      RunBench({"sac", "--hidden", "16,16", "--batch", "32", "--replay", "1000", "--steps", "5",
-                "--seconds", "0.2", "--python"},
-               "bench-sac", 120);
+  const std::string json = RunBench({"sac", "--hidden", "16,16", "--batch", "32", "--replay",
+                                     "1000", "--steps", "5", "--seconds", "0.2", "--python"},
+                                    "bench-sac", 120);
   EXPECT_GT(JsonNumber(json, "steps_per_s"), 0.0) << json;
   EXPECT_GT(JsonNumber(json, "python_steps_per_s"), 0.0) << json;
   EXPECT_GT(JsonNumber(json, "ratio_to_python"), 0.0) << json;

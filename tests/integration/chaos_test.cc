@@ -29,11 +29,11 @@ std::string Newest(const std::string& run) {
 TEST(ChaosTest, KilledActorsAndLearnerStillLearnTheDefaultExperiment) {
   const std::string dir = MakeTempDir("chaos");
   const std::string run = dir + "/run";
-  Child train({ROBOFLEET_BINARY, "train",
-               std::string(ROBOFLEET_SOURCE_DIR) + "/experiments/cartpole_swingup.yaml",
-               "--run-dir", run, "--set", "train.checkpoint_every=10", "--set",
-               "launcher.actor_restarts_per_minute=40"},
-              dir + "/train");
+  Child train(
+      {ROBOFLEET_BINARY, "train",
+       std::string(ROBOFLEET_SOURCE_DIR) + "/experiments/cartpole_swingup.yaml", "--run-dir", run,
+       "--set", "train.checkpoint_every=10", "--set", "launcher.actor_restarts_per_minute=40"},
+      dir + "/train");
   std::mt19937 rng(3);
   int actor_kills = 0;
   std::string newest_at_learner_kill;
@@ -67,10 +67,10 @@ TEST(ChaosTest, KilledActorsAndLearnerStillLearnTheDefaultExperiment) {
   ASSERT_FALSE(returns.empty());
   const double best = *std::max_element(returns.begin(), returns.end());
   const std::vector<double> restarts = CsvColumn(run + "/metrics.csv", "actor_restarts");
-  std::printf("chaos: %d actor kills (%g counted by the learner), learner killed after %s; "
-              "best mean return %.1f, final %.1f, %.0f s\n",
-              actor_kills, restarts.back(), newest_at_learner_kill.c_str(), best, returns.back(),
-              seconds);
+  std::printf(
+      "chaos: %d actor kills (%g counted by the learner), learner killed after %s; "
+      "best mean return %.1f, final %.1f, %.0f s\n",
+      actor_kills, restarts.back(), newest_at_learner_kill.c_str(), best, returns.back(), seconds);
   EXPECT_GE(actor_kills, 5);
   EXPECT_GE(restarts.back(), 1.0);
   EXPECT_GE(best, 700.0) << train.out();
@@ -78,8 +78,7 @@ TEST(ChaosTest, KilledActorsAndLearnerStillLearnTheDefaultExperiment) {
   // the restarted learner went on from the newest checkpoint there was
   std::smatch m;
   const std::string out = train.out();
-  ASSERT_TRUE(std::regex_search(out, m, std::regex("resuming from \\S*/(ckpt-\\d+\\.pt)")))
-      << out;
+  ASSERT_TRUE(std::regex_search(out, m, std::regex("resuming from \\S*/(ckpt-\\d+\\.pt)"))) << out;
   const auto update_of = [](const std::string& name) {
     return std::stoll(name.substr(name.find('-') + 1));
   };
@@ -94,8 +93,8 @@ TEST(ChaosTest, KilledActorsAndLearnerStillLearnTheDefaultExperiment) {
   int checkpoints = 0;
   for (const auto& entry : fs::directory_iterator(run + "/checkpoints")) {
     if (entry.path().extension() != ".pt") continue;
-    Child exported({ROBOFLEET_BINARY, "export", run, "--checkpoint", entry.path().string(),
-                    "--out", dir + "/exported.pt"},
+    Child exported({ROBOFLEET_BINARY, "export", run, "--checkpoint", entry.path().string(), "--out",
+                    dir + "/exported.pt"},
                    dir + "/export");
     ASSERT_TRUE(exported.Wait(60));
     EXPECT_EQ(exported.exit_code(), 0) << entry.path() << ": " << exported.err();

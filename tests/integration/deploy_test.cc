@@ -54,9 +54,8 @@ std::string* DeployTest::dir_ = nullptr;
 
 TEST_F(DeployTest, ExportFromAnyCheckpointThenEval) {
   const std::string out = *dir_ + "/early.pt";
-  auto exported = Robofleet({"export", Run(), "--checkpoint", Run() + "/checkpoints/ckpt-2.pt",
-                             "--out", out},
-                            "export");
+  auto exported = Robofleet(
+      {"export", Run(), "--checkpoint", Run() + "/checkpoints/ckpt-2.pt", "--out", out}, "export");
   ASSERT_EQ(exported->exit_code(), 0) << exported->err();
   ASSERT_TRUE(fs::exists(out));
   auto eval = Robofleet({"eval", out, "--episodes", "3", "--json"}, "eval_early");
@@ -94,11 +93,11 @@ TEST_F(DeployTest, PrivilegedCriticTrainsAndItsPolicyRunsOnTheRobotsObservations
   // masses and observation noise randomised: the critic also sees the mass
   // factors and the noise-free observation, the actor and the export do not
   const std::string run = *dir_ + "/privileged";
-  auto train = Robofleet({"train", *dir_ + "/exp.yaml", "--run-dir", run, "--set",
-                          "train.record_video=false", "--set",
-                          "env.randomize.body_mass_scale=[0.5, 1.5]", "--set",
-                          "env.randomize.obs_noise=0.05", "--set", "env.privileged_obs=true"},
-                         "train_privileged");
+  auto train =
+      Robofleet({"train", *dir_ + "/exp.yaml", "--run-dir", run, "--set",
+                 "train.record_video=false", "--set", "env.randomize.body_mass_scale=[0.5, 1.5]",
+                 "--set", "env.randomize.obs_noise=0.05", "--set", "env.privileged_obs=true"},
+                "train_privileged");
   ASSERT_EQ(train->exit_code(), 0) << train->err();
   for (double v : CsvColumn(run + "/metrics.csv", "value_loss")) EXPECT_TRUE(std::isfinite(v));
   // cart-pole's 5 observations, then 2 mass factors (cart, pole) and the 5 noise-free ones
@@ -106,15 +105,17 @@ TEST_F(DeployTest, PrivilegedCriticTrainsAndItsPolicyRunsOnTheRobotsObservations
   EXPECT_NE(std::string(std::istreambuf_iterator<char>(config), {}).find("privileged_obs: true"),
             std::string::npos);
   // eval checks that the policy takes the robot's 5 observations and feeds it those
-  auto eval = Robofleet({"eval", run + "/policy.pt", "--episodes", "2", "--json"},
-                        "eval_privileged");
+  auto eval =
+      Robofleet({"eval", run + "/policy.pt", "--episodes", "2", "--json"}, "eval_privileged");
   ASSERT_EQ(eval->exit_code(), 0) << eval->err();
   EXPECT_DOUBLE_EQ(JsonNumber(eval->out(), "length_mean"), 40.0) << eval->out();
 }
 
 TEST_F(DeployTest, EvalIsRepeatableForOneSeed) {
-  auto a = Robofleet({"eval", Run() + "/policy.pt", "--episodes", "2", "--seed", "9", "--json"}, "a");
-  auto b = Robofleet({"eval", Run() + "/policy.pt", "--episodes", "2", "--seed", "9", "--json"}, "b");
+  auto a =
+      Robofleet({"eval", Run() + "/policy.pt", "--episodes", "2", "--seed", "9", "--json"}, "a");
+  auto b =
+      Robofleet({"eval", Run() + "/policy.pt", "--episodes", "2", "--seed", "9", "--json"}, "b");
   ASSERT_EQ(a->exit_code(), 0) << a->err();
   EXPECT_EQ(a->out(), b->out());
   EXPECT_FALSE(std::isnan(JsonNumber(a->out(), "return_mean"))) << a->out();
@@ -136,8 +137,8 @@ TEST_F(DeployTest, BadInputIsOneLineAndExitTwo) {
 
 TEST_F(DeployTest, CppExampleBuildsAgainstLibTorchAloneAndRuns) {
   const std::string build = *dir_ + "/deploy_cpp";
-  Child configure({"/usr/bin/cmake", "-S", std::string(ROBOFLEET_SOURCE_DIR) + "/examples/deploy_cpp",
-                   "-B", build},
+  Child configure({"/usr/bin/cmake", "-S",
+                   std::string(ROBOFLEET_SOURCE_DIR) + "/examples/deploy_cpp", "-B", build},
                   *dir_ + "/configure");
   ASSERT_TRUE(configure.Wait(120));
   ASSERT_EQ(configure.exit_code(), 0) << configure.err();
@@ -154,11 +155,13 @@ TEST_F(DeployTest, CppExampleBuildsAgainstLibTorchAloneAndRuns) {
 
 TEST_F(DeployTest, TensorBoardEventsMatchMetricsCsv) {
   const std::string python = ROBOFLEET_TEST_PYTHON;
-  ASSERT_TRUE(fs::exists(python)) << python << " is missing: run scripts/setup.sh, which makes "
-                                                "it and installs TensorBoard's reader into it";
-  Child check({python, std::string(ROBOFLEET_SOURCE_DIR) + "/tests/integration/check_tensorboard.py",
-               Run()},
-              *dir_ + "/tensorboard");
+  ASSERT_TRUE(fs::exists(python)) << python
+                                  << " is missing: run scripts/setup.sh, which makes "
+                                     "it and installs TensorBoard's reader into it";
+  Child check(
+      {python, std::string(ROBOFLEET_SOURCE_DIR) + "/tests/integration/check_tensorboard.py",
+       Run()},
+      *dir_ + "/tensorboard");
   ASSERT_TRUE(check.Wait(120));
   EXPECT_EQ(check.exit_code(), 0) << check.out() << check.err();
   EXPECT_NE(check.out().find("0 problems"), std::string::npos) << check.out();

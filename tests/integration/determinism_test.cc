@@ -102,9 +102,9 @@ TEST_F(DeterminismTest, SameSeedSameRunAndResumeContinuesExactly) {
 
 TEST_F(DeterminismTest, NeedsOneActor) {
   const std::string path = Experiment(dir_, 9);
-  Child train({ROBOFLEET_BINARY, "train", path, "--set", "actors.count=2", "--run-dir",
-               dir_ + "/two"},
-              dir_ + "/two");
+  Child train(
+      {ROBOFLEET_BINARY, "train", path, "--set", "actors.count=2", "--run-dir", dir_ + "/two"},
+      dir_ + "/two");
   ASSERT_TRUE(train.Wait(30));
   EXPECT_EQ(train.exit_code(), 2);
   EXPECT_NE(train.err().find("train.deterministic"), std::string::npos) << train.err();

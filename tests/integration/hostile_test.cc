@@ -2,12 +2,11 @@
 // trajectory socket while training goes on.
 #include <gtest/gtest.h>
 
-#include <zmq.hpp>
-
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <cstring>
 #include <random>
+#include <zmq.hpp>
 
 #include "core/wire.h"
 #include "tests/integration/subprocess.h"

@@ -16,10 +16,10 @@ TEST(LearningTest, DefaultExperimentSwingsUpTheCartpole) {
   const std::string dir = MakeTempDir("learning");
   const std::string run = dir + "/run";
   const auto start = std::chrono::steady_clock::now();
-  Child train({ROBOFLEET_BINARY, "train",
-               std::string(ROBOFLEET_SOURCE_DIR) + "/experiments/cartpole_swingup.yaml",
-               "--run-dir", run},
-              dir + "/train");
+  Child train(
+      {ROBOFLEET_BINARY, "train",
+       std::string(ROBOFLEET_SOURCE_DIR) + "/experiments/cartpole_swingup.yaml", "--run-dir", run},
+      dir + "/train");
   // a bound against gross failure (a hang, a 10x slowdown), not the target
   ASSERT_TRUE(train.Wait(300)) << "no result within 5 minutes\n" << train.out();
   const double seconds =
@@ -52,8 +52,7 @@ TEST(LearningTest, AppoLearnsTheSwingUpFromStaleFragments) {
   ASSERT_FALSE(lag_max.empty());
   const double best = *std::max_element(returns.begin(), returns.end());
   const double oldest = *std::max_element(lag_max.begin(), lag_max.end());
-  std::printf("appo: best mean return %.1f, oldest fragment %.0f versions behind\n", best,
-              oldest);
+  std::printf("appo: best mean return %.1f, oldest fragment %.0f versions behind\n", best, oldest);
   // the run must have trained on fragments PPO would have dropped
   EXPECT_GE(oldest, 2.0);
   EXPECT_LE(oldest, 16.0);

@@ -1,6 +1,5 @@
 // learner.count = 2: two learner processes over Gloo, each fed by its own actor.
 #include <gtest/gtest.h>
-
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,7 +23,10 @@ std::vector<pid_t> RankOne(const std::string& run) {
   for (pid_t pid : ProcessesMatching("learner --run-dir " + run + " ")) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
     std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (cmdline.find(std::string("--rank\0" "1\0", 9)) != std::string::npos) found.push_back(pid);
+    if (cmdline.find(std::string("--rank\0"
+                                 "1\0",
+                                 9)) != std::string::npos)
+      found.push_back(pid);
   }
   return found;
 }
@@ -69,22 +71,33 @@ class RanksTest : public ::testing::Test {
     const int per_node = nodes > 1 ? 1 : 2;
     std::ofstream out(path);
     out << "name: ranks\nseed: 4\nenv:\n  max_episode_steps: 40\n"
-           "actors:\n  count: " << per_node << "\n  envs_per_actor: 4\n  rollout_length: 16\n"
+           "actors:\n  count: "
+        << per_node
+        << "\n  envs_per_actor: 4\n  rollout_length: 16\n"
            "policy:\n  hidden: [16, 16]\nalgorithm:\n  epochs: 2\n"
            "  minibatches: 2\n  max_policy_lag: 1000\n"
-           "learner:\n  batch_size: 256\n  count: " << per_node << "\n"
+           "learner:\n  batch_size: 256\n  count: "
+        << per_node
+        << "\n"
            "  collective_timeout_s: 20\ntrain:\n  total_env_steps: "
-        << steps << "\n  checkpoint_every: 5\nlauncher:\n  max_restarts: " << max_restarts
-        << "\n";
+        << steps << "\n  checkpoint_every: 5\nlauncher:\n  max_restarts: " << max_restarts << "\n";
     if (nodes > 1) out << "transport:\n  bind: 127.0.0.1\n  port: " << port << "\n";
     return path;
   }
 
   // Node `node` of two, its run directory dir_/node<node>, meeting at `master`.
   std::vector<std::string> NodeArgs(const std::string& exp, int node, const std::string& master) {
-    std::vector<std::string> args = {ROBOFLEET_BINARY, "train", exp, "--run-dir",
-                                     dir_ + "/node" + std::to_string(node), "--nnodes", "2",
-                                     "--node-rank", std::to_string(node), "--master", master};
+    std::vector<std::string> args = {ROBOFLEET_BINARY,
+                                     "train",
+                                     exp,
+                                     "--run-dir",
+                                     dir_ + "/node" + std::to_string(node),
+                                     "--nnodes",
+                                     "2",
+                                     "--node-rank",
+                                     std::to_string(node),
+                                     "--master",
+                                     master};
     // node 0's keys, as a shared filesystem would show them
     if (node > 0) args.insert(args.end(), {"--keys", dir_ + "/node0/keys"});
     return args;

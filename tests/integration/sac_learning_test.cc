@@ -66,9 +66,10 @@ TEST(SacLearningTest, SwingsUpTheCartpoleFarBeyondRandom) {
   const double final_return = std::stod(json.substr(at + 15));
   const std::vector<double> returns = CsvColumn(run + "/metrics.csv", "episode_return_mean");
   ASSERT_FALSE(returns.empty());
-  std::printf("sac cartpole_swingup: final policy %.1f, last training window %.1f, random %.1f, "
-              "%.0f s\n",
-              final_return, returns.back(), random_return, seconds);
+  std::printf(
+      "sac cartpole_swingup: final policy %.1f, last training window %.1f, random %.1f, "
+      "%.0f s\n",
+      final_return, returns.back(), random_return, seconds);
   EXPECT_GE(final_return, std::max(200.0, 5.0 * random_return)) << train.out();
   // and training returns already climbed above random
   EXPECT_GT(returns.back(), 2.0 * random_return) << train.out();

@@ -3,11 +3,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include <zmq.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <zmq.hpp>
 
 #include "tests/integration/subprocess.h"
 

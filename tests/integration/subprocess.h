@@ -3,10 +3,10 @@
 #ifndef ROBOFLEET_TESTS_INTEGRATION_SUBPROCESS_H_
 #define ROBOFLEET_TESTS_INTEGRATION_SUBPROCESS_H_
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include <chrono>
 #include <filesystem>
@@ -135,9 +135,9 @@ inline std::vector<double> CsvColumn(const std::string& path, const std::string&
 }
 
 inline std::string MakeTempDir(const std::string& name) {
-  std::string dir = (std::filesystem::temp_directory_path() /
-                     ("rf-" + name + "-" + std::to_string(getpid())))
-                        .string();
+  std::string dir =
+      (std::filesystem::temp_directory_path() / ("rf-" + name + "-" + std::to_string(getpid())))
+          .string();
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

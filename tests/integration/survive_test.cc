@@ -2,14 +2,13 @@
 // outrun the learner, and a flood of malformed weights at a live actor.
 #include <gtest/gtest.h>
 
-#include <zmq.hpp>
-#include <zmq_addon.hpp>
-
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
 
 #include "core/wire.h"
 #include "tests/integration/subprocess.h"
@@ -110,12 +109,13 @@ TEST_F(SurviveTest, LearnerMemoryStaysBoundedWhileActorsOutrunIt) {
   // a slow update (wide network, many epochs) against two fast actors with
   // deep send queues: the actors are throttled by the high-water marks, and
   // the learner's memory must not grow with what they could produce
-  const std::string exp = Write(
-      "exp.yaml", "name: flood\nseed: 2\nactors:\n  count: 2\n  envs_per_actor: 16\n"
-                  "  rollout_length: 64\n  send_hwm: 8\npolicy:\n  hidden: [256, 256]\n"
-                  "algorithm:\n  epochs: 8\n  minibatches: 8\n  max_policy_lag: 1000\n"
-                  "learner:\n  batch_size: 8192\ntrain:\n  total_env_steps: 1000000000\n"
-                  "  checkpoint_every: 5\n  log_every_s: 1000\n");
+  const std::string exp =
+      Write("exp.yaml",
+            "name: flood\nseed: 2\nactors:\n  count: 2\n  envs_per_actor: 16\n"
+            "  rollout_length: 64\n  send_hwm: 8\npolicy:\n  hidden: [256, 256]\n"
+            "algorithm:\n  epochs: 8\n  minibatches: 8\n  max_policy_lag: 1000\n"
+            "learner:\n  batch_size: 8192\ntrain:\n  total_env_steps: 1000000000\n"
+            "  checkpoint_every: 5\n  log_every_s: 1000\n");
   Child train({ROBOFLEET_BINARY, "train", exp, "--run-dir", run_}, dir_ + "/train");
   ASSERT_TRUE(WaitFor([&] { return CsvRows(run_ + "/metrics.csv") >= 1; }, 60)) << train.err();
   const pid_t learner = ProcessOf(run_, "learner");
@@ -133,8 +133,10 @@ TEST_F(SurviveTest, LearnerMemoryStaysBoundedWhileActorsOutrunIt) {
   const double early = *std::max_element(rss.begin(), rss.begin() + third);
   const double late = *std::max_element(rss.end() - third, rss.end());
   const int updates = CsvRows(run_ + "/metrics.csv");
-  std::printf("learner resident memory: first 20 s peak %.1f MiB, last 20 s peak %.1f MiB, "
-              "%d updates\n", early, late, updates);
+  std::printf(
+      "learner resident memory: first 20 s peak %.1f MiB, last 20 s peak %.1f MiB, "
+      "%d updates\n",
+      early, late, updates);
   // the actors really did outrun it: their steps wait in queues, not in the learner
   EXPECT_GE(updates, 3) << "the learner hardly trained; the test measured nothing";
   EXPECT_LE(late, early + 32.0) << "the learner's memory grew over the minute";
@@ -183,8 +185,7 @@ TEST_F(SurviveTest, ActorRejectsTenThousandMalformedWeightMessagesAndKeepsTraini
   // a real learner and a real actor; the actor's weights reach it through a
   // relay in this test that mixes 10,000 malformed messages into the stream
   fs::create_directories(run_);
-  std::ofstream(run_ + "/config.yaml")
-      << TinyExperiment(1, "  log_every_s: 1000\n");
+  std::ofstream(run_ + "/config.yaml") << TinyExperiment(1, "  log_every_s: 1000\n");
   const std::string traj = "ipc://" + dir_ + "/traj", weights = "ipc://" + dir_ + "/weights",
                     relay = "ipc://" + dir_ + "/relay";
   Child learner({ROBOFLEET_BINARY, "learner", "--run-dir", run_, "--traj", traj, "--weights",
@@ -236,7 +237,8 @@ TEST_F(SurviveTest, ActorRejectsTenThousandMalformedWeightMessagesAndKeepsTraini
   }
   ASSERT_EQ(sent, kMalformed);
   ASSERT_GE(CsvRows(run_ + "/metrics.csv"), rows_after_flood + 20)
-      << "training stopped after the flood\n" << actor.err() << learner.err();
+      << "training stopped after the flood\n"
+      << actor.err() << learner.err();
 
   kill(actor.pid(), SIGTERM);
   ASSERT_TRUE(actor.Wait(10));

@@ -57,10 +57,10 @@ double RandomPolicyReturn(const ExperimentConfig& config) {
   std::unique_ptr<envs::Env> env = envs::MakeEnv(config.env);
   envs::EnvRandom rng(7);
   const double std_dev = std::exp(config.policy.init_log_std);
-  const double uniform = MeanReturn(*env, [&] { return static_cast<float>(rng.Uniform(-1, 1)); },
-                                    10, 20000);
-  const double gaussian =
-      MeanReturn(*env, [&] { return static_cast<float>(std_dev * rng.Normal()); }, 10, 20000);
+  const double uniform = MeanReturn(
+      *env, [&] { return static_cast<float>(rng.Uniform(-1, 1)); }, 10, 20000);
+  const double gaussian = MeanReturn(
+      *env, [&] { return static_cast<float>(std_dev * rng.Normal()); }, 10, 20000);
   std::printf("%s: random policy %.1f (uniform), %.1f (untrained Gaussian)\n",
               config.env.id.c_str(), uniform, gaussian);
   return std::max(uniform, gaussian);
@@ -69,14 +69,18 @@ double RandomPolicyReturn(const ExperimentConfig& config) {
 struct TaskRun {
   TaskRun(const char* task_id, int64_t budget, double beat_by, std::vector<std::string> sets,
           std::string yaml = "", std::vector<std::string> must_hold = {})
-      : task(task_id), env_steps(budget), margin(beat_by), overrides(std::move(sets)),
-        extra_yaml(std::move(yaml)), resolved(std::move(must_hold)) {}
+      : task(task_id),
+        env_steps(budget),
+        margin(beat_by),
+        overrides(std::move(sets)),
+        extra_yaml(std::move(yaml)),
+        resolved(std::move(must_hold)) {}
   const char* task;
-  int64_t env_steps;                  // PPO budget
-  double margin;                      // the best mean return must beat the random one by this
-  std::vector<std::string> overrides; // extra --set key=value
-  std::string extra_yaml;             // laid over the experiment file (through extends:)
-  std::vector<std::string> resolved;  // lines the run's resolved config must hold
+  int64_t env_steps;                   // PPO budget
+  double margin;                       // the best mean return must beat the random one by this
+  std::vector<std::string> overrides;  // extra --set key=value
+  std::string extra_yaml;              // laid over the experiment file (through extends:)
+  std::vector<std::string> resolved;   // lines the run's resolved config must hold
 };
 
 void PrintTo(const TaskRun& run, std::ostream* os) { *os << run.task; }
@@ -127,19 +131,20 @@ TEST_P(TasksTest, ShortPpoRunBeatsTheRandomPolicy) {
 INSTANTIATE_TEST_SUITE_P(
     Suite, TasksTest,
     ::testing::Values(
-        TaskRun{"reacher", 100000, 8, {}},
-        TaskRun{"hopper", 60000, 80, {}},
-        TaskRun{"walker2d", 80000, 80, {}},
-        TaskRun{"halfcheetah", 100000, 150, {}},
-        TaskRun{"ant", 100000, 20, {}},
-        TaskRun{"humanoid", 60000, 60, {}},
-        TaskRun{"arm_reach", 200000, 25, {}},
-        TaskRun{"arm_push", 100000, 30, {}},
-        TaskRun{"mjcf", 60000, 80,
+        TaskRun{"reacher", 100000, 8, {}}, TaskRun{"hopper", 60000, 80, {}},
+        TaskRun{"walker2d", 80000, 80, {}}, TaskRun{"halfcheetah", 100000, 150, {}},
+        TaskRun{"ant", 100000, 20, {}}, TaskRun{"humanoid", 60000, 60, {}},
+        TaskRun{"arm_reach", 200000, 25, {}}, TaskRun{"arm_push", 100000, 30, {}},
+        TaskRun{"mjcf",
+                60000,
+                80,
                 {"env.mjcf.path=" + std::string(ROBOFLEET_SOURCE_DIR) + "/envs/assets/hopper.xml"}},
         // domain randomisation through the whole pipeline: actors build
         // randomised envs from the resolved config
-        TaskRun{"hopper", 60000, 60, {"env.randomize.obs_noise=0.01"},
+        TaskRun{"hopper",
+                60000,
+                60,
+                {"env.randomize.obs_noise=0.01"},
                 "env:\n"
                 "  randomize:\n"
                 "    body_mass_scale: [0.8, 1.2]\n"

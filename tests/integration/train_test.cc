@@ -94,10 +94,10 @@ TEST_F(TrainTest, ReceivingDuringTheUpdateTrainsEveryBatch) {
 
 TEST_F(TrainTest, SetOverridesReachTheRun) {
   const std::string run = dir_ + "/run";
-  Child train({ROBOFLEET_BINARY, "train", WriteExperiment(10000), "--run-dir", run, "--set",
-               "train.total_env_steps=256", "--set", "actors.count=1", "--set",
-               "policy.hidden=[8, 12]"},
-              dir_ + "/train");
+  Child train(
+      {ROBOFLEET_BINARY, "train", WriteExperiment(10000), "--run-dir", run, "--set",
+       "train.total_env_steps=256", "--set", "actors.count=1", "--set", "policy.hidden=[8, 12]"},
+      dir_ + "/train");
   ASSERT_TRUE(train.Wait(120)) << train.err();
   ASSERT_EQ(train.exit_code(), 0) << train.err();
   EXPECT_EQ(CsvRows(run + "/metrics.csv"), 2);
@@ -136,7 +136,7 @@ TEST_F(TrainTest, InterruptStopsCleanlyWithCheckpointAndPolicy) {
 // Bad input: exit status 2, one line on stderr naming the problem, no run directory.
 struct BadInput {
   const char* name;
-  std::string yaml;           // written to exp.yaml unless empty
+  std::string yaml;  // written to exp.yaml unless empty
   std::vector<std::string> extra_args;
   std::vector<std::string> expected;  // fragments of the error line
 };
@@ -148,8 +148,10 @@ class BadInputTest : public TrainTest, public ::testing::WithParamInterface<BadI
 TEST_P(BadInputTest, OneClearLineExitTwoNothingLeftBehind) {
   const BadInput& p = GetParam();
   std::string exp = dir_ + "/exp.yaml";
-  if (!p.yaml.empty()) std::ofstream(exp) << p.yaml;
-  else exp = dir_ + "/missing.yaml";
+  if (!p.yaml.empty())
+    std::ofstream(exp) << p.yaml;
+  else
+    exp = dir_ + "/missing.yaml";
   const std::string run = dir_ + "/run";
   std::vector<std::string> args = {ROBOFLEET_BINARY, "train", exp, "--run-dir", run};
   args.insert(args.end(), p.extra_args.begin(), p.extra_args.end());
@@ -167,19 +169,33 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadInput{"MissingFile", "", {}, {"missing.yaml", "cannot read"}},
         BadInput{"SyntaxError", "name: x\nactors: {count: 2\n", {}, {"exp.yaml:", "syntax"}},
-        BadInput{"UnknownKey", "actors:\n  envs_per_actr: 4\n", {},
+        BadInput{"UnknownKey",
+                 "actors:\n  envs_per_actr: 4\n",
+                 {},
                  {"exp.yaml:2", "actors.envs_per_actr", "actors.envs_per_actor"}},
-        BadInput{"WrongType", "train:\n  total_env_steps: lots\n", {},
+        BadInput{"WrongType",
+                 "train:\n  total_env_steps: lots\n",
+                 {},
                  {"exp.yaml:2", "train.total_env_steps", "integer"}},
-        BadInput{"UnknownEnv", "env:\n  id: cartpol\n", {},
+        BadInput{"UnknownEnv",
+                 "env:\n  id: cartpol\n",
+                 {},
                  {"unknown env 'cartpol'", "cartpole_swingup"}},
-        BadInput{"NonPositiveCount", "actors:\n  envs_per_actor: 0\n", {},
+        BadInput{"NonPositiveCount",
+                 "actors:\n  envs_per_actor: 0\n",
+                 {},
                  {"actors.envs_per_actor", ">= 1"}},
-        BadInput{"BadOverride", "name: ok\n", {"--set", "actors.count=two"},
+        BadInput{"BadOverride",
+                 "name: ok\n",
+                 {"--set", "actors.count=two"},
                  {"actors.count", "integer"}},
-        BadInput{"BindWithScheme", "transport:\n  bind: tcp://0.0.0.0:5555\n", {},
+        BadInput{"BindWithScheme",
+                 "transport:\n  bind: tcp://0.0.0.0:5555\n",
+                 {},
                  {"transport.bind", "no scheme, no port"}},
-        BadInput{"BindNotThisHost", "transport:\n  bind: 192.0.2.7\n", {},
+        BadInput{"BindNotThisHost",
+                 "transport:\n  bind: 192.0.2.7\n",
+                 {},
                  {"transport.bind", "cannot listen on 192.0.2.7"}},
         BadInput{"UnknownFlag", "name: ok\n", {"--no-such-flag"}, {"no-such-flag"}}),
     [](const ::testing::TestParamInfo<BadInput>& param_info) { return param_info.param.name; });

@@ -327,8 +327,8 @@ TEST(ProcessTest, DiesWithParentChildrenGetTheirSignalWhenTheParentDies) {
   for (int i = 0; i < 2; ++i) {
     int status = 0;
     pid_t got = -1;
-    ASSERT_TRUE(WaitUntil(
-        [&] { return (got = waitpid(grandchildren[i], &status, WNOHANG)) != 0; }, 10.0))
+    ASSERT_TRUE(
+        WaitUntil([&] { return (got = waitpid(grandchildren[i], &status, WNOHANG)) != 0; }, 10.0))
         << "grandchild " << i << " outlived its parent";
     ASSERT_EQ(got, grandchildren[i]);
     EXPECT_TRUE(WIFSIGNALED(status)) << DescribeStatus(status);

@@ -71,8 +71,7 @@ TEST(DataParallelTest, TwoRanksOnHalvesEqualOneRankOnTheWhole) {
     BroadcastParameters(comm, policy);
     auto algorithm = algorithms::CreateOnPolicyAlgorithm(config, policy);
     for (int i = 0; i < 3; ++i) {
-      algorithm->Update(Slice(batch, 128 * rank, 128 * (rank + 1)),
-                        AverageGradients(comm, policy));
+      algorithm->Update(Slice(batch, 128 * rank, 128 * (rank + 1)), AverageGradients(comm, policy));
     }
     results[rank] = FlattenParameters(*policy).clone();
   });

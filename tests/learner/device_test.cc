@@ -1,8 +1,9 @@
 // learner.device and learner.backend against what this build and machine have.
+#include "learner/device.h"
+
 #include <gtest/gtest.h>
 
 #include "core/config.h"
-#include "learner/device.h"
 #include "learner/learner.h"
 
 namespace robofleet::learner {

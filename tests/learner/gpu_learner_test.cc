@@ -83,8 +83,8 @@ TEST(GpuLearnerTest, OneNcclRankAveragesGradientsToThemselves) {
   LearnerConfig lc;
   lc.device = "cuda";
   lc.backend = "nccl";
-  std::unique_ptr<Communicator> comm = MakeCommunicator(
-      lc, "127.0.0.1", test::FreePort(), 0, 1, kGpu, std::chrono::seconds(30));
+  std::unique_ptr<Communicator> comm =
+      MakeCommunicator(lc, "127.0.0.1", test::FreePort(), 0, 1, kGpu, std::chrono::seconds(30));
   PolicyConfig pc;
   pc.hidden = {16, 16};
   AlgorithmConfig config;

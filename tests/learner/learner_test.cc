@@ -1,3 +1,5 @@
+#include "learner/learner.h"
+
 #include <gtest/gtest.h>
 #include <torch/script.h>
 
@@ -5,11 +7,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "algorithms/ppo.h"
 #include "core/wire.h"
 #include "learner/checkpoint.h"
 #include "learner/export.h"
-#include "algorithms/ppo.h"
-#include "learner/learner.h"
 
 namespace robofleet::learner {
 namespace {
@@ -49,8 +50,13 @@ class ExportTest : public ::testing::TestWithParam<std::string> {};
 TEST_P(ExportTest, LoadedModuleMatchesLearnerPolicy) {
   Trained t = MakeTrained(GetParam());
   const std::string dir = TempDir("export");
-  PolicyMetadata meta{"cartpole_swingup", {"a", "b", "c", "d", "e"}, {"u", "v"}, {-2.0, 0.0},
-                      {2.0, 10.0}, 1234, "name: test\nenv:\n  id: cartpole_swingup\n"};
+  PolicyMetadata meta{"cartpole_swingup",
+                      {"a", "b", "c", "d", "e"},
+                      {"u", "v"},
+                      {-2.0, 0.0},
+                      {2.0, 10.0},
+                      1234,
+                      "name: test\nenv:\n  id: cartpole_swingup\n"};
   ExportPolicy(t.policy, t.normalizer, meta, dir + "/policy.pt");
 
   torch::jit::ExtraFilesMap extra{{"metadata.json", ""}};
@@ -94,9 +100,9 @@ TEST_P(ExportTest, LoadedModuleMatchesLearnerPolicy) {
 
   const std::string& json = extra["metadata.json"];
   for (const char* field : {"\"obs_dim\": 5", "\"act_dim\": 2", "\"env_id\": \"cartpole_swingup\"",
-                            "\"env_steps\": 1234", "\"obs_names\": [\"a\"", "\"act_names\": [\"u\", \"v\"]",
-                            "\"act_low\": [-2, 0]", "\"act_high\": [2, 10]",
-                            "\"env_config\": \"id: cartpole_swingup\\n\"",
+                            "\"env_steps\": 1234", "\"obs_names\": [\"a\"",
+                            "\"act_names\": [\"u\", \"v\"]", "\"act_low\": [-2, 0]",
+                            "\"act_high\": [2, 10]", "\"env_config\": \"id: cartpole_swingup\\n\"",
                             "\"robofleet_version\": \"", "\"config\": \"name: test\\n"}) {
     EXPECT_NE(json.find(field), std::string::npos) << field << " in " << json;
   }
@@ -114,8 +120,9 @@ TEST(ExportTest, PrivilegedCriticExportsAPolicyOfTheRobotsObservations) {
   torch::Tensor data = torch::randn({300, 5}) * 2.0 + 1.0;
   normalizer.Update(data.data_ptr<float>(), 300);
   const std::string dir = TempDir("export-privileged");
-  PolicyMetadata meta{"hopper", {"a", "b", "c", "mass_scale:torso", "gravity_scale"}, {"u", "v"},
-                      {}, {}, 10, "name: test\n"};
+  PolicyMetadata meta{
+      "hopper",      {"a", "b", "c", "mass_scale:torso", "gravity_scale"}, {"u", "v"}, {}, {}, 10,
+      "name: test\n"};
   ExportPolicy(policy, normalizer, meta, dir + "/policy.pt");
   torch::jit::ExtraFilesMap extra{{"metadata.json", ""}};
   torch::jit::Module loaded = torch::jit::load(dir + "/policy.pt", torch::kCPU, extra);
@@ -133,9 +140,9 @@ TEST(ExportTest, PrivilegedCriticExportsAPolicyOfTheRobotsObservations) {
   EXPECT_LE((value - policy->Value(NormalizeObs(full, normalizer))).abs().max().item<float>(),
             1e-4);
   const std::string& json = extra["metadata.json"];
-  for (const char* field : {"\"obs_dim\": 3", "\"obs_names\": [\"a\", \"b\", \"c\"]",
-                            "\"privileged_dim\": 2",
-                            "\"privileged_names\": [\"mass_scale:torso\", \"gravity_scale\"]"}) {
+  for (const char* field :
+       {"\"obs_dim\": 3", "\"obs_names\": [\"a\", \"b\", \"c\"]", "\"privileged_dim\": 2",
+        "\"privileged_names\": [\"mass_scale:torso\", \"gravity_scale\"]"}) {
     EXPECT_NE(json.find(field), std::string::npos) << field << " in " << json;
   }
   std::filesystem::remove_all(dir);

@@ -12,10 +12,10 @@
 namespace robofleet::learner::nccl {
 namespace {
 
-#define SKIP_WITHOUT_GPU()                                          \
-  do {                                                              \
-    std::string why;                                                \
-    if (CudaDeviceCount(&why) == 0) GTEST_SKIP() << why;            \
+#define SKIP_WITHOUT_GPU()                               \
+  do {                                                   \
+    std::string why;                                     \
+    if (CudaDeviceCount(&why) == 0) GTEST_SKIP() << why; \
   } while (0)
 
 // `n` floats on device 0, filled with `value`.

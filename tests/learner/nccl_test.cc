@@ -20,8 +20,8 @@ TEST(NcclTest, ReportsTheLinkedVersion) {
 
 TEST(NcclTest, RefusesMalformedRanksAndIdsBeforeTouchingADevice) {
   std::string error;
-  EXPECT_EQ(NcclGroup::Create(std::string(kUniqueIdBytes, '\0'), 2, 2, 0,
-                              std::chrono::seconds(1), &error),
+  EXPECT_EQ(NcclGroup::Create(std::string(kUniqueIdBytes, '\0'), 2, 2, 0, std::chrono::seconds(1),
+                              &error),
             nullptr);
   EXPECT_NE(error.find("rank 2 is not in [0, 2)"), std::string::npos) << error;
   error.clear();
