@@ -197,194 +197,196 @@ algorithms::RolloutBatch BuildRolloutBatch(const FragmentBatcher& batch, ActorCr
   return out;
 }
 
-int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
-  // what the algorithm asks of the config, before anything starts
-  algorithms::ValidateAlgorithm(config);
-  if (algorithms::IsOffPolicy(config.algorithm.name)) return RunOffPolicyLearner(config, options);
-  const TaskInfo& task = options.task;
-  const int T = config.actors.rollout_length, K = config.actors.envs_per_actor;
-  const int W = options.world_size;
-  const bool leader = options.rank == 0;
-  // each rank gathers its share of the batch
-  const int num_fragments = static_cast<int>(FragmentsPerBatch(config, W));
-  // rank r on GPU r mod learner.count (its local rank), or the CPU
-  const torch::Device device = LearnerDevice(config.learner, options.rank);
-  std::unique_ptr<Communicator> comm = ConnectRanks(config, options, device);
+namespace {
 
-  torch::set_num_threads(config.learner.threads);
-  SeedTorch(config.seed);
-  ActorCritic policy(task.obs_dim, task.act_dim, config.policy, task.privileged_dim);
-  policy->to(device);
+// One learner rank's on-policy run (PPO, APPO): RunLearner reads as its
+// stages, in order (see LearnerRun for the ones every loop shares).
+class OnPolicyRun : public LearnerRun {
+ public:
+  // Connects the ranks, builds the policy and the algorithm on the rank's
+  // device, resumes from the newest usable checkpoint, opens the sockets and
+  // publishes the first weights.
+  OnPolicyRun(const ExperimentConfig& config, const LearnerOptions& options);
+
+  // One update on the full batch: its targets, the algorithm's epochs
+  // (gradients averaged over ranks by the hook), the normaliser. The
+  // fragments of the next batch are received meanwhile. Nothing when the run
+  // must end because too many updates in a row were not finite.
+  std::optional<algorithms::UpdateStats> Learn();
+
+  // Counts the update, makes the next batch current and publishes the new
+  // weights.
+  void Advance();
+
+  // Rank 0: the metrics row, a checkpoint when due, the progress line.
+  void Report(const algorithms::UpdateStats& stats);
+
+  // The final checkpoint and the exported policy; the exit status.
+  int Finish();
+
+ private:
+  void SaveCheckpointIfLeader();
+
+  std::unique_ptr<algorithms::OnPolicyAlgorithm> algorithm_;
+  algorithms::GradientHook hook_;
+  // the next batch, filled during an update, and its fragments' lags
+  std::optional<FragmentBatcher> next_batcher_;
+  std::vector<int64_t> next_lags_;
+  LagSummary lag_;  // of the batch just trained on
+  int64_t nonfinite_steps_ = 0;
+  int nonfinite_updates_ = 0;  // in a row
+};
+
+OnPolicyRun::OnPolicyRun(const ExperimentConfig& config, const LearnerOptions& options)
+    // rank r on GPU r mod learner.count (its local rank), or the CPU
+    : LearnerRun(config, options, LearnerDevice(config.learner, options.rank)) {
+  const torch::Device device = policy_->parameters().front().device();
   // the critic's return statistics span every rank's batch
-  if (comm) MergeValueStatistics(*comm, policy);
-  RunningNormalizer normalizer(task.obs_dim, config.normalizer.clip, config.normalizer.enabled);
-  std::unique_ptr<algorithms::OnPolicyAlgorithm> algorithm =
-      algorithms::CreateOnPolicyAlgorithm(config.algorithm, policy);
-  TrainingCounters counters;
+  if (comm_) MergeValueStatistics(*comm_, policy_);
+  algorithm_ = algorithms::CreateOnPolicyAlgorithm(config_.algorithm, policy_);
 
-  const std::string checkpoint_dir = options.run_dir + "/checkpoints";
   // on resume every piece of state comes back: model, optimiser (with the
   // adaptive learning rate), normaliser, counters, the sampling RNG; a
   // deterministic run continues only where its actor's state was saved too
   std::function<bool(int64_t)> usable;
-  if (config.train.deterministic) {
-    usable = [&](int64_t update) {
-      return ReadStateFile(ActorStatePath(checkpoint_dir, 0, update)).has_value();
+  if (config_.train.deterministic) {
+    usable = [this](int64_t update) {
+      return ReadStateFile(ActorStatePath(checkpoint_dir_, 0, update)).has_value();
     };
   }
-  std::unique_ptr<CsvWriter> metrics = StartOrResume(
-      options, kMetricColumns, policy, algorithm->optimizer(), normalizer, counters, {}, usable);
-  policy->to(device);  // checkpoints load into host memory
+  metrics_ = StartOrResume(options_, kMetricColumns, policy_, algorithm_->optimizer(), normalizer_,
+                           counters_, {}, usable);
+  policy_->to(device);  // checkpoints load into host memory
   // every rank starts from rank 0's parameters
-  if (comm) BroadcastParameters(*comm, policy);
-  std::optional<TensorBoardWriter> tensorboard;
-  if (leader) {
-    tensorboard.emplace(options.run_dir + "/tb");
-    tensorboard->AddText("config", 0, "```yaml\n" + ToYaml(config) + "```\n");
-    tensorboard->Flush();
-  }
+  if (comm_) BroadcastParameters(*comm_, policy_);
+  // gradients are averaged in place over the parameters as they are from here on
+  hook_ = comm_ ? AverageGradients(*comm_, policy_) : algorithms::GradientHook();
 
-  // sockets: fragments in, weights out
-  LearnerSockets sockets(config, options);
-  std::optional<WeightsPublisher>& publisher = sockets.publisher;
-  if (publisher) publisher->Publish(policy, normalizer, counters.policy_version);
+  Open(HostOptions(device), config_.algorithm.max_policy_lag);
+  next_batcher_.emplace(
+      config_.actors.rollout_length, config_.actors.envs_per_actor, task_.obs_dim, task_.act_dim,
+      static_cast<int>(FragmentsPerBatch(config_, options_.world_size)), HostOptions(device));
+}
 
-  FragmentBatcher batcher(T, K, task.obs_dim, task.act_dim, num_fragments, HostOptions(device));
-  FragmentBatcher next_batcher(T, K, task.obs_dim, task.act_dim, num_fragments,
-                               HostOptions(device));
-  // the last 100 finished episodes (restored on resume, so the means continue)
-  FragmentIntake intake(sockets.pull, task, T, K, config.algorithm.max_policy_lag, counters);
-  auto save_checkpoint = [&] {
-    if (!leader) return;
-    intake.SaveTo(counters);
-    SaveCheckpoint(checkpoint_dir, policy, algorithm->optimizer(), normalizer, counters,
-                   config.train.keep_checkpoints);
-  };
-  // the policy lag of each fragment in the batch (and in the next one)
-  std::vector<int64_t> lags, next_lags;
-  int64_t nonfinite_steps = 0;
-  int nonfinite_updates = 0;  // in a row
-  const Clock::time_point start = Clock::now();
-  ProgressLine progress(config, options.quiet);
-
-  // one message into a batch trained at policy `version`, when valid and fresh for it
-  auto receive_fragment = [&](FragmentBatcher& into, std::vector<int64_t>& into_lags,
-                              int64_t version, int timeout_ms) {
-    intake.Receive(into, into_lags, version, timeout_ms);
-  };
-  const algorithms::GradientHook hook =
-      comm ? AverageGradients(*comm, policy) : algorithms::GradientHook();
-  while (true) {
-    // ranks stop together: each says whether it must, at every update
-    bool stop = counters.env_steps >= config.train.total_env_steps || StopRequested();
-    if (!stop && !batcher.full()) {
-      // fill one batch; the current weights go out again meanwhile, so late
-      // subscribers catch up even while stale fragments keep arriving
-      if (publisher) publisher->RepublishIfDue(policy, normalizer, counters.policy_version);
-      receive_fragment(batcher, lags, counters.policy_version, 100);
-      continue;
-    }
-    // a rank whose batch is full waits here for the others; rank 0 keeps
-    // publishing meanwhile, or actors that missed the weights of a restarted
-    // learner would never feed the ranks it waits for
-    if (comm) {
-      stop = AnyRank(*comm, stop, [&] {
-        if (publisher) publisher->RepublishIfDue(policy, normalizer, counters.policy_version);
-      });
-    }
-    if (stop) break;
-
-    // update on the full batch, while a second thread receives, checks and
-    // batches the fragments of the next one (they are trained at the next
-    // version, so their lag counts from it)
-    std::atomic<bool> updating{true};
-    std::thread receiver;
-    if (config.learner.receive_during_update) {
-      receiver = std::thread([&] {
-        while (updating.load() && !next_batcher.full()) {
-          receive_fragment(next_batcher, next_lags, counters.policy_version + 1, 5);
-        }
-      });
-    }
-    struct Joiner {
-      std::atomic<bool>& flag;
-      std::thread& thread;
-      ~Joiner() {
-        flag = false;
-        if (thread.joinable()) thread.join();
+std::optional<algorithms::UpdateStats> OnPolicyRun::Learn() {
+  // a second thread receives, checks and batches the fragments of the next
+  // batch while this one trains; they will be trained at the next version,
+  // so their lag counts from it. The thread touches only the next batch, its
+  // lags and the intake, and it is joined before anything reads them.
+  const int64_t next_version = counters_.policy_version + 1;
+  std::atomic<bool> updating{true};
+  std::thread receiver;
+  if (config_.learner.receive_during_update) {
+    receiver = std::thread([this, next_version, &updating] {
+      while (updating.load() && !next_batcher_->full()) {
+        intake_->Receive(*next_batcher_, next_lags_, next_version, 5);
       }
-    } joiner{updating, receiver};
-    algorithms::RolloutBatch batch = BuildRolloutBatch(batcher, policy, normalizer, *algorithm);
-    algorithm->SetLearningRate(algorithms::ScheduledLearningRate(
-        config.algorithm, static_cast<double>(counters.env_steps) / config.train.total_env_steps,
-        algorithm->LearningRate()));
-    algorithms::UpdateStats stats = algorithm->Update(batch, hook);
-    nonfinite_steps += stats.skipped_steps;
-    if (stats.optimizer_steps == 0 && stats.skipped_steps > 0) {
-      // nothing could be learned from this batch; a few in a row mean the run is broken
-      if (++nonfinite_updates >= config.train.max_nonfinite_updates) {
-        std::fprintf(stderr,
-                     "learner: %d updates in a row had only non-finite losses or gradients; "
-                     "stopping. The last good checkpoint is %s\n",
-                     nonfinite_updates, LatestCheckpoint(checkpoint_dir).c_str());
-        return 3;
-      }
-    } else {
-      nonfinite_updates = 0;
-    }
-    if (comm) {
-      MergeObservations(*comm, batcher.obs().data_ptr<float>(),
-                        static_cast<int64_t>(T) * batcher.B(), normalizer);
-    } else {
-      normalizer.Update(batcher.obs().data_ptr<float>(), static_cast<int64_t>(T) * batcher.B());
-    }
-    counters.env_steps += batcher.steps() * W;
-    counters.updates += 1;
-    counters.policy_version += 1;
-    counters.dropped_fragments = intake.dropped();
-    const LagSummary lag = SummarizeLags(lags);
-    updating = false;
-    if (receiver.joinable()) receiver.join();
-    batcher.Clear();
-    std::swap(batcher, next_batcher);
-    lags.swap(next_lags);
-    next_lags.clear();
-    if (publisher) publisher->Publish(policy, normalizer, counters.policy_version);
-    if (!leader) continue;
-
-    // report
-    const double wall = counters.wall_s + Seconds(start);
-    const double sps = counters.env_steps / std::max(wall, 1e-9);
-    MetricsRow row(kMetricColumns);
-    row.Set("env_steps", static_cast<double>(counters.env_steps))
-        .Set("wall_s", wall)
-        .Set("sps", sps)
-        .Set("episode_return_mean", intake.mean_return())
-        .Set("episode_len_mean", intake.mean_length())
-        .Set("policy_loss", stats.policy_loss)
-        .Set("value_loss", stats.value_loss)
-        .Set("entropy", stats.entropy)
-        .Set("approx_kl", stats.approx_kl)
-        .Set("clip_frac", stats.clip_frac)
-        .Set("policy_lag_mean", lag.mean)
-        .Set("policy_lag_p90", lag.p90)
-        .Set("policy_lag_max", lag.max)
-        .Set("dropped_fragments", static_cast<double>(counters.dropped_fragments))
-        .Set("learning_rate", stats.learning_rate)
-        .Set("grad_norm", stats.grad_norm)
-        .Set("actor_restarts", static_cast<double>(intake.actor_restarts()))
-        .Set("nonfinite_steps", static_cast<double>(nonfinite_steps));
-    WriteMetricsRow(*metrics, *tensorboard, row, counters.env_steps);
-    if (counters.updates % config.train.checkpoint_every == 0) save_checkpoint();
-    progress.Maybe(counters.env_steps, intake.mean_return(), lag.mean, counters.dropped_fragments);
+    });
   }
+  struct Joiner {
+    std::atomic<bool>& flag;
+    std::thread& thread;
+    ~Joiner() {
+      flag = false;
+      if (thread.joinable()) thread.join();
+    }
+  } joiner{updating, receiver};
 
-  // the end: a final checkpoint and the exported policy
-  counters.dropped_fragments = intake.dropped();
-  save_checkpoint();
-  FinishRun(config, options, policy, normalizer, counters.env_steps,
-            counters.wall_s + Seconds(start), intake);
+  algorithms::RolloutBatch batch = BuildRolloutBatch(*batcher_, policy_, normalizer_, *algorithm_);
+  algorithm_->SetLearningRate(algorithms::ScheduledLearningRate(
+      config_.algorithm, static_cast<double>(counters_.env_steps) / config_.train.total_env_steps,
+      algorithm_->LearningRate()));
+  const algorithms::UpdateStats stats = algorithm_->Update(batch, hook_);
+  nonfinite_steps_ += stats.skipped_steps;
+  if (stats.optimizer_steps == 0 && stats.skipped_steps > 0) {
+    // nothing could be learned from this batch; a few in a row mean the run is broken
+    if (++nonfinite_updates_ >= config_.train.max_nonfinite_updates) {
+      std::fprintf(stderr,
+                   "learner: %d updates in a row had only non-finite losses or gradients; "
+                   "stopping. The last good checkpoint is %s\n",
+                   nonfinite_updates_, LatestCheckpoint(checkpoint_dir_).c_str());
+      return std::nullopt;
+    }
+  } else {
+    nonfinite_updates_ = 0;
+  }
+  const int64_t rows = static_cast<int64_t>(batcher_->T()) * batcher_->B();
+  if (comm_) {
+    MergeObservations(*comm_, batcher_->obs().data_ptr<float>(), rows, normalizer_);
+  } else {
+    normalizer_.Update(batcher_->obs().data_ptr<float>(), rows);
+  }
+  return stats;
+}
+
+void OnPolicyRun::Advance() {
+  counters_.env_steps += batcher_->steps() * options_.world_size;
+  counters_.updates += 1;
+  counters_.policy_version += 1;
+  counters_.dropped_fragments = intake_->dropped();
+  lag_ = SummarizeLags(lags_);
+  batcher_->Clear();
+  std::swap(batcher_, next_batcher_);
+  lags_.swap(next_lags_);
+  next_lags_.clear();
+  Publish();
+}
+
+void OnPolicyRun::Report(const algorithms::UpdateStats& stats) {
+  if (!leader_) return;
+  MetricsRow row = StartRow(kMetricColumns, lag_);
+  row.Set("policy_loss", stats.policy_loss)
+      .Set("value_loss", stats.value_loss)
+      .Set("entropy", stats.entropy)
+      .Set("approx_kl", stats.approx_kl)
+      .Set("clip_frac", stats.clip_frac)
+      .Set("learning_rate", stats.learning_rate)
+      .Set("grad_norm", stats.grad_norm)
+      .Set("nonfinite_steps", static_cast<double>(nonfinite_steps_));
+  WriteRow(row);
+  if (counters_.updates % config_.train.checkpoint_every == 0) SaveCheckpointIfLeader();
+  progress_.Maybe(counters_.env_steps, intake_->mean_return(), lag_.mean,
+                  counters_.dropped_fragments);
+}
+
+int OnPolicyRun::Finish() {
+  counters_.dropped_fragments = intake_->dropped();
+  SaveCheckpointIfLeader();
+  FinishRun();
   return 0;
+}
+
+void OnPolicyRun::SaveCheckpointIfLeader() {
+  if (!leader_) return;
+  intake_->SaveTo(counters_);
+  SaveCheckpoint(checkpoint_dir_, policy_, algorithm_->optimizer(), normalizer_, counters_,
+                 config_.train.keep_checkpoints);
+}
+
+}  // namespace
+
+int RunLearner(const ExperimentConfig& config, const LearnerOptions& options) {
+  // what the algorithm asks of the config, before anything starts
+  algorithms::ValidateAlgorithm(config);
+  if (algorithms::IsOffPolicy(config.algorithm.name)) return RunOffPolicyLearner(config, options);
+
+  // connect the ranks, build, resume, open the sockets, publish the weights
+  OnPolicyRun run(config, options);
+  while (true) {
+    // receive fragments until this rank's batch is full
+    run.FillBatch();
+    // every rank goes on, or all stop
+    if (run.AllRanksStop()) break;
+    // update on the batch, gradients averaged over ranks; the next batch fills meanwhile
+    const std::optional<algorithms::UpdateStats> stats = run.Learn();
+    if (!stats) return 3;  // only non-finite updates, several in a row
+    // count the update, swap in the next batch, publish the new weights
+    run.Advance();
+    // rank 0: metrics, checkpoint, progress
+    run.Report(*stats);
+  }
+  // the final checkpoint and the exported policy
+  return run.Finish();
 }
 
 }  // namespace robofleet::learner

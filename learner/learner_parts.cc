@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "core/crc32c.h"
+#include "core/signals.h"
 
 namespace robofleet::learner {
 namespace {
@@ -233,6 +234,95 @@ void FinishRun(const ExperimentConfig& config, const LearnerOptions& options, Ac
       intake.episodes(), (options.run_dir + "/policy.pt").c_str());
   // equal checksums mean bit-identical parameters (determinism mode, learner ranks)
   std::printf("learner: parameters crc32c %08x\n", crc);
+}
+
+LearnerRun::LearnerRun(const ExperimentConfig& config, const LearnerOptions& options,
+                       torch::Device device)
+    : config_(config),
+      options_(options),
+      task_(options.task),
+      leader_(options.rank == 0),
+      checkpoint_dir_(options.run_dir + "/checkpoints"),
+      normalizer_(options.task.obs_dim, config.normalizer.clip, config.normalizer.enabled),
+      progress_(config, options.quiet) {
+  comm_ = ConnectRanks(config_, options_, device);
+  torch::set_num_threads(config_.learner.threads);
+  SeedTorch(config_.seed);
+  policy_ = ActorCritic(task_.obs_dim, task_.act_dim, config_.policy, task_.privileged_dim);
+  policy_->to(device);
+}
+
+void LearnerRun::Open(torch::TensorOptions batch_options, int max_policy_lag) {
+  if (leader_) {
+    tensorboard_.emplace(options_.run_dir + "/tb");
+    tensorboard_->AddText("config", 0, "```yaml\n" + ToYaml(config_) + "```\n");
+    tensorboard_->Flush();
+  }
+  // fragments in, weights out
+  sockets_.emplace(config_, options_);
+  Publish();
+  // each rank gathers its share of the batch
+  const int T = config_.actors.rollout_length, K = config_.actors.envs_per_actor;
+  const int num_fragments = static_cast<int>(FragmentsPerBatch(config_, options_.world_size));
+  batcher_.emplace(T, K, task_.obs_dim, task_.act_dim, num_fragments, batch_options);
+  // the last 100 finished episodes (restored on resume, so the means continue)
+  intake_.emplace(sockets_->pull, task_, T, K, max_policy_lag, counters_);
+  start_ = Clock::now();
+}
+
+bool LearnerRun::MustStop() const {
+  return counters_.env_steps >= config_.train.total_env_steps || StopRequested();
+}
+
+void LearnerRun::Publish() {
+  if (sockets_->publisher) {
+    sockets_->publisher->Publish(policy_, normalizer_, counters_.policy_version);
+  }
+}
+
+void LearnerRun::RepublishIfDue() {
+  if (sockets_->publisher) {
+    sockets_->publisher->RepublishIfDue(policy_, normalizer_, counters_.policy_version);
+  }
+}
+
+void LearnerRun::FillBatch() {
+  while (!MustStop() && !batcher_->full()) {
+    RepublishIfDue();
+    intake_->Receive(*batcher_, lags_, counters_.policy_version, 100);
+  }
+}
+
+bool LearnerRun::AllRanksStop() {
+  const bool stop = MustStop();
+  if (!comm_) return stop;
+  return AnyRank(*comm_, stop, [this] { RepublishIfDue(); });
+}
+
+MetricsRow LearnerRun::StartRow(const std::vector<std::string>& columns,
+                                const LagSummary& lag) const {
+  const double wall = counters_.wall_s + Seconds(start_);
+  MetricsRow row(columns);
+  row.Set("env_steps", static_cast<double>(counters_.env_steps))
+      .Set("wall_s", wall)
+      .Set("sps", counters_.env_steps / std::max(wall, 1e-9))
+      .Set("episode_return_mean", intake_->mean_return())
+      .Set("episode_len_mean", intake_->mean_length())
+      .Set("policy_lag_mean", lag.mean)
+      .Set("policy_lag_p90", lag.p90)
+      .Set("policy_lag_max", lag.max)
+      .Set("dropped_fragments", static_cast<double>(counters_.dropped_fragments))
+      .Set("actor_restarts", static_cast<double>(intake_->actor_restarts()));
+  return row;
+}
+
+void LearnerRun::WriteRow(const MetricsRow& row) {
+  WriteMetricsRow(*metrics_, *tensorboard_, row, counters_.env_steps);
+}
+
+void LearnerRun::FinishRun() {
+  learner::FinishRun(config_, options_, policy_, normalizer_, counters_.env_steps,
+                     counters_.wall_s + Seconds(start_), *intake_);
 }
 
 }  // namespace robofleet::learner

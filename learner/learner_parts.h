@@ -132,6 +132,79 @@ void FinishRun(const ExperimentConfig& config, const LearnerOptions& options, Ac
                const RunningNormalizer& normalizer, int64_t env_steps, double wall_s,
                const FragmentIntake& intake);
 
+// What every learner run has, whichever its loop: the ranks, the policy and
+// normaliser, the counters, the sockets and the fragment intake, the batch
+// being filled, the outputs of rank 0. The on-policy loop (learner.cc) and
+// the off-policy loop (off_policy_learner.cc) each derive their run from it
+// and read as their stages in order:
+//
+//   construct     connect ranks, build, resume (the loop's own state too),
+//                 then Open(): outputs, sockets, the first weights
+//   FillBatch     receive fragments until this rank's batch is full
+//   AllRanksStop  every rank goes on, or all stop
+//   ...           the loop's own stages: learn, advance, publish, report
+//   Finish        the final checkpoint and the exported policy
+//
+// Not thread-safe, except where a loop documents otherwise.
+class LearnerRun {
+ public:
+  LearnerRun(const LearnerRun&) = delete;
+  LearnerRun& operator=(const LearnerRun&) = delete;
+  virtual ~LearnerRun() = default;
+
+  // Receives fragments until this rank's batch is full, or until this rank
+  // must stop (total_env_steps reached, a stop signal); the current weights
+  // go out again meanwhile, so late subscribers catch up.
+  void FillBatch();
+
+  // Whether the run stops now. Ranks stop together: each says whether it
+  // must, and all stop when any does. Rank 0 keeps publishing while it waits,
+  // or actors that missed a restarted learner's weights would never feed the
+  // ranks it waits for.
+  bool AllRanksStop();
+
+ protected:
+  // Connects the ranks (on `device`), seeds LibTorch and builds the policy
+  // on `device` and the normaliser.
+  LearnerRun(const ExperimentConfig& config, const LearnerOptions& options, torch::Device device);
+
+  // After the loop has resumed its state: TensorBoard (rank 0), the sockets
+  // and the first weights, the batch (in host memory made with
+  // `batch_options`) and the intake, which drops fragments more than
+  // `max_policy_lag` versions old (< 0: none). Starts the run's clock.
+  void Open(torch::TensorOptions batch_options, int max_policy_lag);
+
+  bool MustStop() const;
+  void Publish();         // the current weights, now
+  void RepublishIfDue();  // the current weights, when kRepublishIntervalS passed
+  // A metrics row with the columns every loop has set: progress, returns,
+  // policy lag of `lag`, dropped fragments, actor restarts.
+  MetricsRow StartRow(const std::vector<std::string>& columns, const LagSummary& lag) const;
+  // Rank 0: writes `row` to metrics.csv and TensorBoard.
+  void WriteRow(const MetricsRow& row);
+  // The final checkpoint is the loop's; then the exported policy and the
+  // summary lines.
+  void FinishRun();
+
+  const ExperimentConfig& config_;
+  const LearnerOptions& options_;
+  const TaskInfo& task_;
+  const bool leader_;
+  const std::string checkpoint_dir_;
+  std::unique_ptr<Communicator> comm_;
+  ActorCritic policy_{nullptr};
+  RunningNormalizer normalizer_;
+  TrainingCounters counters_;
+  std::unique_ptr<CsvWriter> metrics_;            // rank 0, from StartOrResume
+  std::optional<TensorBoardWriter> tensorboard_;  // rank 0
+  std::optional<LearnerSockets> sockets_;
+  std::optional<FragmentIntake> intake_;
+  std::optional<FragmentBatcher> batcher_;  // the batch being filled
+  std::vector<int64_t> lags_;               // the policy lag of each of its fragments
+  Clock::time_point start_;
+  ProgressLine progress_;
+};
+
 // RunLearner for off-policy algorithms (off_policy_learner.cc).
 int RunOffPolicyLearner(const ExperimentConfig& config, const LearnerOptions& options);
 

@@ -59,205 +59,222 @@ struct RoundStats {
   double Mean(double sum) const { return steps > 0 ? sum / steps : std::nan(""); }
 };
 
-}  // namespace
+// One learner rank's off-policy run: RunOffPolicyLearner reads as its
+// stages, in order (see LearnerRun for the ones every loop shares).
+class OffPolicyRun : public LearnerRun {
+ public:
+  // Connects the ranks, builds the policy, the algorithm and the replay
+  // buffer, resumes from the newest checkpoint (with its buffer when saved),
+  // opens the sockets and publishes the first weights.
+  OffPolicyRun(const ExperimentConfig& config, const LearnerOptions& options);
 
-int RunOffPolicyLearner(const ExperimentConfig& config, const LearnerOptions& options) {
-  const TaskInfo& task = options.task;
-  const AlgorithmConfig& ac = config.algorithm;
-  const int T = config.actors.rollout_length, K = config.actors.envs_per_actor;
-  const int W = options.world_size;
-  const bool leader = options.rank == 0;
-  CheckReplayMemory(ac, task.obs_dim, task.act_dim, task.env_id);
-  // each rank gathers its share of a round's env steps
-  const int num_fragments = static_cast<int>(FragmentsPerBatch(config, W));
-  std::unique_ptr<Communicator> comm = ConnectRanks(config, options, torch::kCPU);
+  // The batch's transitions join the replay buffer and the normaliser
+  // takes in its observations; returns the round's env steps, all ranks.
+  int64_t Store();
 
-  torch::set_num_threads(config.learner.threads);
-  SeedTorch(config.seed);
-  ActorCritic policy(task.obs_dim, task.act_dim, config.policy, task.privileged_dim);
-  RunningNormalizer normalizer(task.obs_dim, config.normalizer.clip, config.normalizer.enabled);
-  std::unique_ptr<algorithms::OffPolicyAlgorithm> algorithm =
-      algorithms::CreateOffPolicyAlgorithm(ac, policy);
-  ReplayBuffer replay(ac.replay_capacity, task.obs_dim, task.act_dim);
-  TrainingCounters counters;
+  // The round's gradient steps: utd_ratio per env step collected after the
+  // warm-up, each on a uniform sample of the buffer (gradients averaged over
+  // ranks by the hook). False when the run must end because too many rounds
+  // in a row were not finite.
+  bool Learn(int64_t round_steps);
 
-  const std::string checkpoint_dir = options.run_dir + "/checkpoints";
-  std::unique_ptr<CsvWriter> metrics =
-      StartOrResume(options, kOffPolicyColumns, policy, algorithm->optimizer(), normalizer,
-                    counters, [&](torch::serialize::InputArchive& a) { algorithm->LoadState(a); });
-  if (comm) BroadcastParameters(*comm, policy);
+  // Counts the round and publishes the new weights.
+  void Advance();
+
+  // The metrics row (rank 0), a checkpoint when due (every rank keeps its
+  // buffer beside it), the progress line.
+  void Report();
+
+  // The final checkpoint and the exported policy; the exit status.
+  int Finish();
+
+ private:
+  void SaveCheckpoint();
+
+  const AlgorithmConfig& ac_;
+  std::unique_ptr<algorithms::OffPolicyAlgorithm> algorithm_;
+  algorithms::GradientHook hook_;
+  ReplayBuffer replay_;
+  const std::string replay_path_;
+  // env steps collected since the warm-up, converted into gradient steps;
+  // the fraction carries over to the next round
+  int64_t warmup_end_ = 0;
+  double step_credit_ = 0.0;
+  int64_t gradient_steps_ = 0, nonfinite_steps_ = 0;
+  int nonfinite_rounds_ = 0;  // in a row
+  double update_seconds_ = 0.0;
+  RoundStats round_;  // of the last round
+  LagSummary lag_;    // of the last round's fragments
+};
+
+OffPolicyRun::OffPolicyRun(const ExperimentConfig& config, const LearnerOptions& options)
+    : LearnerRun(config, options, torch::kCPU),
+      ac_(config.algorithm),
+      replay_(config.algorithm.replay_capacity, options.task.obs_dim, options.task.act_dim),
+      replay_path_(checkpoint_dir_ + "/replay-rank" + std::to_string(options.rank) + ".pt") {
+  algorithm_ = algorithms::CreateOffPolicyAlgorithm(ac_, policy_);
+  metrics_ = StartOrResume(options_, kOffPolicyColumns, policy_, algorithm_->optimizer(),
+                           normalizer_, counters_,
+                           [this](torch::serialize::InputArchive& a) { algorithm_->LoadState(a); });
+  if (comm_) BroadcastParameters(*comm_, policy_);
   // the replay buffer of the checkpoint, on every rank or on none
-  const std::string replay_path =
-      checkpoint_dir + "/replay-rank" + std::to_string(options.rank) + ".pt";
   bool replay_restored = false;
-  if (options.resume && ac.save_replay) {
+  if (options_.resume && ac_.save_replay) {
     std::string problem;
-    replay_restored = replay.Load(replay_path, counters.updates, &problem);
-    if (comm) replay_restored = !AnyRank(*comm, !replay_restored);
-    if (!replay_restored) replay.Clear();
-    if (!options.quiet && leader) {
+    replay_restored = replay_.Load(replay_path_, counters_.updates, &problem);
+    if (comm_) replay_restored = !AnyRank(*comm_, !replay_restored);
+    if (!replay_restored) replay_.Clear();
+    if (!options_.quiet && leader_) {
       if (replay_restored) {
         std::printf("learner: replay buffer restored (%lld transitions)\n",
-                    static_cast<long long>(replay.size()));
+                    static_cast<long long>(replay_.size()));
       } else {
         std::printf("learner: the replay buffer starts empty (%s)\n",
                     problem.empty() ? "a rank lacks its file" : problem.c_str());
       }
     }
   }
-  std::optional<TensorBoardWriter> tensorboard;
-  if (leader) {
-    tensorboard.emplace(options.run_dir + "/tb");
-    tensorboard->AddText("config", 0, "```yaml\n" + ToYaml(config) + "```\n");
-    tensorboard->Flush();
+  // an empty buffer on resume warms up again
+  warmup_end_ = replay_restored ? ac_.warmup_steps : counters_.env_steps + ac_.warmup_steps;
+  Open(torch::TensorOptions(), /*max_policy_lag=*/-1);
+  hook_ = comm_ ? AverageGradients(*comm_, algorithm_->parameters()) : algorithms::GradientHook();
+}
+
+int64_t OffPolicyRun::Store() {
+  // observations stay raw in the buffer
+  replay_.Add(TransitionsOf(*batcher_));
+  const int64_t rows = static_cast<int64_t>(batcher_->T()) * batcher_->B();
+  if (comm_) {
+    MergeObservations(*comm_, batcher_->obs().data_ptr<float>(), rows, normalizer_);
+  } else {
+    normalizer_.Update(batcher_->obs().data_ptr<float>(), rows);
   }
+  const int64_t round_steps = batcher_->steps() * options_.world_size;
+  counters_.env_steps += round_steps;
+  lag_ = SummarizeLags(lags_);
+  batcher_->Clear();
+  lags_.clear();
+  return round_steps;
+}
 
-  LearnerSockets sockets(config, options);
-  std::optional<WeightsPublisher>& publisher = sockets.publisher;
-  auto publish_if_due = [&] {
-    if (publisher) publisher->RepublishIfDue(policy, normalizer, counters.policy_version);
-  };
-  if (publisher) publisher->Publish(policy, normalizer, counters.policy_version);
-
-  FragmentBatcher batcher(T, K, task.obs_dim, task.act_dim, num_fragments);
-  FragmentIntake intake(sockets.pull, task, T, K, /*max_policy_lag=*/-1, counters);
-  auto save_checkpoint = [&] {
-    if (ac.save_replay) {
-      std::filesystem::create_directories(checkpoint_dir);
-      replay.Save(replay_path, counters.updates);
-    }
-    if (!leader) return;
-    intake.SaveTo(counters);
-    SaveCheckpoint(checkpoint_dir, policy, algorithm->optimizer(), normalizer, counters,
-                   config.train.keep_checkpoints,
-                   [&](torch::serialize::OutputArchive& a) { algorithm->SaveState(a); });
-  };
-  const algorithms::GradientHook hook =
-      comm ? AverageGradients(*comm, algorithm->parameters()) : algorithms::GradientHook();
-  // env steps collected since the warm-up, converted into gradient steps;
-  // the fraction carries over to the next round. An empty buffer on resume
-  // warms up again.
-  const int64_t warmup_end =
-      replay_restored ? ac.warmup_steps : counters.env_steps + ac.warmup_steps;
-  double step_credit = 0.0;
-  int64_t gradient_steps = 0, nonfinite_steps = 0;
-  int nonfinite_rounds = 0;   // in a row
-  std::vector<int64_t> lags;  // of the round's fragments
-  double update_seconds = 0.0;
-  const Clock::time_point start = Clock::now();
-  ProgressLine progress(config, options.quiet);
-
-  while (true) {
-    bool stop = counters.env_steps >= config.train.total_env_steps || StopRequested();
-    if (!stop && !batcher.full()) {
-      // the current weights go out again every half second, for late subscribers
-      publish_if_due();
-      intake.Receive(batcher, lags, counters.policy_version, 100);
-      continue;
-    }
-    if (comm) stop = AnyRank(*comm, stop, publish_if_due);
-    if (stop) break;
-
-    // the new transitions join the buffer; observations stay raw there
-    replay.Add(TransitionsOf(batcher));
-    const int64_t rows = static_cast<int64_t>(T) * batcher.B();
-    if (comm)
-      MergeObservations(*comm, batcher.obs().data_ptr<float>(), rows, normalizer);
-    else
-      normalizer.Update(batcher.obs().data_ptr<float>(), rows);
-    const int64_t round_steps = batcher.steps() * W;
-    counters.env_steps += round_steps;
-    const LagSummary lag = SummarizeLags(lags);
-    batcher.Clear();
-    lags.clear();
-
-    // gradient steps: utd_ratio per env step collected after the warm-up
-    int64_t steps = 0;
-    if (counters.env_steps > warmup_end) {
-      step_credit += ac.utd_ratio *
-                     static_cast<double>(std::min(round_steps, counters.env_steps - warmup_end));
-      steps = static_cast<int64_t>(step_credit);
-      step_credit -= static_cast<double>(steps);
-    }
-    RoundStats round;
-    const Clock::time_point update_start = Clock::now();
-    for (int64_t i = 0; i < steps; ++i) {
-      round.Add(algorithm->Step(replay.Sample(ac.sac_batch_size, normalizer), hook));
-      // long rounds keep the weights flowing to actors that join meanwhile
-      if (i % 64 == 63) publish_if_due();
-    }
-    update_seconds += Seconds(update_start);
-    gradient_steps += steps;
-    nonfinite_steps += round.skipped;
-    if (steps > 0 && round.steps == 0) {
-      // nothing could be learned in this round; a few in a row mean the run is broken
-      if (++nonfinite_rounds >= config.train.max_nonfinite_updates) {
-        std::fprintf(stderr,
-                     "learner: %d updates in a row had only non-finite losses or gradients; "
-                     "stopping. The last good checkpoint is %s\n",
-                     nonfinite_rounds, LatestCheckpoint(checkpoint_dir).c_str());
-        return 3;
-      }
-    } else {
-      nonfinite_rounds = 0;
-    }
-    counters.updates += 1;
-    counters.policy_version += 1;
-    counters.dropped_fragments = intake.dropped();
-    if (publisher) publisher->Publish(policy, normalizer, counters.policy_version);
-    if (!leader) {
-      if (counters.updates % config.train.checkpoint_every == 0) save_checkpoint();
-      continue;
-    }
-
-    // report
-    const double wall = counters.wall_s + Seconds(start);
-    const double sps = counters.env_steps / std::max(wall, 1e-9);
-    const double updates_per_s = gradient_steps / std::max(Seconds(start), 1e-9);
-    MetricsRow row(kOffPolicyColumns);
-    row.Set("env_steps", static_cast<double>(counters.env_steps))
-        .Set("wall_s", wall)
-        .Set("sps", sps)
-        .Set("episode_return_mean", intake.mean_return())
-        .Set("episode_len_mean", intake.mean_length())
-        .Set("policy_loss", round.Mean(round.policy_loss))
-        .Set("value_loss", round.Mean(round.value_loss))
-        .Set("entropy", round.Mean(round.entropy))
-        .Set("alpha", round.steps > 0 ? round.alpha : std::nan(""))
-        .Set("q_mean", round.Mean(round.q_mean))
-        .Set("policy_lag_mean", lag.mean)
-        .Set("policy_lag_p90", lag.p90)
-        .Set("policy_lag_max", lag.max)
-        .Set("dropped_fragments", static_cast<double>(counters.dropped_fragments))
-        .Set("learning_rate", round.steps > 0 ? round.learning_rate : algorithm->LearningRate())
-        .Set("grad_norm", round.Mean(round.grad_norm))
-        .Set("actor_restarts", static_cast<double>(intake.actor_restarts()))
-        .Set("nonfinite_steps", static_cast<double>(nonfinite_steps))
-        .Set("gradient_steps", static_cast<double>(gradient_steps))
-        .Set("updates_per_s", updates_per_s)
-        .Set("replay_size", static_cast<double>(replay.size()))
-        .Set("replay_bytes", static_cast<double>(replay.bytes()));
-    WriteMetricsRow(*metrics, *tensorboard, row, counters.env_steps);
-    if (counters.updates % config.train.checkpoint_every == 0) save_checkpoint();
-    char extra[128];
-    std::snprintf(extra, sizeof(extra), " | %.0f upd/s (%.0f in updates) | replay %s",
-                  updates_per_s, gradient_steps / std::max(update_seconds, 1e-9),
-                  HumanCount(static_cast<double>(replay.size())).c_str());
-    progress.Maybe(counters.env_steps, intake.mean_return(), lag.mean, counters.dropped_fragments,
-                   extra);
+bool OffPolicyRun::Learn(int64_t round_steps) {
+  int64_t steps = 0;
+  if (counters_.env_steps > warmup_end_) {
+    step_credit_ += ac_.utd_ratio *
+                    static_cast<double>(std::min(round_steps, counters_.env_steps - warmup_end_));
+    steps = static_cast<int64_t>(step_credit_);
+    step_credit_ -= static_cast<double>(steps);
   }
+  round_ = RoundStats();
+  const Clock::time_point update_start = Clock::now();
+  for (int64_t i = 0; i < steps; ++i) {
+    round_.Add(algorithm_->Step(replay_.Sample(ac_.sac_batch_size, normalizer_), hook_));
+    // long rounds keep the weights flowing to actors that join meanwhile
+    if (i % 64 == 63) RepublishIfDue();
+  }
+  update_seconds_ += Seconds(update_start);
+  gradient_steps_ += steps;
+  nonfinite_steps_ += round_.skipped;
+  if (steps > 0 && round_.steps == 0) {
+    // nothing could be learned in this round; a few in a row mean the run is broken
+    if (++nonfinite_rounds_ >= config_.train.max_nonfinite_updates) {
+      std::fprintf(stderr,
+                   "learner: %d updates in a row had only non-finite losses or gradients; "
+                   "stopping. The last good checkpoint is %s\n",
+                   nonfinite_rounds_, LatestCheckpoint(checkpoint_dir_).c_str());
+      return false;
+    }
+  } else {
+    nonfinite_rounds_ = 0;
+  }
+  return true;
+}
 
-  // the end: a final checkpoint and the exported policy
-  counters.dropped_fragments = intake.dropped();
-  save_checkpoint();
-  FinishRun(config, options, policy, normalizer, counters.env_steps,
-            counters.wall_s + Seconds(start), intake);
-  if (!options.quiet && leader) {
+void OffPolicyRun::Advance() {
+  counters_.updates += 1;
+  counters_.policy_version += 1;
+  counters_.dropped_fragments = intake_->dropped();
+  Publish();
+}
+
+void OffPolicyRun::Report() {
+  const bool checkpoint_due = counters_.updates % config_.train.checkpoint_every == 0;
+  if (!leader_) {
+    if (checkpoint_due) SaveCheckpoint();
+    return;
+  }
+  const double updates_per_s = gradient_steps_ / std::max(Seconds(start_), 1e-9);
+  MetricsRow row = StartRow(kOffPolicyColumns, lag_);
+  row.Set("policy_loss", round_.Mean(round_.policy_loss))
+      .Set("value_loss", round_.Mean(round_.value_loss))
+      .Set("entropy", round_.Mean(round_.entropy))
+      .Set("alpha", round_.steps > 0 ? round_.alpha : std::nan(""))
+      .Set("q_mean", round_.Mean(round_.q_mean))
+      .Set("learning_rate", round_.steps > 0 ? round_.learning_rate : algorithm_->LearningRate())
+      .Set("grad_norm", round_.Mean(round_.grad_norm))
+      .Set("nonfinite_steps", static_cast<double>(nonfinite_steps_))
+      .Set("gradient_steps", static_cast<double>(gradient_steps_))
+      .Set("updates_per_s", updates_per_s)
+      .Set("replay_size", static_cast<double>(replay_.size()))
+      .Set("replay_bytes", static_cast<double>(replay_.bytes()));
+  WriteRow(row);
+  if (checkpoint_due) SaveCheckpoint();
+  char extra[128];
+  std::snprintf(extra, sizeof(extra), " | %.0f upd/s (%.0f in updates) | replay %s", updates_per_s,
+                gradient_steps_ / std::max(update_seconds_, 1e-9),
+                HumanCount(static_cast<double>(replay_.size())).c_str());
+  progress_.Maybe(counters_.env_steps, intake_->mean_return(), lag_.mean,
+                  counters_.dropped_fragments, extra);
+}
+
+int OffPolicyRun::Finish() {
+  counters_.dropped_fragments = intake_->dropped();
+  SaveCheckpoint();
+  FinishRun();
+  if (!options_.quiet && leader_) {
     std::printf("learner: %lld gradient steps, %.1f per second of updates\n",
-                static_cast<long long>(gradient_steps),
-                gradient_steps / std::max(update_seconds, 1e-9));
+                static_cast<long long>(gradient_steps_),
+                gradient_steps_ / std::max(update_seconds_, 1e-9));
   }
   return 0;
+}
+
+void OffPolicyRun::SaveCheckpoint() {
+  if (ac_.save_replay) {
+    std::filesystem::create_directories(checkpoint_dir_);
+    replay_.Save(replay_path_, counters_.updates);
+  }
+  if (!leader_) return;
+  intake_->SaveTo(counters_);
+  learner::SaveCheckpoint(checkpoint_dir_, policy_, algorithm_->optimizer(), normalizer_, counters_,
+                          config_.train.keep_checkpoints,
+                          [this](torch::serialize::OutputArchive& a) { algorithm_->SaveState(a); });
+}
+
+}  // namespace
+
+int RunOffPolicyLearner(const ExperimentConfig& config, const LearnerOptions& options) {
+  // a buffer that cannot fit fails before anything starts
+  CheckReplayMemory(config.algorithm, options.task.obs_dim, options.task.act_dim,
+                    options.task.env_id);
+  // connect the ranks, build, resume (with the replay buffer), open the sockets
+  OffPolicyRun run(config, options);
+  while (true) {
+    // receive fragments until this rank's share of a round is in
+    run.FillBatch();
+    // every rank goes on, or all stop
+    if (run.AllRanksStop()) break;
+    // the round's transitions into the replay buffer, observations into the normaliser
+    const int64_t round_steps = run.Store();
+    // utd_ratio gradient steps per env step after the warm-up, averaged over ranks
+    if (!run.Learn(round_steps)) return 3;  // only non-finite rounds, several in a row
+    // count the round, publish the new weights
+    run.Advance();
+    // metrics, checkpoint (and replay buffers), progress
+    run.Report();
+  }
+  // the final checkpoint and the exported policy
+  return run.Finish();
 }
 
 }  // namespace robofleet::learner
