@@ -17,33 +17,20 @@
 #include <thread>
 #include <vector>
 
+#include "tests/temp_folder.h"
+
 namespace robofleet {
 namespace {
 
 namespace fs = std::filesystem;
 
+using robofleet::testing::Slurp;
+
 // A fresh folder, removed with everything in it at the end of the test.
-class TempFolder {
+class TempFolder : public robofleet::testing::TempFolder {
  public:
-  TempFolder() {
-    std::string tmpl = (fs::temp_directory_path() / "rf-atomic-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempFolder() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+  TempFolder() : robofleet::testing::TempFolder("rf-atomic") {}
 };
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 // The names in a folder, sorted.
 std::set<std::string> Names(const std::string& dir) {

@@ -2,16 +2,15 @@
 #include "core/metrics.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
 #include "core/config.h"
+#include "tests/temp_folder.h"
 
 namespace robofleet {
 namespace {
@@ -22,20 +21,7 @@ const std::vector<std::string> kColumns = {"env_steps", "loss", "return"};
 
 class MetricsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("robofleet-metrics-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    path_ = (dir_ / "metrics.csv").string();
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string Text() const {
-    std::ifstream in(path_);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
+  std::string Text() const { return robofleet::testing::Slurp(path_); }
 
   static MetricsRow Row(double steps, double loss, double ret) {
     MetricsRow row(kColumns);
@@ -44,8 +30,8 @@ class MetricsTest : public ::testing::Test {
     return row;
   }
 
-  fs::path dir_;
-  std::string path_;
+  robofleet::testing::TempFolder dir_{"rf-metrics"};
+  const std::string path_ = dir_ / "metrics.csv";
 };
 
 TEST_F(MetricsTest, RowsSetByNameLandUnderTheirColumns) {
@@ -89,7 +75,7 @@ TEST_F(MetricsTest, ResumeOfAFileWithOtherColumnsStartsAfresh) {
 }
 
 TEST_F(MetricsTest, AnUnwritableFileIsAUserError) {
-  EXPECT_THROW(CsvWriter((dir_ / "missing" / "m.csv").string(), kColumns), UserError);
+  EXPECT_THROW(CsvWriter(dir_ / "missing/m.csv", kColumns), UserError);
 }
 
 TEST(MetricsRowDeathTest, AnUnknownOrUnsetColumnAbortsNamingIt) {

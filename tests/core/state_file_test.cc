@@ -2,12 +2,12 @@
 #include "core/state_file.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <string>
+
+#include "tests/temp_folder.h"
 
 namespace robofleet {
 namespace {
@@ -16,26 +16,13 @@ namespace fs = std::filesystem;
 
 class StateFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("robofleet-state-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  std::string Path(const std::string& name) const { return dir_ / name; }
 
-  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
-
-  static std::string ReadAll(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
   static void WriteAll(const std::string& path, const std::string& bytes) {
     std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
   }
 
-  fs::path dir_;
+  robofleet::testing::TempFolder dir_{"rf-state"};
 };
 
 TEST_F(StateFileTest, RoundTripsArbitraryBytesAndLeavesNoTemporaryFile) {
@@ -46,7 +33,7 @@ TEST_F(StateFileTest, RoundTripsArbitraryBytesAndLeavesNoTemporaryFile) {
   EXPECT_EQ(ReadStateFile(Path("a.state")), bytes);
   WriteStateFile(Path("empty.state"), "");
   EXPECT_EQ(ReadStateFile(Path("empty.state")), std::string());
-  for (const auto& entry : fs::directory_iterator(dir_)) {
+  for (const auto& entry : fs::directory_iterator(dir_.path())) {
     EXPECT_EQ(entry.path().extension(), ".state") << entry.path();
   }
 }
@@ -60,7 +47,7 @@ TEST_F(StateFileTest, ReplacingKeepsOnlyTheNewBytes) {
 TEST_F(StateFileTest, MissingTruncatedOrCorruptFilesReadAsNothing) {
   EXPECT_FALSE(ReadStateFile(Path("missing.state")).has_value());
   WriteStateFile(Path("a.state"), "0123456789");
-  const std::string whole = ReadAll(Path("a.state"));
+  const std::string whole = robofleet::testing::Slurp(Path("a.state"));
   ASSERT_EQ(whole.size(), 10u + 4u);  // the bytes, then their CRC-32C
   for (size_t keep : {0, 3, 10, 13}) {
     WriteAll(Path("cut.state"), whole.substr(0, keep));

@@ -23,33 +23,20 @@
 #include <thread>
 #include <vector>
 
+#include "tests/temp_folder.h"
+
 namespace robofleet::launcher {
 namespace {
 
 namespace fs = std::filesystem;
 
+using robofleet::testing::Slurp;
+
 // A fresh folder, removed with everything in it at the end of the test.
-class TempFolder {
+class TempFolder : public robofleet::testing::TempFolder {
  public:
-  TempFolder() {
-    std::string tmpl = (fs::temp_directory_path() / "rf-process-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempFolder() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+  TempFolder() : robofleet::testing::TempFolder("rf-process") {}
 };
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 // Polls `condition` every 10 ms until it holds or `timeout_s` passes.
 bool WaitUntil(const std::function<bool()>& condition, double timeout_s) {
