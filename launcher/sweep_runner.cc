@@ -15,8 +15,6 @@
 // A run is finished when robofleet train exited 0 (its exit_status file says
 // so), policy.pt is there and metrics.csv reached train.total_env_steps: an
 // interrupted run also exits 0 with a policy, and must not count.
-#include "core/sweep.h"
-
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -41,6 +39,7 @@
 #include "algorithms/registry.h"
 #include "core/atomic_file.h"
 #include "core/signals.h"
+#include "core/sweep_plan.h"
 #include "envs/registry.h"
 #include "launcher/commands.h"
 #include "launcher/process.h"
