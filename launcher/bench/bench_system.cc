@@ -41,8 +41,8 @@
 #include "core/wire.h"
 #include "envs/mujoco_env.h"
 #include "envs/registry.h"
+#include "launcher/bench/env_loops.h"
 #include "launcher/commands.h"
-#include "launcher/env_loops.h"
 #include "launcher/process.h"
 #include "learner/learner.h"
 
