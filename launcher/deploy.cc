@@ -10,6 +10,7 @@
 
 #include "envs/mujoco_env.h"
 #include "envs/registry.h"
+#include "launcher/cli.h"
 #include "launcher/commands.h"
 #include "launcher/video.h"
 #include "learner/checkpoint.h"

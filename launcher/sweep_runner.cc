@@ -41,6 +41,7 @@
 #include "core/signals.h"
 #include "core/sweep_plan.h"
 #include "envs/registry.h"
+#include "launcher/cli.h"
 #include "launcher/commands.h"
 #include "launcher/process.h"
 

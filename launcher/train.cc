@@ -1,6 +1,5 @@
 // `robofleet train`: resolve the config, make the run directory, start the
 // learner and the actors as children of this same binary, supervise them.
-// Also the `learner` and `actor` entry points those children run.
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -17,16 +16,14 @@
 #include <sstream>
 #include <thread>
 
-#include "actors/actor.h"
-#include "algorithms/registry.h"
 #include "core/security.h"
 #include "core/signals.h"
 #include "envs/registry.h"
+#include "launcher/cli.h"
 #include "launcher/commands.h"
 #include "launcher/process.h"
 #include "learner/checkpoint.h"
 #include "learner/device.h"
-#include "learner/learner.h"
 #include "learner/replay_buffer.h"
 
 namespace robofleet::launcher {
@@ -144,70 +141,7 @@ RunSockets MakeRunSockets(const TransportConfig& transport, int ranks,
   return sockets;
 }
 
-void AddEndpointOptions(cxxopts::Options& options) {
-  options.add_options()("run-dir", "run directory holding config.yaml",
-                        cxxopts::value<std::string>())(
-      "traj", "trajectory endpoint", cxxopts::value<std::string>())("weights", "weights endpoint",
-                                                                    cxxopts::value<std::string>())(
-      "keys", "the run's CURVE key folder (tcp endpoints)", cxxopts::value<std::string>())(
-      "h,help", "show this help");
-}
-
-std::string Required(const cxxopts::ParseResult& args, const char* name) {
-  if (!args.count(name)) throw UserError(std::string("missing --") + name);
-  return args[name].as<std::string>();
-}
-
-void AppendEndpointArgs(const Endpoints& endpoints, std::vector<std::string>* args) {
-  args->insert(args->end(), {"--traj", endpoints.trajectories, "--weights", endpoints.weights});
-  if (!endpoints.keys_dir.empty()) args->insert(args->end(), {"--keys", endpoints.keys_dir});
-}
-
-Endpoints EndpointsOf(const cxxopts::ParseResult& args) {
-  return {Required(args, "traj"), Required(args, "weights"),
-          args.count("keys") ? args["keys"].as<std::string>() : ""};
-}
-
 }  // namespace
-
-std::optional<cxxopts::ParseResult> ParseOrHelp(cxxopts::Options& options, int argc, char** argv) {
-  cxxopts::ParseResult args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::printf("%s\n", options.help().c_str());
-    return std::nullopt;
-  }
-  return args;
-}
-
-std::vector<std::string> SetOverrides(const cxxopts::ParseResult& args) {
-  std::vector<std::string> overrides;
-  for (const cxxopts::KeyValue& kv : args.arguments()) {
-    if (kv.key() == "set") overrides.push_back(kv.value());
-  }
-  return overrides;
-}
-
-learner::TaskInfo TaskInfoFor(const ExperimentConfig& config) {
-  envs::EnvSpec spec = envs::GetEnvSpec(config.env);
-  return {spec.id,        spec.obs_dim, spec.act_dim,  spec.obs_names,
-          spec.act_names, spec.act_low, spec.act_high, spec.privileged_dim};
-}
-
-ExperimentConfig LoadCheckedExperiment(const std::string& path,
-                                       const std::vector<std::string>& overrides,
-                                       SweepSource* sweep) {
-  ExperimentConfig config = LoadExperiment(path, overrides, sweep);
-  try {
-    algorithms::ValidateAlgorithm(config);
-  } catch (const UserError& e) {
-    throw UserError(path + ": " + e.what());
-  }
-  return config;
-}
-
-ExperimentConfig LoadRunConfig(const std::string& run_dir) {
-  return LoadCheckedExperiment(run_dir + "/config.yaml");
-}
 
 int TrainCommand(int argc, char** argv) {
   cxxopts::Options options("robofleet train", "Train a policy from an experiment file.");
@@ -525,75 +459,4 @@ int TrainCommand(int argc, char** argv) {
                DescribeStatus(learner_status).c_str());
   return 1;
 }
-
-int ConfigCommand(int argc, char** argv) {
-  cxxopts::Options options("robofleet config", "Print the resolved config of an experiment.");
-  options.positional_help("EXP.yaml");
-  options.add_options()("experiment", "experiment file", cxxopts::value<std::string>())(
-      "set", "override a config key (repeatable)", cxxopts::value<std::vector<std::string>>())(
-      "reference", "print every key with its type, default and meaning (Markdown)")(
-      "h,help", "show this help");
-  options.parse_positional({"experiment"});
-  const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
-  if (!parsed) return 0;
-  const cxxopts::ParseResult& args = *parsed;
-  if (args.count("reference")) {
-    std::printf("%s", ConfigReferenceMarkdown().c_str());
-    return 0;
-  }
-  if (!args.count("experiment"))
-    throw UserError("no experiment file; usage: robofleet config EXP.yaml");
-  const std::vector<std::string> overrides = SetOverrides(args);
-  ExperimentConfig config = LoadCheckedExperiment(args["experiment"].as<std::string>(), overrides);
-  std::printf("%s", ToYaml(config).c_str());
-  return 0;
-}
-
-int LearnerCommand(int argc, char** argv) {
-  cxxopts::Options options("robofleet learner", "A learner process (started by robofleet train).");
-  AddEndpointOptions(options);
-  options.add_options()("quiet", "no progress lines")(
-      "resume", "continue from the newest valid checkpoint of the run")(
-      "rank", "this learner's rank", cxxopts::value<int>()->default_value("0"))(
-      "world-size", "learner ranks in all", cxxopts::value<int>()->default_value("1"))(
-      "master", "host:port of rank 0's rendezvous (world size > 1)", cxxopts::value<std::string>());
-  const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
-  if (!parsed) return 0;
-  const cxxopts::ParseResult& args = *parsed;
-  learner::LearnerOptions learner_options;
-  learner_options.run_dir = Required(args, "run-dir");
-  learner_options.endpoints = EndpointsOf(args);
-  learner_options.quiet = args.count("quiet") > 0;
-  learner_options.resume = args.count("resume") > 0;
-  learner_options.rank = args["rank"].as<int>();
-  learner_options.world_size = args["world-size"].as<int>();
-  if (learner_options.world_size > 1) learner_options.master = Required(args, "master");
-  if (learner_options.rank < 0 || learner_options.rank >= learner_options.world_size) {
-    throw UserError("--rank must be in [0, --world-size)");
-  }
-  ExperimentConfig config = LoadRunConfig(learner_options.run_dir);
-  learner_options.task = TaskInfoFor(config);
-  InstallStopHandlers();
-  return learner::RunLearner(config, learner_options);
-}
-
-int ActorCommand(int argc, char** argv) {
-  cxxopts::Options options("robofleet actor", "An actor process (started by robofleet train).");
-  AddEndpointOptions(options);
-  options.add_options()("index", "actor index", cxxopts::value<int>()->default_value("0"))(
-      "stats", "at exit, write where the rollout loop's time went to FILE (JSON)",
-      cxxopts::value<std::string>());
-  const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
-  if (!parsed) return 0;
-  const cxxopts::ParseResult& args = *parsed;
-  actors::ActorOptions actor_options;
-  actor_options.index = args["index"].as<int>();
-  actor_options.endpoints = EndpointsOf(args);
-  if (args.count("stats")) actor_options.stats_path = args["stats"].as<std::string>();
-  actor_options.checkpoint_dir = Required(args, "run-dir") + "/checkpoints";
-  ExperimentConfig config = LoadRunConfig(Required(args, "run-dir"));
-  InstallStopHandlers();
-  return actors::RunActor(config, actor_options);
-}
-
 }  // namespace robofleet::launcher

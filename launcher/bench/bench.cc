@@ -11,6 +11,7 @@
 
 #include "algorithms/registry.h"
 #include "core/policy.h"
+#include "launcher/cli.h"
 #include "launcher/commands.h"
 #include "launcher/process.h"
 #include "learner/communicator.h"
@@ -18,22 +19,6 @@
 #include "learner/replay_buffer.h"
 
 namespace robofleet::launcher {
-
-std::vector<int> ParseWidths(const std::string& text) {
-  std::vector<int> widths;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    try {
-      widths.push_back(std::stoi(item));
-    } catch (const std::exception&) {
-      throw UserError("--hidden " + text + ": expected comma-separated widths, e.g. 256,256");
-    }
-    if (widths.back() <= 0) throw UserError("--hidden widths must be positive");
-  }
-  if (widths.empty()) throw UserError("--hidden needs at least one width, e.g. 256,256");
-  return widths;
-}
 
 namespace {
 

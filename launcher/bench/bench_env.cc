@@ -17,6 +17,7 @@
 #include "envs/registry.h"
 #include "envs/vector_env.h"
 #include "launcher/bench/env_loops.h"
+#include "launcher/cli.h"
 #include "launcher/commands.h"
 
 namespace robofleet::launcher {

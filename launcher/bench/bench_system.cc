@@ -42,6 +42,7 @@
 #include "envs/mujoco_env.h"
 #include "envs/registry.h"
 #include "launcher/bench/env_loops.h"
+#include "launcher/cli.h"
 #include "launcher/commands.h"
 #include "launcher/process.h"
 #include "learner/learner.h"
