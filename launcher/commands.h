@@ -5,12 +5,18 @@
 #ifndef ROBOFLEET_LAUNCHER_COMMANDS_H_
 #define ROBOFLEET_LAUNCHER_COMMANDS_H_
 
+#include <string>
+
 namespace robofleet::launcher {
 
 int TrainCommand(int argc, char** argv);
 int ActorCommand(int argc, char** argv);
 int LearnerCommand(int argc, char** argv);
 int BenchCommand(int argc, char** argv);
+// The benches `robofleet bench` picks from (launcher/bench/); BenchOffPolicy
+// runs the off-policy algorithm `name` (robofleet bench NAME).
+int BenchLearner(int argc, char** argv);
+int BenchOffPolicy(const std::string& name, int argc, char** argv);
 int BenchInference(int argc, char** argv);
 int BenchEnv(int argc, char** argv);
 int BenchSystem(int argc, char** argv);
