@@ -136,10 +136,67 @@ RanksTiming TimeRanks(int W, const LearnerConfig& learner, const PolicyConfig& p
   return timing;
 }
 
-}  // namespace
+// The edge of the square matrices of the matmul ceiling.
+constexpr int64_t kMatmulSize = 2048;
 
-// PPO-update samples/s on a synthetic batch: batch x epochs / seconds.
-int BenchLearner(int argc, char** argv) {
+// What the learner bench measured, as it prints it.
+struct LearnerBenchReport {
+  int D = 0, A = 0, batch = 0, minibatch = 0, epochs = 0, ranks = 1;
+  std::string hidden;   // --hidden as given
+  std::string device;   // where the update ran
+  std::string backend;  // how the ranks averaged gradients (ranks > 1)
+  bool python = false;  // the PyTorch baseline ran
+  int updates = 0;
+  double elapsed = 0.0, update_s = 0.0, samples_per_s = 0.0;
+  double flops_per_sample = 0.0, update_gflops = 0.0, matmul_gflops = 0.0;
+  double python_samples_per_s = 0.0;
+  RanksTiming ranks_timing;
+  double ranks_samples_per_s = 0.0;
+};
+
+// `batch` random samples of observation size D and action size A on
+// `device`, with the log-probabilities `policy` gives their actions.
+algorithms::RolloutBatch SyntheticBatch(ActorCritic& policy, int batch, int D, int A,
+                                        const torch::Device& device) {
+  algorithms::RolloutBatch data;
+  const torch::TensorOptions on_device = torch::TensorOptions().device(device);
+  data.obs = torch::randn({batch, D}, on_device);
+  data.actions = torch::randn({batch, A}, on_device);
+  {
+    torch::NoGradGuard no_grad;
+    data.log_probs = policy->LogProb(policy->Distribution(data.obs), data.actions);
+  }
+  data.advantages = torch::randn({batch}, on_device);
+  data.returns = torch::randn({batch}, on_device);
+  return data;
+}
+
+// Whole updates timed, and the baseline's beside them.
+struct UpdateTiming {
+  int updates = 0;
+  double elapsed = 0.0;         // seconds in our updates
+  double python_elapsed = 0.0;  // seconds in the baseline's (0 without it)
+};
+
+// One warm-up update, then whole updates until `min_seconds` are up (two at
+// least); with the baseline, one of its updates after each of ours.
+UpdateTiming TimeUpdates(algorithms::OnPolicyAlgorithm& algorithm,
+                         const algorithms::RolloutBatch& data, PythonBaseline* python,
+                         double min_seconds) {
+  UpdateTiming t;
+  algorithm.Update(data, {});
+  while (t.elapsed < min_seconds || t.updates < 2) {
+    const auto start = std::chrono::steady_clock::now();
+    algorithm.Update(data, {});
+    t.elapsed += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (python) t.python_elapsed += python->Update();
+    ++t.updates;
+  }
+  return t;
+}
+
+// The options of `robofleet bench learner`.
+cxxopts::Options BenchLearnerOptions() {
   cxxopts::Options options("robofleet bench learner",
                            "PPO-update throughput (separate actor and critic ELU MLPs, Adam, "
                            "grad-norm clip) on a synthetic batch.");
@@ -167,6 +224,64 @@ int BenchLearner(int argc, char** argv) {
       "or nccl",
       cxxopts::value<std::string>()->default_value("auto"))("json", "print one JSON object")(
       "h,help", "show this help");
+  return options;
+}
+
+// The report as one JSON object (--json).
+void PrintLearnerJson(const LearnerBenchReport& r) {
+  std::printf(
+      "{\"bench\": \"learner\", \"samples_per_s\": %.1f, \"update_s\": %.6f, \"updates\": %d, "
+      "\"obs_dim\": %d, \"act_dim\": %d, \"hidden\": \"%s\", \"batch\": %d, \"minibatch\": %d, "
+      "\"epochs\": %d, \"threads\": %d, \"flops_per_sample\": %.0f, \"update_gflops\": %.3f, "
+      "\"matmul_gflops\": %.3f, \"device\": \"%s\"",
+      r.samples_per_s, r.update_s, r.updates, r.D, r.A, r.hidden.c_str(), r.batch, r.minibatch,
+      r.epochs, torch::get_num_threads(), r.flops_per_sample, r.update_gflops, r.matmul_gflops,
+      r.device.c_str());
+  if (r.python) {
+    std::printf(", \"python_samples_per_s\": %.1f, \"ratio_to_python\": %.4f",
+                r.python_samples_per_s, r.samples_per_s / r.python_samples_per_s);
+  }
+  if (r.ranks > 1) {
+    std::printf(
+        ", \"ranks\": %d, \"ranks_samples_per_s\": %.1f, \"ranks_update_s\": %.6f, "
+        "\"allreduce_s_per_update\": %.6f, \"backend\": \"%s\"",
+        r.ranks, r.ranks_samples_per_s, r.ranks_timing.update_s, r.ranks_timing.allreduce_s,
+        r.backend.c_str());
+  }
+  std::printf("}\n");
+}
+
+// The report for people.
+void PrintLearnerText(const LearnerBenchReport& r) {
+  std::printf("learner bench: hidden %s, batch %d, minibatch %d, epochs %d, %d threads, on %s\n",
+              r.hidden.c_str(), r.batch, r.minibatch, r.epochs, torch::get_num_threads(),
+              r.device.c_str());
+  std::printf("  %d updates in %.2f s: %.3f s/update, %.0f samples/s\n", r.updates, r.elapsed,
+              r.update_s, r.samples_per_s);
+  std::printf(
+      "  %.2f GFLOP/s in the update (%.0f flops per sample per epoch), beside "
+      "%.2f GFLOP/s of a %lldx%lld matrix product: %.1f%%\n",
+      r.update_gflops, r.flops_per_sample, r.matmul_gflops, static_cast<long long>(kMatmulSize),
+      static_cast<long long>(kMatmulSize), 100.0 * r.update_gflops / r.matmul_gflops);
+  if (r.python) {
+    std::printf("  PyTorch (bench/ppo_update.py): %.0f samples/s; C++ / Python %.2fx\n",
+                r.python_samples_per_s, r.samples_per_s / r.python_samples_per_s);
+  }
+  if (r.ranks > 1) {
+    std::printf(
+        "  %d ranks over %s, %d samples each: %.0f samples/s (%.2fx one rank); "
+        "%.4f s/update, %.4f s of it in allreduce (%.1f%%)\n",
+        r.ranks, r.backend.c_str(), r.batch / r.ranks, r.ranks_samples_per_s,
+        r.ranks_samples_per_s / r.samples_per_s, r.ranks_timing.update_s,
+        r.ranks_timing.allreduce_s, 100.0 * r.ranks_timing.allreduce_s / r.ranks_timing.update_s);
+  }
+}
+
+}  // namespace
+
+// PPO-update samples/s on a synthetic batch: batch x epochs / seconds.
+int BenchLearner(int argc, char** argv) {
+  cxxopts::Options options = BenchLearnerOptions();
   const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
@@ -212,16 +327,7 @@ int BenchLearner(int argc, char** argv) {
   policy->to(device);
   auto algorithm = algorithms::CreateOnPolicyAlgorithm(algo_config, policy);
 
-  algorithms::RolloutBatch data;
-  const torch::TensorOptions on_device = torch::TensorOptions().device(device);
-  data.obs = torch::randn({batch, D}, on_device);
-  data.actions = torch::randn({batch, A}, on_device);
-  {
-    torch::NoGradGuard no_grad;
-    data.log_probs = policy->LogProb(policy->Distribution(data.obs), data.actions);
-  }
-  data.advantages = torch::randn({batch}, on_device);
-  data.returns = torch::randn({batch}, on_device);
+  const algorithms::RolloutBatch data = SyntheticBatch(policy, batch, D, A, device);
 
   std::unique_ptr<PythonBaseline> python;
   if (args.count("python")) {
@@ -234,19 +340,10 @@ int BenchLearner(int argc, char** argv) {
                                  std::to_string(torch::get_num_threads())});
   }
 
-  // one warm-up update, then whole updates until the time is up; with the
-  // baseline, one of its updates after each of ours
-  algorithm->Update(data, {});
   const double min_seconds = args["seconds"].as<double>();
-  int updates = 0;
-  double elapsed = 0.0, python_elapsed = 0.0;
-  while (elapsed < min_seconds || updates < 2) {
-    const auto start = std::chrono::steady_clock::now();
-    algorithm->Update(data, {});
-    elapsed += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (python) python_elapsed += python->Update();
-    ++updates;
-  }
+  const UpdateTiming timing = TimeUpdates(*algorithm, data, python.get(), min_seconds);
+  const int updates = timing.updates;
+  const double elapsed = timing.elapsed, python_elapsed = timing.python_elapsed;
   python.reset();
   RanksTiming ranks_timing;
   if (ranks > 1) {
@@ -262,54 +359,34 @@ int BenchLearner(int argc, char** argv) {
   const double update_s = elapsed / updates;
   const double flops_per_sample = UpdateFlopsPerSample(*policy, D);
   const double update_gflops = flops_per_sample * samples_per_s / 1e9;
-  const int64_t kMatmulSize = 2048;
   const double matmul_gflops = MatmulGflops(kMatmulSize, std::min(min_seconds, 1.0));
   const double python_samples_per_s =
       python_elapsed > 0 ? static_cast<double>(batch) * epochs * updates / python_elapsed : 0.0;
+  LearnerBenchReport report;
+  report.D = D;
+  report.A = A;
+  report.batch = batch;
+  report.minibatch = minibatch;
+  report.epochs = epochs;
+  report.ranks = ranks;
+  report.hidden = args["hidden"].as<std::string>();
+  report.device = device.str();
+  if (ranks > 1) report.backend = learner::ResolvedBackend(learner_config);
+  report.python = args.count("python") > 0;
+  report.updates = updates;
+  report.elapsed = elapsed;
+  report.update_s = update_s;
+  report.samples_per_s = samples_per_s;
+  report.flops_per_sample = flops_per_sample;
+  report.update_gflops = update_gflops;
+  report.matmul_gflops = matmul_gflops;
+  report.python_samples_per_s = python_samples_per_s;
+  report.ranks_timing = ranks_timing;
+  report.ranks_samples_per_s = ranks_samples_per_s;
   if (args.count("json")) {
-    std::printf(
-        "{\"bench\": \"learner\", \"samples_per_s\": %.1f, \"update_s\": %.6f, \"updates\": %d, "
-        "\"obs_dim\": %d, \"act_dim\": %d, \"hidden\": \"%s\", \"batch\": %d, \"minibatch\": %d, "
-        "\"epochs\": %d, \"threads\": %d, \"flops_per_sample\": %.0f, \"update_gflops\": %.3f, "
-        "\"matmul_gflops\": %.3f, \"device\": \"%s\"",
-        samples_per_s, update_s, updates, D, A, args["hidden"].as<std::string>().c_str(), batch,
-        minibatch, epochs, torch::get_num_threads(), flops_per_sample, update_gflops, matmul_gflops,
-        device.str().c_str());
-    if (args.count("python")) {
-      std::printf(", \"python_samples_per_s\": %.1f, \"ratio_to_python\": %.4f",
-                  python_samples_per_s, samples_per_s / python_samples_per_s);
-    }
-    if (ranks > 1) {
-      std::printf(
-          ", \"ranks\": %d, \"ranks_samples_per_s\": %.1f, \"ranks_update_s\": %.6f, "
-          "\"allreduce_s_per_update\": %.6f, \"backend\": \"%s\"",
-          ranks, ranks_samples_per_s, ranks_timing.update_s, ranks_timing.allreduce_s,
-          learner::ResolvedBackend(learner_config).c_str());
-    }
-    std::printf("}\n");
+    PrintLearnerJson(report);
   } else {
-    std::printf("learner bench: hidden %s, batch %d, minibatch %d, epochs %d, %d threads, on %s\n",
-                args["hidden"].as<std::string>().c_str(), batch, minibatch, epochs,
-                torch::get_num_threads(), device.str().c_str());
-    std::printf("  %d updates in %.2f s: %.3f s/update, %.0f samples/s\n", updates, elapsed,
-                update_s, samples_per_s);
-    std::printf(
-        "  %.2f GFLOP/s in the update (%.0f flops per sample per epoch), beside "
-        "%.2f GFLOP/s of a %lldx%lld matrix product: %.1f%%\n",
-        update_gflops, flops_per_sample, matmul_gflops, static_cast<long long>(kMatmulSize),
-        static_cast<long long>(kMatmulSize), 100.0 * update_gflops / matmul_gflops);
-    if (args.count("python")) {
-      std::printf("  PyTorch (bench/ppo_update.py): %.0f samples/s; C++ / Python %.2fx\n",
-                  python_samples_per_s, samples_per_s / python_samples_per_s);
-    }
-    if (ranks > 1) {
-      std::printf(
-          "  %d ranks over %s, %d samples each: %.0f samples/s (%.2fx one rank); "
-          "%.4f s/update, %.4f s of it in allreduce (%.1f%%)\n",
-          ranks, learner::ResolvedBackend(learner_config).c_str(), batch / ranks,
-          ranks_samples_per_s, ranks_samples_per_s / samples_per_s, ranks_timing.update_s,
-          ranks_timing.allreduce_s, 100.0 * ranks_timing.allreduce_s / ranks_timing.update_s);
-    }
+    PrintLearnerText(report);
   }
   return 0;
 }

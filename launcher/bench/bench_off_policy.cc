@@ -41,13 +41,22 @@ MlpWeights CountMlpWeights(int in, const std::vector<int>& hidden, int out) {
   return w;
 }
 
-}  // namespace
+// The edge of the square matrices of the matmul ceiling.
+constexpr int64_t kMatmulSize = 2048;
 
-// Gradient steps/s of off-policy algorithm `name` (robofleet bench NAME):
-// each step samples the replay buffer and trains every network, as the
-// off-policy learner does (SAC: the twin critics, the actor and the
-// temperature, then the targets move). The flop count assumes SAC's networks.
-int BenchOffPolicy(const std::string& name, int argc, char** argv) {
+// What the off-policy bench measured, as it prints it.
+struct OffPolicyBenchReport {
+  std::string name;  // the algorithm
+  int D = 0, A = 0, batch = 0, replay_size = 0;
+  std::string hidden;   // --hidden as given
+  bool python = false;  // the PyTorch baseline ran
+  double steps = 0.0, elapsed = 0.0, steps_per_s = 0.0;
+  double flops_per_step = 0.0, gflops = 0.0, matmul_gflops = 0.0;
+  double python_steps_per_s = 0.0;
+};
+
+// The options of `robofleet bench NAME`.
+cxxopts::Options BenchOffPolicyOptions(const std::string& name) {
   cxxopts::Options options(
       "robofleet bench " + name,
       name +
@@ -69,6 +78,51 @@ int BenchOffPolicy(const std::string& name, int argc, char** argv) {
           "--threads)",
       cxxopts::value<std::string>()->implicit_value("/usr/bin/python3"))(
       "json", "print one JSON object")("h,help", "show this help");
+  return options;
+}
+
+// The report as one JSON object (--json).
+void PrintOffPolicyJson(const OffPolicyBenchReport& r) {
+  std::printf(
+      "{\"bench\": \"%s\", \"steps_per_s\": %.1f, \"step_ms\": %.4f, \"steps\": %.0f, "
+      "\"obs_dim\": %d, \"act_dim\": %d, \"hidden\": \"%s\", \"batch\": %d, \"replay\": %d, "
+      "\"threads\": %d, \"flops_per_step\": %.0f, \"step_gflops\": %.3f, "
+      "\"matmul_gflops\": %.3f",
+      r.name.c_str(), r.steps_per_s, 1e3 / r.steps_per_s, r.steps, r.D, r.A, r.hidden.c_str(),
+      r.batch, r.replay_size, torch::get_num_threads(), r.flops_per_step, r.gflops,
+      r.matmul_gflops);
+  if (r.python) {
+    std::printf(", \"python_steps_per_s\": %.1f, \"ratio_to_python\": %.4f", r.python_steps_per_s,
+                r.steps_per_s / r.python_steps_per_s);
+  }
+  std::printf("}\n");
+}
+
+// The report for people.
+void PrintOffPolicyText(const OffPolicyBenchReport& r) {
+  std::printf("%s bench: hidden %s, batch %d, replay %d, %d threads\n", r.name.c_str(),
+              r.hidden.c_str(), r.batch, r.replay_size, torch::get_num_threads());
+  std::printf("  %.0f gradient steps in %.2f s: %.0f steps/s, %.3f ms each\n", r.steps, r.elapsed,
+              r.steps_per_s, 1e3 / r.steps_per_s);
+  std::printf(
+      "  %.2f GFLOP/s in the steps (%.0f MFLOP per step), beside %.2f GFLOP/s of a "
+      "%lldx%lld matrix product: %.1f%%\n",
+      r.gflops, r.flops_per_step / 1e6, r.matmul_gflops, static_cast<long long>(kMatmulSize),
+      static_cast<long long>(kMatmulSize), 100.0 * r.gflops / r.matmul_gflops);
+  if (r.python) {
+    std::printf("  PyTorch (bench/%s_update.py): %.0f steps/s; C++ / Python %.2fx\n",
+                r.name.c_str(), r.python_steps_per_s, r.steps_per_s / r.python_steps_per_s);
+  }
+}
+
+}  // namespace
+
+// Gradient steps/s of off-policy algorithm `name` (robofleet bench NAME):
+// each step samples the replay buffer and trains every network, as the
+// off-policy learner does (SAC: the twin critics, the actor and the
+// temperature, then the targets move). The flop count assumes SAC's networks.
+int BenchOffPolicy(const std::string& name, int argc, char** argv) {
+  cxxopts::Options options = BenchOffPolicyOptions(name);
   const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
@@ -150,38 +204,27 @@ int BenchOffPolicy(const std::string& name, int argc, char** argv) {
   const double steps = static_cast<double>(rounds) * round_steps;
   const double steps_per_s = steps / elapsed;
   const double gflops = flops_per_step * steps_per_s / 1e9;
-  const int64_t kMatmulSize = 2048;
   const double matmul_gflops = MatmulGflops(kMatmulSize, std::min(min_seconds, 1.0));
   const double python_steps_per_s = python_elapsed > 0 ? steps / python_elapsed : 0.0;
+  OffPolicyBenchReport report;
+  report.name = name;
+  report.D = D;
+  report.A = A;
+  report.batch = batch;
+  report.replay_size = replay_size;
+  report.hidden = args["hidden"].as<std::string>();
+  report.python = args.count("python") > 0;
+  report.steps = steps;
+  report.elapsed = elapsed;
+  report.steps_per_s = steps_per_s;
+  report.flops_per_step = flops_per_step;
+  report.gflops = gflops;
+  report.matmul_gflops = matmul_gflops;
+  report.python_steps_per_s = python_steps_per_s;
   if (args.count("json")) {
-    std::printf(
-        "{\"bench\": \"%s\", \"steps_per_s\": %.1f, \"step_ms\": %.4f, \"steps\": %.0f, "
-        "\"obs_dim\": %d, \"act_dim\": %d, \"hidden\": \"%s\", \"batch\": %d, \"replay\": %d, "
-        "\"threads\": %d, \"flops_per_step\": %.0f, \"step_gflops\": %.3f, "
-        "\"matmul_gflops\": %.3f",
-        name.c_str(), steps_per_s, 1e3 / steps_per_s, steps, D, A,
-        args["hidden"].as<std::string>().c_str(), batch, replay_size, torch::get_num_threads(),
-        flops_per_step, gflops, matmul_gflops);
-    if (args.count("python")) {
-      std::printf(", \"python_steps_per_s\": %.1f, \"ratio_to_python\": %.4f", python_steps_per_s,
-                  steps_per_s / python_steps_per_s);
-    }
-    std::printf("}\n");
+    PrintOffPolicyJson(report);
   } else {
-    std::printf("%s bench: hidden %s, batch %d, replay %d, %d threads\n", name.c_str(),
-                args["hidden"].as<std::string>().c_str(), batch, replay_size,
-                torch::get_num_threads());
-    std::printf("  %.0f gradient steps in %.2f s: %.0f steps/s, %.3f ms each\n", steps, elapsed,
-                steps_per_s, 1e3 / steps_per_s);
-    std::printf(
-        "  %.2f GFLOP/s in the steps (%.0f MFLOP per step), beside %.2f GFLOP/s of a "
-        "%lldx%lld matrix product: %.1f%%\n",
-        gflops, flops_per_step / 1e6, matmul_gflops, static_cast<long long>(kMatmulSize),
-        static_cast<long long>(kMatmulSize), 100.0 * gflops / matmul_gflops);
-    if (args.count("python")) {
-      std::printf("  PyTorch (bench/%s_update.py): %.0f steps/s; C++ / Python %.2fx\n",
-                  name.c_str(), python_steps_per_s, steps_per_s / python_steps_per_s);
-    }
+    PrintOffPolicyText(report);
   }
   return 0;
 }
