@@ -652,9 +652,8 @@ void PrintPlan(const Sweep& sweep) {
   }
 }
 
-}  // namespace
-
-int SweepCommand(int argc, char** argv) {
+// The options of `robofleet sweep`.
+cxxopts::Options SweepCommandOptions() {
   cxxopts::Options options(
       "robofleet sweep",
       "Run the sweep block of an experiment file: a grid, random search and seeds, as runs "
@@ -685,6 +684,13 @@ int SweepCommand(int argc, char** argv) {
       ("h,help", "show this help");
   // clang-format on
   options.parse_positional({"experiment"});
+  return options;
+}
+
+}  // namespace
+
+int SweepCommand(int argc, char** argv) {
+  cxxopts::Options options = SweepCommandOptions();
   const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
