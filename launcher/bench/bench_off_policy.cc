@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cxxopts.hpp>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -54,6 +55,55 @@ struct OffPolicyBenchReport {
   double flops_per_step = 0.0, gflops = 0.0, matmul_gflops = 0.0;
   double python_steps_per_s = 0.0;
 };
+
+// Matrix-product flops of one gradient step on `batch` samples, at 2 per
+// weight forward and 4 backward (2 where only the input's gradient or only
+// the weights' is needed): the target pass (actor and two target critics
+// forward), the critic pass (two critics forward and backward, no gradient
+// for their input) and the actor pass (actor forward and backward, two
+// critics forward and back to their input only).
+double SacFlopsPerStep(int D, int A, const std::vector<int>& hidden, int batch) {
+  const MlpWeights actor = CountMlpWeights(D, hidden, 2 * A);
+  const MlpWeights critic = CountMlpWeights(D + A, hidden, 1);
+  return batch * (8.0 * actor.all - 2.0 * actor.first + 24.0 * critic.all - 4.0 * critic.first);
+}
+
+// Fills `replay` with `size` random transitions, observations off-centre so
+// that normalising them is real work, and `normalizer` with their statistics.
+void FillRandomReplay(int size, int D, int A, learner::ReplayBuffer* replay,
+                      RunningNormalizer* normalizer) {
+  learner::Transitions data;
+  data.obs = torch::randn({size, D}) * 3.0 + 1.0;
+  data.next_obs = torch::randn({size, D}) * 3.0 + 1.0;
+  data.actions = torch::rand({size, A}) * 2.0 - 1.0;
+  data.rewards = torch::randn({size});
+  data.terminated = (torch::rand({size}) < 0.01).to(torch::kFloat32);
+  replay->Add(data);
+  normalizer->Update(data.obs.data_ptr<float>(), size);
+}
+
+// Rounds of gradient steps timed, and the baseline's beside them.
+struct RoundTiming {
+  int rounds = 0;
+  double elapsed = 0.0;         // seconds in our rounds
+  double python_elapsed = 0.0;  // seconds in the baseline's (0 without it)
+};
+
+// One warm-up round, then rounds until `min_seconds` are up (two at least);
+// with the baseline, one of its rounds after each of ours.
+RoundTiming TimeRounds(const std::function<void()>& one_round, PythonBaseline* python,
+                       double min_seconds) {
+  RoundTiming t;
+  one_round();  // warm-up
+  while (t.elapsed < min_seconds || t.rounds < 2) {
+    const auto start = std::chrono::steady_clock::now();
+    one_round();
+    t.elapsed += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (python) t.python_elapsed += python->Update();
+    ++t.rounds;
+  }
+  return t;
+}
 
 // The options of `robofleet bench NAME`.
 cxxopts::Options BenchOffPolicyOptions(const std::string& name) {
@@ -152,17 +202,9 @@ int BenchOffPolicy(const std::string& name, int argc, char** argv) {
   ActorCritic policy(D, A, policy_config);
   auto algorithm = algorithms::CreateOffPolicyAlgorithm(algo_config, policy);
 
-  // random transitions, observations off-centre so that normalising them is real work
   learner::ReplayBuffer replay(replay_size, D, A);
-  learner::Transitions data;
-  data.obs = torch::randn({replay_size, D}) * 3.0 + 1.0;
-  data.next_obs = torch::randn({replay_size, D}) * 3.0 + 1.0;
-  data.actions = torch::rand({replay_size, A}) * 2.0 - 1.0;
-  data.rewards = torch::randn({replay_size});
-  data.terminated = (torch::rand({replay_size}) < 0.01).to(torch::kFloat32);
-  replay.Add(data);
   RunningNormalizer normalizer(D, NormalizerConfig().clip, true);
-  normalizer.Update(data.obs.data_ptr<float>(), replay_size);
+  FillRandomReplay(replay_size, D, A, &replay, &normalizer);
 
   std::unique_ptr<PythonBaseline> python;
   if (args.count("python")) {
@@ -178,29 +220,13 @@ int BenchOffPolicy(const std::string& name, int argc, char** argv) {
   auto round = [&] {
     for (int i = 0; i < round_steps; ++i) algorithm->Step(replay.Sample(batch, normalizer), {});
   };
-  round();  // warm-up
   const double min_seconds = args["seconds"].as<double>();
-  int rounds = 0;
-  double elapsed = 0.0, python_elapsed = 0.0;
-  while (elapsed < min_seconds || rounds < 2) {
-    const auto start = std::chrono::steady_clock::now();
-    round();
-    elapsed += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (python) python_elapsed += python->Update();
-    ++rounds;
-  }
+  const RoundTiming timing = TimeRounds(round, python.get(), min_seconds);
+  const int rounds = timing.rounds;
+  const double elapsed = timing.elapsed, python_elapsed = timing.python_elapsed;
   python.reset();
 
-  // Matrix-product flops of one step per sample, at 2 per weight forward and
-  // 4 backward (2 where only the input's gradient or only the weights' is
-  // needed): the target pass (actor and two target critics forward), the
-  // critic pass (two critics forward and backward, no gradient for their
-  // input) and the actor pass (actor forward and backward, two critics
-  // forward and back to their input only).
-  const MlpWeights actor = CountMlpWeights(D, policy_config.hidden, 2 * A);
-  const MlpWeights critic = CountMlpWeights(D + A, policy_config.hidden, 1);
-  const double flops_per_step =
-      batch * (8.0 * actor.all - 2.0 * actor.first + 24.0 * critic.all - 4.0 * critic.first);
+  const double flops_per_step = SacFlopsPerStep(D, A, policy_config.hidden, batch);
   const double steps = static_cast<double>(rounds) * round_steps;
   const double steps_per_s = steps / elapsed;
   const double gflops = flops_per_step * steps_per_s / 1e9;
