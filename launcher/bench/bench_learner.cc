@@ -227,6 +227,23 @@ cxxopts::Options BenchLearnerOptions() {
   return options;
 }
 
+// Where the update runs and how the ranks average gradients, from --device,
+// --backend and --ranks.
+LearnerConfig BenchLearnerConfig(const cxxopts::ParseResult& args, int ranks) {
+  LearnerConfig learner_config;
+  learner_config.device = args["device"].as<std::string>();
+  learner_config.backend = args["backend"].as<std::string>();
+  learner_config.count = ranks;
+  if (learner_config.device != "cpu" && learner_config.device != "cuda") {
+    throw UserError("--device is '" + learner_config.device + "'; use cpu or cuda");
+  }
+  if (learner_config.backend != "auto" && learner_config.backend != "gloo" &&
+      learner_config.backend != "nccl") {
+    throw UserError("--backend is '" + learner_config.backend + "'; use auto, gloo or nccl");
+  }
+  return learner_config;
+}
+
 // The report as one JSON object (--json).
 void PrintLearnerJson(const LearnerBenchReport& r) {
   std::printf(
@@ -297,17 +314,7 @@ int BenchLearner(int argc, char** argv) {
   if (batch % ranks != 0 || (batch / ranks) % minibatch != 0) {
     throw UserError("--batch must split into --ranks equal shares of whole minibatches");
   }
-  LearnerConfig learner_config;
-  learner_config.device = args["device"].as<std::string>();
-  learner_config.backend = args["backend"].as<std::string>();
-  learner_config.count = ranks;
-  if (learner_config.device != "cpu" && learner_config.device != "cuda") {
-    throw UserError("--device is '" + learner_config.device + "'; use cpu or cuda");
-  }
-  if (learner_config.backend != "auto" && learner_config.backend != "gloo" &&
-      learner_config.backend != "nccl") {
-    throw UserError("--backend is '" + learner_config.backend + "'; use auto, gloo or nccl");
-  }
+  const LearnerConfig learner_config = BenchLearnerConfig(args, ranks);
   const torch::Device device = learner::LearnerDevice(learner_config, 0);
   if (args["threads"].as<int>() > 0) torch::set_num_threads(args["threads"].as<int>());
   // the baseline runs single-threaded, so the comparison does too
