@@ -243,6 +243,23 @@ class ActorGroup {
   std::vector<pid_t> pids_;
 };
 
+// The learner's trajectory socket, bound at `endpoint` with the learner's
+// options: a high-water mark for every actor's sends, and no message larger
+// than a fragment can be.
+zmq::socket_t BindTrajectories(zmq::context_t& context, const ExperimentConfig& config,
+                               const learner::TaskInfo& task, const std::string& endpoint) {
+  const int T = config.actors.rollout_length, K = config.actors.envs_per_actor;
+  const int M = config.actors.count;
+  zmq::socket_t pull(context, zmq::socket_type::pull);
+  pull.set(zmq::sockopt::rcvhwm, std::max(2, M * config.actors.send_hwm));
+  pull.set(zmq::sockopt::linger, 0);
+  const int64_t widest = std::max({task.obs_dim, task.act_dim, 1});
+  pull.set(zmq::sockopt::maxmsgsize,
+           static_cast<int64_t>(sizeof(float)) * (T + 1) * K * widest + 4096);
+  pull.bind(endpoint);
+  return pull;
+}
+
 // This process as the learner: receive, validate, batch, discard. Publishes
 // the weights until every actor has sent a fragment (PUB drops messages sent
 // before a subscriber joins), then measures `seconds` after `warmup_s`.
@@ -261,13 +278,7 @@ LearnerSide RunNullLearner(const ExperimentConfig& config, const learner::TaskIn
 
   // the sockets exactly as the learner sets them up
   zmq::context_t context(1);
-  zmq::socket_t pull(context, zmq::socket_type::pull);
-  pull.set(zmq::sockopt::rcvhwm, std::max(2, M * config.actors.send_hwm));
-  pull.set(zmq::sockopt::linger, 0);
-  const int64_t widest = std::max({task.obs_dim, task.act_dim, 1});
-  pull.set(zmq::sockopt::maxmsgsize,
-           static_cast<int64_t>(sizeof(float)) * (T + 1) * K * widest + 4096);
-  pull.bind(endpoints.trajectories);
+  zmq::socket_t pull = BindTrajectories(context, config, task, endpoints.trajectories);
   zmq::socket_t pub(context, zmq::socket_type::pub);
   pub.set(zmq::sockopt::linger, 0);
   pub.bind(endpoints.weights);
