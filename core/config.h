@@ -481,7 +481,7 @@ ExperimentConfig LoadExperiment(const std::string& path,
 
 // Where the sweep block of an experiment file is: the nearest file of the
 // `extends:` chain that has a top-level `sweep:` key, with that file's whole
-// text, so that the sweep parser (core/sweep.h) can name its lines.
+// text, so that the sweep parser (core/sweep_plan.h) can name its lines.
 struct SweepSource {
   std::string path;  // empty when no file of the chain has a sweep block
   std::string text;

@@ -10,6 +10,7 @@
 
 #include "envs/mujoco_env.h"
 #include "envs/registry.h"
+#include "launcher/cli.h"
 #include "launcher/commands.h"
 #include "launcher/video.h"
 #include "learner/checkpoint.h"
@@ -47,6 +48,67 @@ LoadedPolicy LoadPolicy(const std::string& path) {
   return p;
 }
 
+// The options of `robofleet eval`.
+cxxopts::Options EvalOptions() {
+  cxxopts::Options options("robofleet eval",
+                           "Run an exported policy in MuJoCo and report its return.");
+  options.positional_help("POLICY.pt");
+  options.add_options()("policy", "exported policy file", cxxopts::value<std::string>())(
+      "env", "task to run (default: the one in the policy's metadata)",
+      cxxopts::value<std::string>())("episodes", "episodes to run",
+                                     cxxopts::value<int>()->default_value("10"))(
+      "seed", "seed of the first episode; episode i uses seed + i",
+      cxxopts::value<uint64_t>()->default_value("0"))("stochastic",
+                                                      "sample actions instead of taking the mean")(
+      "video", "render the episodes offscreen into this .mp4", cxxopts::value<std::string>())(
+      "camera", "camera of the model for --video (default: track the root body)",
+      cxxopts::value<std::string>()->default_value(""))(
+      "width", "video width in pixels", cxxopts::value<int>()->default_value("640"))(
+      "height", "video height in pixels", cxxopts::value<int>()->default_value("480"))(
+      "json", "print one JSON object")("h,help", "show this help");
+  options.parse_positional({"policy"});
+  return options;
+}
+
+// Returns and lengths of the episodes eval ran.
+struct Episodes {
+  std::vector<double> returns, lengths;
+};
+
+// Runs `episodes` episodes of `env` with the policy's method `act`, episode
+// e from seed + e; with `video`, one frame per control step of `mujoco_env`.
+Episodes RunEpisodes(envs::Env& env, torch::jit::Method& act, int policy_obs_dim, int episodes,
+                     uint64_t seed, VideoRecorder* video, const envs::MujocoEnv* mujoco_env) {
+  const envs::EnvSpec& spec = env.spec();
+  torch::Tensor obs = torch::zeros({1, spec.obs_dim});
+  Episodes result;
+  for (int e = 0; e < episodes; ++e) {
+    env.Reset(seed + static_cast<uint64_t>(e), obs.data_ptr<float>());
+    if (video) video->AddFrame(mujoco_env->data());
+    double ret = 0.0;
+    int length = 0;
+    for (;;) {
+      torch::Tensor action = act({obs.narrow(1, 0, policy_obs_dim)}).toTensor().contiguous();
+      envs::StepResult r = env.Step(action.data_ptr<float>(), obs.data_ptr<float>());
+      if (video) video->AddFrame(mujoco_env->data());
+      ret += r.reward;
+      ++length;
+      if (r.terminated || r.truncated) break;
+    }
+    result.returns.push_back(ret);
+    result.lengths.push_back(length);
+  }
+  return result;
+}
+
+// Mean and standard deviation of `v`.
+std::pair<double, double> MeanStd(const std::vector<double>& v) {
+  double mean = 0.0, var = 0.0;
+  for (double x : v) mean += x / v.size();
+  for (double x : v) var += (x - mean) * (x - mean) / v.size();
+  return std::pair{mean, std::sqrt(var)};
+}
+
 }  // namespace
 
 int ExportCommand(int argc, char** argv) {
@@ -81,23 +143,7 @@ int ExportCommand(int argc, char** argv) {
 }
 
 int EvalCommand(int argc, char** argv) {
-  cxxopts::Options options("robofleet eval",
-                           "Run an exported policy in MuJoCo and report its return.");
-  options.positional_help("POLICY.pt");
-  options.add_options()("policy", "exported policy file", cxxopts::value<std::string>())(
-      "env", "task to run (default: the one in the policy's metadata)",
-      cxxopts::value<std::string>())("episodes", "episodes to run",
-                                     cxxopts::value<int>()->default_value("10"))(
-      "seed", "seed of the first episode; episode i uses seed + i",
-      cxxopts::value<uint64_t>()->default_value("0"))("stochastic",
-                                                      "sample actions instead of taking the mean")(
-      "video", "render the episodes offscreen into this .mp4", cxxopts::value<std::string>())(
-      "camera", "camera of the model for --video (default: track the root body)",
-      cxxopts::value<std::string>()->default_value(""))(
-      "width", "video width in pixels", cxxopts::value<int>()->default_value("640"))(
-      "height", "video height in pixels", cxxopts::value<int>()->default_value("480"))(
-      "json", "print one JSON object")("h,help", "show this help");
-  options.parse_positional({"policy"});
+  cxxopts::Options options = EvalOptions();
   const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
@@ -146,36 +192,14 @@ int EvalCommand(int argc, char** argv) {
   torch::NoGradGuard no_grad;
   torch::jit::Method act =
       policy.module.get_method(args.count("stochastic") ? "stochastic_action" : "forward");
-  torch::Tensor obs = torch::zeros({1, spec.obs_dim});
-  std::vector<double> returns, lengths;
-  for (int e = 0; e < episodes; ++e) {
-    env->Reset(seed + static_cast<uint64_t>(e), obs.data_ptr<float>());
-    if (video) video->AddFrame(mujoco_env->data());
-    double ret = 0.0;
-    int length = 0;
-    for (;;) {
-      torch::Tensor action = act({obs.narrow(1, 0, policy_obs_dim)}).toTensor().contiguous();
-      envs::StepResult r = env->Step(action.data_ptr<float>(), obs.data_ptr<float>());
-      if (video) video->AddFrame(mujoco_env->data());
-      ret += r.reward;
-      ++length;
-      if (r.terminated || r.truncated) break;
-    }
-    returns.push_back(ret);
-    lengths.push_back(length);
-  }
+  const Episodes result =
+      RunEpisodes(*env, act, policy_obs_dim, episodes, seed, video.get(), mujoco_env);
 
   int frames = 0;
   if (video) frames = video->Finish();
 
-  auto mean_std = [](const std::vector<double>& v) {
-    double mean = 0.0, var = 0.0;
-    for (double x : v) mean += x / v.size();
-    for (double x : v) var += (x - mean) * (x - mean) / v.size();
-    return std::pair{mean, std::sqrt(var)};
-  };
-  auto [ret_mean, ret_std] = mean_std(returns);
-  auto [len_mean, len_std] = mean_std(lengths);
+  auto [ret_mean, ret_std] = MeanStd(result.returns);
+  auto [len_mean, len_std] = MeanStd(result.lengths);
   if (args.count("json")) {
     std::printf(
         "{\"policy\": \"%s\", \"env\": \"%s\", \"episodes\": %d, \"seed\": %llu, "

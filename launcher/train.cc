@@ -1,6 +1,5 @@
 // `robofleet train`: resolve the config, make the run directory, start the
 // learner and the actors as children of this same binary, supervise them.
-// Also the `learner` and `actor` entry points those children run.
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -17,16 +16,14 @@
 #include <sstream>
 #include <thread>
 
-#include "actors/actor.h"
-#include "algorithms/registry.h"
 #include "core/security.h"
 #include "core/signals.h"
 #include "envs/registry.h"
+#include "launcher/cli.h"
 #include "launcher/commands.h"
 #include "launcher/process.h"
 #include "learner/checkpoint.h"
 #include "learner/device.h"
-#include "learner/learner.h"
 #include "learner/replay_buffer.h"
 
 namespace robofleet::launcher {
@@ -144,72 +141,8 @@ RunSockets MakeRunSockets(const TransportConfig& transport, int ranks,
   return sockets;
 }
 
-void AddEndpointOptions(cxxopts::Options& options) {
-  options.add_options()("run-dir", "run directory holding config.yaml",
-                        cxxopts::value<std::string>())(
-      "traj", "trajectory endpoint", cxxopts::value<std::string>())("weights", "weights endpoint",
-                                                                    cxxopts::value<std::string>())(
-      "keys", "the run's CURVE key folder (tcp endpoints)", cxxopts::value<std::string>())(
-      "h,help", "show this help");
-}
-
-std::string Required(const cxxopts::ParseResult& args, const char* name) {
-  if (!args.count(name)) throw UserError(std::string("missing --") + name);
-  return args[name].as<std::string>();
-}
-
-void AppendEndpointArgs(const Endpoints& endpoints, std::vector<std::string>* args) {
-  args->insert(args->end(), {"--traj", endpoints.trajectories, "--weights", endpoints.weights});
-  if (!endpoints.keys_dir.empty()) args->insert(args->end(), {"--keys", endpoints.keys_dir});
-}
-
-Endpoints EndpointsOf(const cxxopts::ParseResult& args) {
-  return {Required(args, "traj"), Required(args, "weights"),
-          args.count("keys") ? args["keys"].as<std::string>() : ""};
-}
-
-}  // namespace
-
-std::optional<cxxopts::ParseResult> ParseOrHelp(cxxopts::Options& options, int argc, char** argv) {
-  cxxopts::ParseResult args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::printf("%s\n", options.help().c_str());
-    return std::nullopt;
-  }
-  return args;
-}
-
-std::vector<std::string> SetOverrides(const cxxopts::ParseResult& args) {
-  std::vector<std::string> overrides;
-  for (const cxxopts::KeyValue& kv : args.arguments()) {
-    if (kv.key() == "set") overrides.push_back(kv.value());
-  }
-  return overrides;
-}
-
-learner::TaskInfo TaskInfoFor(const ExperimentConfig& config) {
-  envs::EnvSpec spec = envs::GetEnvSpec(config.env);
-  return {spec.id,        spec.obs_dim, spec.act_dim,  spec.obs_names,
-          spec.act_names, spec.act_low, spec.act_high, spec.privileged_dim};
-}
-
-ExperimentConfig LoadCheckedExperiment(const std::string& path,
-                                       const std::vector<std::string>& overrides,
-                                       SweepSource* sweep) {
-  ExperimentConfig config = LoadExperiment(path, overrides, sweep);
-  try {
-    algorithms::ValidateAlgorithm(config);
-  } catch (const UserError& e) {
-    throw UserError(path + ": " + e.what());
-  }
-  return config;
-}
-
-ExperimentConfig LoadRunConfig(const std::string& run_dir) {
-  return LoadCheckedExperiment(run_dir + "/config.yaml");
-}
-
-int TrainCommand(int argc, char** argv) {
+// The options of `robofleet train`.
+cxxopts::Options TrainOptions() {
   cxxopts::Options options("robofleet train", "Train a policy from an experiment file.");
   options.positional_help("EXP.yaml");
   options.add_options()("experiment", "experiment file", cxxopts::value<std::string>())(
@@ -232,60 +165,72 @@ int TrainCommand(int argc, char** argv) {
       "need node 0's (a copy, or its run directory on a shared filesystem)",
       cxxopts::value<std::string>())("h,help", "show this help");
   options.parse_positional({"experiment"});
-  const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
-  if (!parsed) return 0;
-  const cxxopts::ParseResult& args = *parsed;
-  const bool resume = args.count("resume") > 0;
-  const int nnodes = args["nnodes"].as<int>();
-  const int node_rank = args["node-rank"].as<int>();
-  if (nnodes < 1) throw UserError("--nnodes must be >= 1");
-  if (node_rank < 0 || node_rank >= nnodes) throw UserError("--node-rank must be in [0, --nnodes)");
-  if (!args.count("experiment") && !resume) {
-    throw UserError("no experiment file; usage: robofleet train EXP.yaml (or --resume RUN_DIR)");
-  }
+  return options;
+}
 
-  // everything that can be wrong with the input is found before anything is made
-  const std::vector<std::string> overrides = SetOverrides(args);
-  std::string run_dir;
+// Everything `train` resolves from its arguments before it makes anything.
+struct TrainPlan {
   ExperimentConfig config;
-  std::string experiment;
-  if (resume) {
-    run_dir = args["resume"].as<std::string>();
-    experiment = run_dir + "/config.yaml";
-    if (!fs::exists(experiment))
-      throw UserError(run_dir + ": not a run directory (no config.yaml)");
-    if (learner::LatestCheckpoint(run_dir + "/checkpoints").empty()) {
-      throw UserError(run_dir + ": no valid checkpoint to resume from");
+  envs::EnvSpec spec;
+  std::string experiment;  // the file the config came from, for messages
+  std::string run_dir;
+  bool resume = false;
+  int nnodes = 1, node_rank = 0;
+  // this node's ranks: global ranks first_rank .. first_rank + ranks - 1 of world
+  int ranks = 1, world = 1, first_rank = 0;
+  std::string master;          // HOST:PORT of the ranks' rendezvous; "" for one rank
+  std::string remote_weights;  // nodes other than 0: rank 0's weights on the master host
+  std::vector<int> ports;      // this node's tcp ports (TcpPorts); none with ipc
+};
+
+// The config (the experiment's, or the resumed run's) and the run directory;
+// then the checks of the env, the replay memory and the learner device.
+void ResolveConfigAndRunDir(const cxxopts::ParseResult& args, TrainPlan* plan) {
+  const std::vector<std::string> overrides = SetOverrides(args);
+  if (plan->resume) {
+    plan->run_dir = args["resume"].as<std::string>();
+    plan->experiment = plan->run_dir + "/config.yaml";
+    if (!fs::exists(plan->experiment))
+      throw UserError(plan->run_dir + ": not a run directory (no config.yaml)");
+    if (learner::LatestCheckpoint(plan->run_dir + "/checkpoints").empty()) {
+      throw UserError(plan->run_dir + ": no valid checkpoint to resume from");
     }
     // the run's own config, plus overrides (a longer run, say)
-    config = LoadCheckedExperiment(experiment, overrides);
+    plan->config = LoadCheckedExperiment(plan->experiment, overrides);
   } else {
-    experiment = args["experiment"].as<std::string>();
-    config = LoadCheckedExperiment(experiment, overrides);
-    run_dir = args.count("run-dir") ? args["run-dir"].as<std::string>()
-                                    : "runs/" + config.name + "-" + UtcTimestamp();
-    if (fs::exists(run_dir) && !fs::is_empty(run_dir)) {
-      throw UserError("run directory " + run_dir +
+    plan->experiment = args["experiment"].as<std::string>();
+    plan->config = LoadCheckedExperiment(plan->experiment, overrides);
+    plan->run_dir = args.count("run-dir") ? args["run-dir"].as<std::string>()
+                                          : "runs/" + plan->config.name + "-" + UtcTimestamp();
+    if (fs::exists(plan->run_dir) && !fs::is_empty(plan->run_dir)) {
+      throw UserError("run directory " + plan->run_dir +
                       " exists and is not empty; choose another, "
                       "or continue it with --resume " +
-                      run_dir);
+                      plan->run_dir);
     }
   }
-  envs::EnvSpec spec;
   try {
-    spec = envs::GetEnvSpec(config.env);
+    plan->spec = envs::GetEnvSpec(plan->config.env);
   } catch (const UserError& e) {
-    throw UserError(experiment + ": env.id: " + e.what());
+    throw UserError(plan->experiment + ": env.id: " + e.what());
   }
   try {
-    learner::CheckReplayMemory(config.algorithm, spec.obs_dim, spec.act_dim, spec.id);
+    learner::CheckReplayMemory(plan->config.algorithm, plan->spec.obs_dim, plan->spec.act_dim,
+                               plan->spec.id);
   } catch (const UserError& e) {
-    throw UserError(experiment + ": " + e.what());
+    throw UserError(plan->experiment + ": " + e.what());
   }
-  learner::CheckLearnerDevice(config.learner);
-  // this node's ranks: global ranks first_rank .. first_rank + ranks - 1 of world
-  const int ranks = config.learner.count;
-  const int world = nnodes * ranks, first_rank = node_rank * ranks;
+  learner::CheckLearnerDevice(plan->config.learner);
+}
+
+// This node's share of the learner ranks, where they meet, and the checks of
+// a run across several nodes (--nnodes, --master, --keys).
+void ResolveNodes(const cxxopts::ParseResult& args, TrainPlan* plan) {
+  const ExperimentConfig& config = plan->config;
+  const int nnodes = plan->nnodes, node_rank = plan->node_rank;
+  plan->ranks = config.learner.count;
+  plan->world = nnodes * plan->ranks;
+  plan->first_rank = node_rank * plan->ranks;
   std::string master_host;
   if (nnodes > 1) {
     if (!args.count("master")) {
@@ -293,7 +238,7 @@ int TrainCommand(int argc, char** argv) {
                       " needs --master HOST:PORT: node "
                       "0's address and a free port for the ranks' rendezvous");
     }
-    if (resume) {
+    if (plan->resume) {
       throw UserError(
           "--resume with --nnodes > 1 is not supported: only node 0 has the "
           "checkpoints; resume on one node, or start a new run");
@@ -320,20 +265,19 @@ int TrainCommand(int argc, char** argv) {
     }
     master_host = given.substr(0, colon);
   }
-  const std::vector<int> ports = config.transport.bind == "ipc"
-                                     ? std::vector<int>()
-                                     : TcpPorts(config.transport, ranks, first_rank);
+  if (config.transport.bind != "ipc") {
+    plan->ports = TcpPorts(config.transport, plan->ranks, plan->first_rank);
+  }
   // learner ranks meet at a c10d store that rank 0 hosts (on loopback when
   // every rank is on this machine)
-  std::string master;
   if (args.count("master"))
-    master = args["master"].as<std::string>();
-  else if (world > 1)
-    master = "127.0.0.1:" + std::to_string(FreePort("127.0.0.1"));
+    plan->master = args["master"].as<std::string>();
+  else if (plan->world > 1)
+    plan->master = "127.0.0.1:" + std::to_string(FreePort("127.0.0.1"));
   // actors on other nodes than 0 take the weights from rank 0's port on the master host
-  const std::string remote_weights =
-      node_rank > 0 ? "tcp://" + master_host + ":" + std::to_string(config.transport.port + 1)
-                    : std::string();
+  if (node_rank > 0) {
+    plan->remote_weights = "tcp://" + master_host + ":" + std::to_string(config.transport.port + 1);
+  }
   // the keys of node 0 must already be there: nodes never make their own
   if (nnodes > 1 && node_rank > 0 && config.transport.curve) {
     try {
@@ -344,169 +288,233 @@ int TrainCommand(int argc, char** argv) {
                       "RUN_DIR/keys once node 0 has started");
     }
   }
-  fs::create_directories(run_dir);
-  {
-    std::ofstream out(run_dir + "/config.yaml");
-    out << ToYaml(config);
-  }
-  const RunSockets sockets =
-      MakeRunSockets(config.transport, ranks, ports, run_dir,
-                     args.count("keys") ? args["keys"].as<std::string>() : run_dir + "/keys");
+}
 
+// Reads and checks `train`'s arguments: everything that can be wrong with
+// the input is found before anything is made.
+TrainPlan ResolveTrainPlan(const cxxopts::ParseResult& args) {
+  TrainPlan plan;
+  plan.resume = args.count("resume") > 0;
+  plan.nnodes = args["nnodes"].as<int>();
+  plan.node_rank = args["node-rank"].as<int>();
+  if (plan.nnodes < 1) throw UserError("--nnodes must be >= 1");
+  if (plan.node_rank < 0 || plan.node_rank >= plan.nnodes) {
+    throw UserError("--node-rank must be in [0, --nnodes)");
+  }
+  if (!args.count("experiment") && !plan.resume) {
+    throw UserError("no experiment file; usage: robofleet train EXP.yaml (or --resume RUN_DIR)");
+  }
+  ResolveConfigAndRunDir(args, &plan);
+  ResolveNodes(args, &plan);
+  return plan;
+}
+
+// Makes the run directory with its config.yaml, the sockets (and keys, and
+// the endpoints file), and says what is about to run.
+RunSockets PrepareRunDir(const TrainPlan& plan, const std::string& keys_dir) {
+  fs::create_directories(plan.run_dir);
+  {
+    std::ofstream out(plan.run_dir + "/config.yaml");
+    out << ToYaml(plan.config);
+  }
+  RunSockets sockets =
+      MakeRunSockets(plan.config.transport, plan.ranks, plan.ports, plan.run_dir, keys_dir);
   std::printf(
       "robofleet: training %s on %s (obs %d, act %d) with %d actors x %d envs; run dir %s\n",
-      config.name.c_str(), spec.id.c_str(), spec.obs_dim, spec.act_dim, config.actors.count,
-      config.actors.envs_per_actor, run_dir.c_str());
-  if (nnodes > 1) {
+      plan.config.name.c_str(), plan.spec.id.c_str(), plan.spec.obs_dim, plan.spec.act_dim,
+      plan.config.actors.count, plan.config.actors.envs_per_actor, plan.run_dir.c_str());
+  if (plan.nnodes > 1) {
     std::printf("robofleet: node %d of %d: learner ranks %d..%d of %d, rendezvous at %s\n",
-                node_rank, nnodes, first_rank, first_rank + ranks - 1, world, master.c_str());
+                plan.node_rank, plan.nnodes, plan.first_rank, plan.first_rank + plan.ranks - 1,
+                plan.world, plan.master.c_str());
   }
   std::fflush(stdout);
+  return sockets;
+}
 
-  InstallStopHandlers();
-  const std::string exe = SelfExe();
-  auto spawn_learner = [&](int rank, bool from_checkpoint) {
-    std::vector<std::string> child_argv = {exe, "learner", "--run-dir", run_dir};
-    AppendEndpointArgs(sockets.learner[rank], &child_argv);
-    if (world > 1) {
-      child_argv.insert(child_argv.end(),
-                        {"--rank", std::to_string(first_rank + rank), "--world-size",
-                         std::to_string(world), "--master", master});
+// Starts this node's learner ranks and actors and keeps them going: restarts
+// dead actors (with backoff) and dead learners (all ranks, from the last
+// checkpoint); Run() returns when every learner rank has finished.
+class RunSupervisor {
+ public:
+  RunSupervisor(const TrainPlan& plan, const RunSockets& sockets, const std::string& exe)
+      : plan_(plan), sockets_(sockets), exe_(exe) {}
+
+  // Spawns everyone, supervises, and returns the learners' wait status.
+  int Run() {
+    SpawnLearners(plan_.resume);
+    for (int i = 0; i < plan_.config.actors.count; ++i) actors_[SpawnActor(i)] = {i, Clock::now()};
+    while (learner_status_ == -1) {
+      if (StopRequested() && !stopping_) StopRun(nullptr);
+      if (stopping_ && Clock::now() > stop_deadline_) SignalLearners(SIGKILL);
+      RestartDueActors();
+      const std::optional<ExitedChild> exited = ReapAnyChild();
+      const pid_t pid = exited ? exited->pid : -1;
+      const int status = exited ? exited->status : 0;
+      if (pid > 0 && learners_.count(pid)) {
+        OnLearnerExit(pid, status);
+      } else if (pid > 0 && actors_.count(pid)) {
+        OnActorExit(pid, status);
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
     }
-    if (from_checkpoint) child_argv.push_back("--resume");
-    return Spawn(child_argv);
-  };
-  auto spawn_actor = [&](int i) {
-    // actors of every node have their own index (and so their own seeds)
-    std::vector<std::string> child_argv = {
-        exe,     "actor",   "--run-dir",
-        run_dir, "--index", std::to_string(node_rank * config.actors.count + i)};
-    // actor i feeds this node's rank i mod ranks; everyone's weights come from rank 0
-    Endpoints endpoints = sockets.actors[i % ranks];
-    endpoints.weights = node_rank == 0 ? sockets.actors[0].weights : remote_weights;
-    AppendEndpointArgs(endpoints, &child_argv);
-    return Spawn(child_argv);
-  };
-  std::map<pid_t, int> learners;  // pid -> rank
-  auto spawn_learners = [&](bool from_checkpoint) {
-    for (int r = 0; r < ranks; ++r) learners[spawn_learner(r, from_checkpoint)] = r;
-  };
-  auto signal_learners = [&](int sig) {
-    std::vector<pid_t> pids;
-    for (const auto& [pid, rank] : learners) pids.push_back(pid);
-    ForwardSignal(pids, sig);
-  };
-  spawn_learners(resume);
+    return learner_status_;
+  }
+
+  // Ends the actors still running.
+  void StopActors() {
+    std::vector<pid_t> remaining;
+    for (const auto& [pid, actor] : actors_) remaining.push_back(pid);
+    remaining = SignalAndReap(remaining, SIGTERM, 5.0);
+    SignalAndReap(remaining, SIGKILL, 5.0);
+  }
+
+ private:
   struct LiveActor {
     int index;
     Clock::time_point started;
   };
-  std::map<pid_t, LiveActor> actors;
-  for (int i = 0; i < config.actors.count; ++i) actors[spawn_actor(i)] = {i, Clock::now()};
 
-  // supervise: restart dead actors (with backoff) and dead learners (all ranks,
-  // from the last checkpoint); finish when every learner rank has finished
-  int learner_status = -1;
-  int finished_ranks = 0;
-  int learner_restarts = 0;
-  std::deque<Clock::time_point> actor_restarts;   // within the last minute
-  std::map<int, int> consecutive_failures;        // actor index -> recent failures
-  std::multimap<Clock::time_point, int> pending;  // actor restarts waiting out their backoff
-  bool stopping = false;
-  Clock::time_point stop_deadline;
-  auto stop_run = [&](const char* why) {
-    if (why != nullptr) std::fprintf(stderr, "robofleet: %s; stopping the run\n", why);
-    stopping = true;
-    signal_learners(SIGTERM);
-    stop_deadline = Clock::now() + std::chrono::seconds(30);
-  };
-  while (learner_status == -1) {
-    if (StopRequested() && !stopping) stop_run(nullptr);
-    if (stopping && Clock::now() > stop_deadline) signal_learners(SIGKILL);
-    while (!stopping && !pending.empty() && pending.begin()->first <= Clock::now()) {
-      const int index = pending.begin()->second;
-      pending.erase(pending.begin());
-      actors[spawn_actor(index)] = {index, Clock::now()};
+  pid_t SpawnLearner(int rank, bool from_checkpoint) {
+    std::vector<std::string> child_argv = {exe_, "learner", "--run-dir", plan_.run_dir};
+    AppendEndpointArgs(sockets_.learner[rank], &child_argv);
+    if (plan_.world > 1) {
+      child_argv.insert(child_argv.end(),
+                        {"--rank", std::to_string(plan_.first_rank + rank), "--world-size",
+                         std::to_string(plan_.world), "--master", plan_.master});
     }
-    const std::optional<ExitedChild> exited = ReapAnyChild();
-    const pid_t pid = exited ? exited->pid : -1;
-    const int status = exited ? exited->status : 0;
-    if (pid > 0 && learners.count(pid)) {
-      const int rank = learners[pid];
-      learners.erase(pid);
-      const bool crashed = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 1);
-      const std::string who =
-          world > 1 ? "learner rank " + std::to_string(first_rank + rank) : "the learner";
-      if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        if (++finished_ranks == ranks) learner_status = status;
-      } else if (!stopping && crashed && nnodes == 1 &&
-                 learner_restarts < config.launcher.max_restarts &&
-                 !learner::LatestCheckpoint(run_dir + "/checkpoints").empty()) {
-        // ranks only work together: the others go too, and all restart
-        ++learner_restarts;
-        std::fprintf(stderr,
-                     "robofleet: %s ended (%s); restarting %s from its last "
-                     "checkpoint (%d of %d)\n",
-                     who.c_str(), DescribeStatus(status).c_str(), ranks > 1 ? "every rank" : "it",
-                     learner_restarts, config.launcher.max_restarts);
-        std::vector<pid_t> others;
-        for (const auto& [other, r] : learners) others.push_back(other);
-        SignalAndReap(others, SIGKILL, 10.0);
-        learners.clear();
-        finished_ranks = 0;
-        spawn_learners(true);
-      } else {
-        // a failed rank fails the run; the others cannot go on without it
-        if (world > 1) {
-          std::fprintf(stderr, "robofleet: %s ended (%s); stopping the other ranks\n", who.c_str(),
-                       DescribeStatus(status).c_str());
-        }
-        std::vector<pid_t> others;
-        for (const auto& [other, r] : learners) others.push_back(other);
-        SignalAndReap(SignalAndReap(others, SIGTERM, 10.0), SIGKILL, 5.0);
-        learners.clear();
-        learner_status = status;
-      }
-    } else if (pid > 0 && actors.count(pid)) {
-      const auto [index, started] = actors[pid];
-      actors.erase(pid);
-      // a crash loop is an actor that dies soon after it starts; one that ran
-      // a while was healthy, and starts its backoff afresh
-      if (Clock::now() - started > kHealthyActorLife) consecutive_failures[index] = 0;
-      if (!stopping) {
-        actor_restarts.push_back(Clock::now());
-        while (actor_restarts.front() < Clock::now() - std::chrono::minutes(1)) {
-          actor_restarts.pop_front();
-        }
-        if (static_cast<int>(actor_restarts.size()) > config.launcher.actor_restarts_per_minute) {
-          stop_run("actors keep failing (launcher.actor_restarts_per_minute)");
-        } else {
-          // backoff doubles with each quick death in a row: 0.25 s, 0.5 s, ... up to 8 s
-          const int failures = consecutive_failures[index]++;
-          const auto delay = std::chrono::milliseconds(250 << std::min(failures, 5));
-          std::fprintf(stderr, "robofleet: actor %d ended (%s); restarting it in %.2f s\n", index,
-                       DescribeStatus(status).c_str(), delay.count() / 1000.0);
-          pending.emplace(Clock::now() + delay, index);
-        }
-      }
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (from_checkpoint) child_argv.push_back("--resume");
+    return Spawn(child_argv);
+  }
+
+  pid_t SpawnActor(int i) {
+    // actors of every node have their own index (and so their own seeds)
+    std::vector<std::string> child_argv = {
+        exe_,          "actor",   "--run-dir",
+        plan_.run_dir, "--index", std::to_string(plan_.node_rank * plan_.config.actors.count + i)};
+    // actor i feeds this node's rank i mod ranks; everyone's weights come from rank 0
+    Endpoints endpoints = sockets_.actors[i % plan_.ranks];
+    endpoints.weights = plan_.node_rank == 0 ? sockets_.actors[0].weights : plan_.remote_weights;
+    AppendEndpointArgs(endpoints, &child_argv);
+    return Spawn(child_argv);
+  }
+
+  void SpawnLearners(bool from_checkpoint) {
+    for (int r = 0; r < plan_.ranks; ++r) learners_[SpawnLearner(r, from_checkpoint)] = r;
+  }
+
+  void SignalLearners(int sig) {
+    std::vector<pid_t> pids;
+    for (const auto& [pid, rank] : learners_) pids.push_back(pid);
+    ForwardSignal(pids, sig);
+  }
+
+  void StopRun(const char* why) {
+    if (why != nullptr) std::fprintf(stderr, "robofleet: %s; stopping the run\n", why);
+    stopping_ = true;
+    SignalLearners(SIGTERM);
+    stop_deadline_ = Clock::now() + std::chrono::seconds(30);
+  }
+
+  // Starts the actors whose backoff is over.
+  void RestartDueActors() {
+    while (!stopping_ && !pending_.empty() && pending_.begin()->first <= Clock::now()) {
+      const int index = pending_.begin()->second;
+      pending_.erase(pending_.begin());
+      actors_[SpawnActor(index)] = {index, Clock::now()};
     }
   }
 
-  std::vector<pid_t> remaining;
-  for (const auto& [pid, actor] : actors) remaining.push_back(pid);
-  remaining = SignalAndReap(remaining, SIGTERM, 5.0);
-  SignalAndReap(remaining, SIGKILL, 5.0);
-  if (!sockets.temp_dir.empty()) fs::remove_all(sockets.temp_dir);
+  void OnLearnerExit(pid_t pid, int status) {
+    const int rank = learners_[pid];
+    learners_.erase(pid);
+    const bool crashed = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    const std::string who =
+        plan_.world > 1 ? "learner rank " + std::to_string(plan_.first_rank + rank) : "the learner";
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+      if (++finished_ranks_ == plan_.ranks) learner_status_ = status;
+    } else if (!stopping_ && crashed && plan_.nnodes == 1 &&
+               learner_restarts_ < plan_.config.launcher.max_restarts &&
+               !learner::LatestCheckpoint(plan_.run_dir + "/checkpoints").empty()) {
+      // ranks only work together: the others go too, and all restart
+      ++learner_restarts_;
+      std::fprintf(stderr,
+                   "robofleet: %s ended (%s); restarting %s from its last "
+                   "checkpoint (%d of %d)\n",
+                   who.c_str(), DescribeStatus(status).c_str(),
+                   plan_.ranks > 1 ? "every rank" : "it", learner_restarts_,
+                   plan_.config.launcher.max_restarts);
+      std::vector<pid_t> others;
+      for (const auto& [other, r] : learners_) others.push_back(other);
+      SignalAndReap(others, SIGKILL, 10.0);
+      learners_.clear();
+      finished_ranks_ = 0;
+      SpawnLearners(true);
+    } else {
+      // a failed rank fails the run; the others cannot go on without it
+      if (plan_.world > 1) {
+        std::fprintf(stderr, "robofleet: %s ended (%s); stopping the other ranks\n", who.c_str(),
+                     DescribeStatus(status).c_str());
+      }
+      std::vector<pid_t> others;
+      for (const auto& [other, r] : learners_) others.push_back(other);
+      SignalAndReap(SignalAndReap(others, SIGTERM, 10.0), SIGKILL, 5.0);
+      learners_.clear();
+      learner_status_ = status;
+    }
+  }
 
-  if (WIFEXITED(learner_status) && WEXITSTATUS(learner_status) == 0 && node_rank > 0) {
-    std::printf("robofleet: node %d done; the policy is on node 0\n", node_rank);
+  void OnActorExit(pid_t pid, int status) {
+    const auto [index, started] = actors_[pid];
+    actors_.erase(pid);
+    // a crash loop is an actor that dies soon after it starts; one that ran
+    // a while was healthy, and starts its backoff afresh
+    if (Clock::now() - started > kHealthyActorLife) consecutive_failures_[index] = 0;
+    if (stopping_) return;
+    actor_restarts_.push_back(Clock::now());
+    while (actor_restarts_.front() < Clock::now() - std::chrono::minutes(1)) {
+      actor_restarts_.pop_front();
+    }
+    if (static_cast<int>(actor_restarts_.size()) >
+        plan_.config.launcher.actor_restarts_per_minute) {
+      StopRun("actors keep failing (launcher.actor_restarts_per_minute)");
+    } else {
+      // backoff doubles with each quick death in a row: 0.25 s, 0.5 s, ... up to 8 s
+      const int failures = consecutive_failures_[index]++;
+      const auto delay = std::chrono::milliseconds(250 << std::min(failures, 5));
+      std::fprintf(stderr, "robofleet: actor %d ended (%s); restarting it in %.2f s\n", index,
+                   DescribeStatus(status).c_str(), delay.count() / 1000.0);
+      pending_.emplace(Clock::now() + delay, index);
+    }
+  }
+
+  const TrainPlan& plan_;
+  const RunSockets& sockets_;
+  const std::string exe_;
+  std::map<pid_t, int> learners_;  // pid -> rank
+  std::map<pid_t, LiveActor> actors_;
+  int learner_status_ = -1;
+  int finished_ranks_ = 0;
+  int learner_restarts_ = 0;
+  std::deque<Clock::time_point> actor_restarts_;   // within the last minute
+  std::map<int, int> consecutive_failures_;        // actor index -> recent failures
+  std::multimap<Clock::time_point, int> pending_;  // actor restarts waiting out their backoff
+  bool stopping_ = false;
+  Clock::time_point stop_deadline_;
+};
+
+// After the learners: the curves, the video, and the last word; returns the
+// exit status of `train`.
+int FinishRun(const TrainPlan& plan, int learner_status, const std::string& exe) {
+  if (WIFEXITED(learner_status) && WEXITSTATUS(learner_status) == 0 && plan.node_rank > 0) {
+    std::printf("robofleet: node %d done; the policy is on node 0\n", plan.node_rank);
     return 0;
   }
   if (WIFEXITED(learner_status) && WEXITSTATUS(learner_status) == 0) {
+    const std::string& run_dir = plan.run_dir;
     PlotCurves(run_dir);
-    if (config.train.record_video) {
+    if (plan.config.train.record_video) {
       const std::string video = run_dir + "/final.mp4";
       if (RunQuietly({exe, "eval", run_dir + "/policy.pt", "--episodes", "1", "--video", video})
               .exit_code() == 0) {
@@ -526,74 +534,24 @@ int TrainCommand(int argc, char** argv) {
   return 1;
 }
 
-int ConfigCommand(int argc, char** argv) {
-  cxxopts::Options options("robofleet config", "Print the resolved config of an experiment.");
-  options.positional_help("EXP.yaml");
-  options.add_options()("experiment", "experiment file", cxxopts::value<std::string>())(
-      "set", "override a config key (repeatable)", cxxopts::value<std::vector<std::string>>())(
-      "reference", "print every key with its type, default and meaning (Markdown)")(
-      "h,help", "show this help");
-  options.parse_positional({"experiment"});
-  const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
-  if (!parsed) return 0;
-  const cxxopts::ParseResult& args = *parsed;
-  if (args.count("reference")) {
-    std::printf("%s", ConfigReferenceMarkdown().c_str());
-    return 0;
-  }
-  if (!args.count("experiment"))
-    throw UserError("no experiment file; usage: robofleet config EXP.yaml");
-  const std::vector<std::string> overrides = SetOverrides(args);
-  ExperimentConfig config = LoadCheckedExperiment(args["experiment"].as<std::string>(), overrides);
-  std::printf("%s", ToYaml(config).c_str());
-  return 0;
-}
+}  // namespace
 
-int LearnerCommand(int argc, char** argv) {
-  cxxopts::Options options("robofleet learner", "A learner process (started by robofleet train).");
-  AddEndpointOptions(options);
-  options.add_options()("quiet", "no progress lines")(
-      "resume", "continue from the newest valid checkpoint of the run")(
-      "rank", "this learner's rank", cxxopts::value<int>()->default_value("0"))(
-      "world-size", "learner ranks in all", cxxopts::value<int>()->default_value("1"))(
-      "master", "host:port of rank 0's rendezvous (world size > 1)", cxxopts::value<std::string>());
+int TrainCommand(int argc, char** argv) {
+  cxxopts::Options options = TrainOptions();
   const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
-  learner::LearnerOptions learner_options;
-  learner_options.run_dir = Required(args, "run-dir");
-  learner_options.endpoints = EndpointsOf(args);
-  learner_options.quiet = args.count("quiet") > 0;
-  learner_options.resume = args.count("resume") > 0;
-  learner_options.rank = args["rank"].as<int>();
-  learner_options.world_size = args["world-size"].as<int>();
-  if (learner_options.world_size > 1) learner_options.master = Required(args, "master");
-  if (learner_options.rank < 0 || learner_options.rank >= learner_options.world_size) {
-    throw UserError("--rank must be in [0, --world-size)");
-  }
-  ExperimentConfig config = LoadRunConfig(learner_options.run_dir);
-  learner_options.task = TaskInfoFor(config);
-  InstallStopHandlers();
-  return learner::RunLearner(config, learner_options);
-}
+  const TrainPlan plan = ResolveTrainPlan(args);
+  const RunSockets sockets = PrepareRunDir(
+      plan, args.count("keys") ? args["keys"].as<std::string>() : plan.run_dir + "/keys");
 
-int ActorCommand(int argc, char** argv) {
-  cxxopts::Options options("robofleet actor", "An actor process (started by robofleet train).");
-  AddEndpointOptions(options);
-  options.add_options()("index", "actor index", cxxopts::value<int>()->default_value("0"))(
-      "stats", "at exit, write where the rollout loop's time went to FILE (JSON)",
-      cxxopts::value<std::string>());
-  const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
-  if (!parsed) return 0;
-  const cxxopts::ParseResult& args = *parsed;
-  actors::ActorOptions actor_options;
-  actor_options.index = args["index"].as<int>();
-  actor_options.endpoints = EndpointsOf(args);
-  if (args.count("stats")) actor_options.stats_path = args["stats"].as<std::string>();
-  actor_options.checkpoint_dir = Required(args, "run-dir") + "/checkpoints";
-  ExperimentConfig config = LoadRunConfig(Required(args, "run-dir"));
   InstallStopHandlers();
-  return actors::RunActor(config, actor_options);
+  const std::string exe = SelfExe();
+  RunSupervisor supervisor(plan, sockets, exe);
+  const int learner_status = supervisor.Run();
+  supervisor.StopActors();
+  if (!sockets.temp_dir.empty()) fs::remove_all(sockets.temp_dir);
+  return FinishRun(plan, learner_status, exe);
 }
 
 }  // namespace robofleet::launcher

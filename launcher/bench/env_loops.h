@@ -3,8 +3,8 @@
 // frame_skip physics steps per env step and no env layer.
 //
 // Each object belongs to one thread.
-#ifndef ROBOFLEET_LAUNCHER_ENV_LOOPS_H_
-#define ROBOFLEET_LAUNCHER_ENV_LOOPS_H_
+#ifndef ROBOFLEET_LAUNCHER_BENCH_ENV_LOOPS_H_
+#define ROBOFLEET_LAUNCHER_BENCH_ENV_LOOPS_H_
 
 #include <mujoco/mujoco.h>
 
@@ -84,4 +84,4 @@ double RawStepsPerSecond(const EnvConfig& config, int num_datas, double seconds,
 
 }  // namespace robofleet::launcher
 
-#endif  // ROBOFLEET_LAUNCHER_ENV_LOOPS_H_
+#endif  // ROBOFLEET_LAUNCHER_BENCH_ENV_LOOPS_H_

@@ -41,8 +41,9 @@
 #include "core/wire.h"
 #include "envs/mujoco_env.h"
 #include "envs/registry.h"
+#include "launcher/bench/env_loops.h"
+#include "launcher/cli.h"
 #include "launcher/commands.h"
-#include "launcher/env_loops.h"
 #include "launcher/process.h"
 #include "learner/learner.h"
 
@@ -242,6 +243,23 @@ class ActorGroup {
   std::vector<pid_t> pids_;
 };
 
+// The learner's trajectory socket, bound at `endpoint` with the learner's
+// options: a high-water mark for every actor's sends, and no message larger
+// than a fragment can be.
+zmq::socket_t BindTrajectories(zmq::context_t& context, const ExperimentConfig& config,
+                               const learner::TaskInfo& task, const std::string& endpoint) {
+  const int T = config.actors.rollout_length, K = config.actors.envs_per_actor;
+  const int M = config.actors.count;
+  zmq::socket_t pull(context, zmq::socket_type::pull);
+  pull.set(zmq::sockopt::rcvhwm, std::max(2, M * config.actors.send_hwm));
+  pull.set(zmq::sockopt::linger, 0);
+  const int64_t widest = std::max({task.obs_dim, task.act_dim, 1});
+  pull.set(zmq::sockopt::maxmsgsize,
+           static_cast<int64_t>(sizeof(float)) * (T + 1) * K * widest + 4096);
+  pull.bind(endpoint);
+  return pull;
+}
+
 // This process as the learner: receive, validate, batch, discard. Publishes
 // the weights until every actor has sent a fragment (PUB drops messages sent
 // before a subscriber joins), then measures `seconds` after `warmup_s`.
@@ -260,13 +278,7 @@ LearnerSide RunNullLearner(const ExperimentConfig& config, const learner::TaskIn
 
   // the sockets exactly as the learner sets them up
   zmq::context_t context(1);
-  zmq::socket_t pull(context, zmq::socket_type::pull);
-  pull.set(zmq::sockopt::rcvhwm, std::max(2, M * config.actors.send_hwm));
-  pull.set(zmq::sockopt::linger, 0);
-  const int64_t widest = std::max({task.obs_dim, task.act_dim, 1});
-  pull.set(zmq::sockopt::maxmsgsize,
-           static_cast<int64_t>(sizeof(float)) * (T + 1) * K * widest + 4096);
-  pull.bind(endpoints.trajectories);
+  zmq::socket_t pull = BindTrajectories(context, config, task, endpoints.trajectories);
   zmq::socket_t pub(context, zmq::socket_type::pub);
   pub.set(zmq::sockopt::linger, 0);
   pub.bind(endpoints.weights);
@@ -430,9 +442,8 @@ std::string OnPolicyNames() {
   return names;
 }
 
-}  // namespace
-
-int BenchSystem(int argc, char** argv) {
+// The options of `robofleet bench system`.
+cxxopts::Options BenchSystemOptions() {
   cxxopts::Options options(
       "robofleet bench system",
       "End-to-end env steps/s of real actor processes and a learner over real sockets, beside "
@@ -456,23 +467,14 @@ int BenchSystem(int argc, char** argv) {
       cxxopts::value<std::string>()->default_value("null"))(
       "set", "experiment key=value, repeatable (e.g. policy.hidden=[256,256])",
       cxxopts::value<std::string>())("json", "print one JSON object")("h,help", "show this help");
-  const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
-  if (!parsed) return 0;
-  const cxxopts::ParseResult& args = *parsed;
-  const double seconds = args["seconds"].as<double>();
-  const double warmup_s = args["warmup"].as<double>();
-  const std::string learner_kind = args["learner"].as<std::string>();
-  if (!(seconds > 0)) throw UserError("--seconds must be > 0, e.g. --seconds 10");
-  if (!(warmup_s >= 0)) throw UserError("--warmup must be >= 0, e.g. --warmup 2");
-  const bool real_learner = learner_kind != "null";
-  if (real_learner) {
-    const algorithms::AlgorithmEntry* entry = algorithms::FindAlgorithm(learner_kind);
-    if (entry == nullptr || entry->off_policy()) {
-      throw UserError("--learner " + learner_kind + ": expected null or " + OnPolicyNames() +
-                      " (an on-policy algorithm, for a real learner to train)");
-    }
-  }
+  return options;
+}
 
+// The experiment the bench runs: the file's (or the defaults), with the
+// flags as overrides on top, and a learner that trains until it is stopped.
+ExperimentConfig BenchSystemConfig(const cxxopts::ParseResult& args,
+                                   const std::string& learner_kind) {
+  const bool real_learner = learner_kind != "null";
   if (args.count("actors") && args["actors"].as<int>() < 1) {
     throw UserError("--actors must be at least 1, e.g. --actors 2");
   }
@@ -500,25 +502,44 @@ int BenchSystem(int argc, char** argv) {
   // the learner trains until it is stopped
   config.train.total_env_steps = int64_t{1} << 50;
   config.train.record_video = false;
-  const int M = config.actors.count, K = config.actors.envs_per_actor;
-  const int T = config.actors.rollout_length;
-  const learner::TaskInfo task = TaskInfoFor(config);
-  const envs::EnvSpec spec = envs::GetEnvSpec(config.env);
-  {
-    const std::unique_ptr<envs::Env> probe = envs::MakeEnv(config.env);
-    if (dynamic_cast<const envs::MujocoEnv*>(probe.get()) == nullptr) {
-      throw UserError("env '" + config.env.id + "' is not a MuJoCo env; the ceiling needs mj_step");
-    }
-  }
-  InstallStopHandlers();
+  return config;
+}
 
-  // the ceiling for half the time before the system runs and half after,
-  // so that a load that comes or goes shows in both
+// What an actor's env step costs in one phase, in microseconds.
+struct Phase {
+  const char* name;
+  double us;
+};
+
+// Everything the system bench prints: the measurement and what follows from it.
+struct SystemReport {
+  LearnerSide side;
+  int64_t actor_peak_rss = -1;
+  actors::RolloutTimes times;
+  double ceiling_before = 0.0, ceiling_after = 0.0;  // env steps/s
+  double ceiling_sps = 0.0, ratio = 0.0;
+  std::vector<Phase> phases;  // where an actor's env step goes
+  double total_us = 0.0;      // an actor's env step, in all
+  double busy_s = 0.0;        // actor seconds not blocked on the learner
+  double actor_capacity = 0.0, learner_cores = 0.0, learner_cpu_us = 0.0;
+  int64_t batch = 0;
+  double learner_capacity = 0.0, update_s = 0.0, serial_estimate = 0.0;
+  const char* bound = "";
+  unsigned cores = 0;
+};
+
+// The measurement: the ceiling for half the time before the system runs and
+// half after, so that a load that comes or goes shows in both, and between
+// them the actors and the learner over real sockets. Returns false when
+// Ctrl-C stopped it.
+bool MeasureSystem(const ExperimentConfig& config, const learner::TaskInfo& task,
+                   const std::string& learner_kind, double warmup_s, double seconds,
+                   SystemReport* report) {
+  const int M = config.actors.count, K = config.actors.envs_per_actor;
   // the physics under the actions a fresh policy sends: contacts, and so the
   // cost of mj_step, depend on them
   const double action_std = std::exp(config.policy.init_log_std);
-  const double ceiling_before =
-      MeasureCeiling(config.env, M, K, seconds / 2, config.seed, action_std);
+  report->ceiling_before = MeasureCeiling(config.env, M, K, seconds / 2, config.seed, action_std);
 
   const TempDir dir;
   {
@@ -527,9 +548,9 @@ int BenchSystem(int argc, char** argv) {
   }
   const Endpoints endpoints = IpcEndpoints(dir.path(), 0);
   const std::string exe = SelfExe();
-  LearnerSide side;
-  int64_t actor_peak_rss = -1;
-  actors::RolloutTimes times;
+  LearnerSide& side = report->side;
+  int64_t& actor_peak_rss = report->actor_peak_rss;
+  actors::RolloutTimes& times = report->times;
   if (learner_kind == "null") {
     ActorGroup actor_group(exe, dir.path(), endpoints, M);
     side = RunNullLearner(config, task, endpoints, actor_group, warmup_s, seconds, &actor_peak_rss);
@@ -551,124 +572,187 @@ int BenchSystem(int argc, char** argv) {
     side.bytes_per_step =
         times.env_steps > 0 ? static_cast<double>(times.bytes) / times.env_steps : 0.0;
   }
-  if (StopRequested()) {
-    std::fprintf(stderr, "robofleet bench: interrupted\n");
-    return 130;
-  }
-  const double ceiling_after =
-      MeasureCeiling(config.env, M, K, seconds / 2, config.seed, action_std);
-  const double ceiling_sps = 0.5 * (ceiling_before + ceiling_after);
-  const double ratio = side.sps / ceiling_sps;
+  if (StopRequested()) return false;
+  report->ceiling_after = MeasureCeiling(config.env, M, K, seconds / 2, config.seed, action_std);
+  return true;
+}
+
+// The figures that follow from the measurement (and, with a real learner,
+// the update alone, timed here afterwards).
+void DeriveFigures(const ExperimentConfig& config, const learner::TaskInfo& task,
+                   const std::string& learner_kind, double seconds, SystemReport* report) {
+  const int M = config.actors.count;
+  const bool real_learner = learner_kind != "null";
+  const LearnerSide& side = report->side;
+  const actors::RolloutTimes& times = report->times;
+  report->ceiling_sps = 0.5 * (report->ceiling_before + report->ceiling_after);
+  report->ratio = side.sps / report->ceiling_sps;
 
   // where an actor's env step goes, in microseconds
   const double per_step = times.env_steps > 0 ? 1e6 / times.env_steps : 0.0;
-  struct Phase {
-    const char* name;
-    double us;
-  };
-  const std::vector<Phase> phases = {
+  report->phases = {
       {"simulate", times.simulate_s * per_step},   {"inference", times.inference_s * per_step},
       {"serialise", times.serialise_s * per_step}, {"send", times.send_s * per_step},
       {"wait", times.wait_s * per_step},           {"weights", times.weights_s * per_step}};
-  const double total_us = times.total_s() * per_step;
+  report->total_us = times.total_s() * per_step;
   // env steps/s the actors make while not blocked on the learner, all together:
   // M processes, each stepping at its env steps over its unblocked time
-  const double busy_s = times.total_s() - times.wait_s;
-  const double actor_capacity = busy_s > 0 ? M * times.env_steps / busy_s : 0.0;
+  report->busy_s = times.total_s() - times.wait_s;
+  report->actor_capacity = report->busy_s > 0 ? M * times.env_steps / report->busy_s : 0.0;
 
   // the learner process's CPU per env step, and the cores it kept busy
-  const double learner_cores = side.cpu_wall_s > 0 ? side.cpu_s / side.cpu_wall_s : 0.0;
-  const double learner_cpu_us = side.sps > 0 ? 1e6 * learner_cores / side.sps : 0.0;
+  report->learner_cores = side.cpu_wall_s > 0 ? side.cpu_s / side.cpu_wall_s : 0.0;
+  report->learner_cpu_us = side.sps > 0 ? 1e6 * report->learner_cores / side.sps : 0.0;
   // the learner's side of the arithmetic: what it absorbs when never idle, from
   // its CPU in the run (receiving, GAE, the update, metrics), and the PPO
   // update alone on a batch this shape, timed here afterwards as a cross-check
-  const int64_t batch = FragmentsPerBatch(config) * StepsPerFragment(config);
-  const double learner_capacity = learner_cpu_us > 0 ? 1e6 / learner_cpu_us : 0.0;
-  double update_s = 0.0;
+  report->batch = FragmentsPerBatch(config) * StepsPerFragment(config);
+  report->learner_capacity = report->learner_cpu_us > 0 ? 1e6 / report->learner_cpu_us : 0.0;
   if (real_learner) {
-    update_s = TimeUpdate(config, task, batch, std::clamp(seconds / 2, 1.0, 5.0));
+    report->update_s = TimeUpdate(config, task, report->batch, std::clamp(seconds / 2, 1.0, 5.0));
   }
   // PPO is close to synchronous (small queues, bounded policy lag): collecting
   // and updating mostly take turns, so their times per env step add up
-  const double serial_estimate = 1.0 / (1.0 / learner_capacity + 1.0 / actor_capacity);
-  const char* bound = learner_capacity < actor_capacity ? "update" : "simulation";
-  const unsigned cores = std::thread::hardware_concurrency();
+  report->serial_estimate = 1.0 / (1.0 / report->learner_capacity + 1.0 / report->actor_capacity);
+  report->bound = report->learner_capacity < report->actor_capacity ? "update" : "simulation";
+  report->cores = std::thread::hardware_concurrency();
+}
 
-  if (args.count("json")) {
-    std::string phases_json;
-    for (const Phase& p : phases) {
-      char buf[64];
-      std::snprintf(buf, sizeof(buf), "\"%s\": %.3f, ", p.name, p.us);
-      phases_json += buf;
-    }
-    std::printf(
-        "{\"bench\": \"system\", \"env\": \"%s\", \"learner\": \"%s\", \"actors\": %d, "
-        "\"envs_per_actor\": %d, \"rollout_length\": %d, \"frame_skip\": %d, \"cores\": %u, "
-        "\"seconds\": %.3f, \"warmup_s\": %.3f, \"sps\": %.1f, \"ceiling_sps\": %.1f, "
-        "\"ceiling_before_sps\": %.1f, \"ceiling_after_sps\": %.1f, "
-        "\"ratio\": %.4f, \"window_env_steps\": %lld, \"bytes_per_env_step\": %.2f, "
-        "\"learner_peak_rss_mb\": %.1f, \"actor_peak_rss_mb\": %.1f, "
-        "\"actor_us_per_env_step\": {%s\"total\": %.3f}, \"actor_capacity_sps\": %.1f, "
-        "\"actor_fragments\": %lld, \"learner_cores\": %.3f, "
-        "\"learner_cpu_us_per_env_step\": %.3f",
-        spec.id.c_str(), learner_kind.c_str(), M, K, T, spec.frame_skip, cores, side.window_s,
-        warmup_s, side.sps, ceiling_sps, ceiling_before, ceiling_after, ratio,
-        static_cast<long long>(side.window_steps), side.bytes_per_step, Mb(side.peak_rss),
-        Mb(actor_peak_rss), phases_json.c_str(), total_us, actor_capacity,
-        static_cast<long long>(times.fragments), learner_cores, learner_cpu_us);
-    if (learner_kind == "null") {
-      std::printf(", \"received_fragments\": %lld, \"dropped_fragments\": %lld",
-                  static_cast<long long>(side.fragments), static_cast<long long>(side.dropped));
-    }
-    if (real_learner) {
-      std::printf(
-          ", \"batch\": %lld, \"epochs\": %d, \"learner_capacity_sps\": %.1f, "
-          "\"actors_busy\": %.4f, \"serial_estimate_sps\": %.1f, \"bound\": \"%s\", "
-          "\"update_s\": %.6f, \"update_samples_per_s\": %.1f, \"update_capacity_sps\": %.1f",
-          static_cast<long long>(batch), config.algorithm.epochs, learner_capacity,
-          busy_s / std::max(times.total_s(), 1e-9), serial_estimate, bound, update_s,
-          batch * config.algorithm.epochs / update_s, batch / update_s);
-    }
-    std::printf("}\n");
-    return 0;
+// The report as one JSON object (--json).
+void PrintSystemJson(const ExperimentConfig& config, const envs::EnvSpec& spec,
+                     const std::string& learner_kind, double warmup_s, const SystemReport& report) {
+  const bool real_learner = learner_kind != "null";
+  const int M = config.actors.count, K = config.actors.envs_per_actor;
+  const int T = config.actors.rollout_length;
+  std::string phases_json;
+  for (const Phase& p : report.phases) {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "\"%s\": %.3f, ", p.name, p.us);
+    phases_json += buf;
   }
+  std::printf(
+      "{\"bench\": \"system\", \"env\": \"%s\", \"learner\": \"%s\", \"actors\": %d, "
+      "\"envs_per_actor\": %d, \"rollout_length\": %d, \"frame_skip\": %d, \"cores\": %u, "
+      "\"seconds\": %.3f, \"warmup_s\": %.3f, \"sps\": %.1f, \"ceiling_sps\": %.1f, "
+      "\"ceiling_before_sps\": %.1f, \"ceiling_after_sps\": %.1f, "
+      "\"ratio\": %.4f, \"window_env_steps\": %lld, \"bytes_per_env_step\": %.2f, "
+      "\"learner_peak_rss_mb\": %.1f, \"actor_peak_rss_mb\": %.1f, "
+      "\"actor_us_per_env_step\": {%s\"total\": %.3f}, \"actor_capacity_sps\": %.1f, "
+      "\"actor_fragments\": %lld, \"learner_cores\": %.3f, "
+      "\"learner_cpu_us_per_env_step\": %.3f",
+      spec.id.c_str(), learner_kind.c_str(), M, K, T, spec.frame_skip, report.cores,
+      report.side.window_s, warmup_s, report.side.sps, report.ceiling_sps, report.ceiling_before,
+      report.ceiling_after, report.ratio, static_cast<long long>(report.side.window_steps),
+      report.side.bytes_per_step, Mb(report.side.peak_rss), Mb(report.actor_peak_rss),
+      phases_json.c_str(), report.total_us, report.actor_capacity,
+      static_cast<long long>(report.times.fragments), report.learner_cores, report.learner_cpu_us);
+  if (learner_kind == "null") {
+    std::printf(", \"received_fragments\": %lld, \"dropped_fragments\": %lld",
+                static_cast<long long>(report.side.fragments),
+                static_cast<long long>(report.side.dropped));
+  }
+  if (real_learner) {
+    std::printf(
+        ", \"batch\": %lld, \"epochs\": %d, \"learner_capacity_sps\": %.1f, "
+        "\"actors_busy\": %.4f, \"serial_estimate_sps\": %.1f, \"bound\": \"%s\", "
+        "\"update_s\": %.6f, \"update_samples_per_s\": %.1f, \"update_capacity_sps\": %.1f",
+        static_cast<long long>(report.batch), config.algorithm.epochs, report.learner_capacity,
+        report.busy_s / std::max(report.times.total_s(), 1e-9), report.serial_estimate,
+        report.bound, report.update_s, report.batch * config.algorithm.epochs / report.update_s,
+        report.batch / report.update_s);
+  }
+  std::printf("}\n");
+}
 
+// The report for people.
+void PrintSystemText(const ExperimentConfig& config, const envs::EnvSpec& spec,
+                     const std::string& learner_kind, double warmup_s, const SystemReport& report) {
+  const int M = config.actors.count, K = config.actors.envs_per_actor;
+  const int T = config.actors.rollout_length;
   std::printf("system bench: %s, %d actors x %d envs, %d-step fragments, %s learner, %u cores\n",
-              spec.id.c_str(), M, K, T, learner_kind.c_str(), cores);
+              spec.id.c_str(), M, K, T, learner_kind.c_str(), report.cores);
   std::printf("  reaching the learner   %10.0f env steps/s (%.1f s after %.1f s warm-up)\n",
-              side.sps, side.window_s, warmup_s);
+              report.side.sps, report.side.window_s, warmup_s);
   std::printf(
       "  ceiling                %10.0f env steps/s (raw mj_step x %d on %d processes; "
       "%.0f before, %.0f after)\n",
-      ceiling_sps, spec.frame_skip, M, ceiling_before, ceiling_after);
-  std::printf("  ratio                  %10.3f\n", ratio);
+      report.ceiling_sps, spec.frame_skip, M, report.ceiling_before, report.ceiling_after);
+  std::printf("  ratio                  %10.3f\n", report.ratio);
   std::printf("  on the wire            %10.1f bytes per env step (%.2f MB/s)\n",
-              side.bytes_per_step, side.bytes_per_step * side.sps / 1e6);
+              report.side.bytes_per_step, report.side.bytes_per_step * report.side.sps / 1e6);
   std::printf("  peak RSS               %10.1f MB learner, %.1f MB largest actor\n",
-              Mb(side.peak_rss), Mb(actor_peak_rss));
-  std::printf("  an actor's env step    %10.2f us:", total_us);
-  for (const Phase& p : phases) {
-    std::printf(" %s %.2f (%.0f%%)", p.name, p.us, total_us > 0 ? 100.0 * p.us / total_us : 0.0);
+              Mb(report.side.peak_rss), Mb(report.actor_peak_rss));
+  std::printf("  an actor's env step    %10.2f us:", report.total_us);
+  for (const Phase& p : report.phases) {
+    std::printf(" %s %.2f (%.0f%%)", p.name, p.us,
+                report.total_us > 0 ? 100.0 * p.us / report.total_us : 0.0);
   }
   std::printf("\n  actors unblocked       %10.0f env steps/s (all %d, time not waiting)\n",
-              actor_capacity, M);
-  std::printf("  learner CPU            %10.2f us per env step (%.2f cores busy)\n", learner_cpu_us,
-              learner_cores);
+              report.actor_capacity, M);
+  std::printf("  learner CPU            %10.2f us per env step (%.2f cores busy)\n",
+              report.learner_cpu_us, report.learner_cores);
   if (learner_kind == "null") {
     std::printf("  fragments              %10lld received, %lld dropped as invalid\n",
-                static_cast<long long>(side.fragments), static_cast<long long>(side.dropped));
+                static_cast<long long>(report.side.fragments),
+                static_cast<long long>(report.side.dropped));
   } else {
     std::printf("  learner never idle     %10.0f env steps/s (1 / its CPU per env step)\n",
-                learner_capacity);
+                report.learner_capacity);
     std::printf("  actors busy            %10.3f of their time (the rest waiting on the learner)\n",
-                busy_s / std::max(times.total_s(), 1e-9));
+                report.busy_s / std::max(report.times.total_s(), 1e-9));
     std::printf("  serial estimate        %10.0f env steps/s = 1 / (1/%.0f + 1/%.0f): %s-bound\n",
-                serial_estimate, learner_capacity, actor_capacity, bound);
+                report.serial_estimate, report.learner_capacity, report.actor_capacity,
+                report.bound);
     std::printf(
         "  PPO update alone       %10.4f s per %lld-step batch x %d epochs: %.0f samples/s, "
         "%.0f env steps/s (timed afterwards)\n",
-        update_s, static_cast<long long>(batch), config.algorithm.epochs,
-        batch * config.algorithm.epochs / update_s, batch / update_s);
+        report.update_s, static_cast<long long>(report.batch), config.algorithm.epochs,
+        report.batch * config.algorithm.epochs / report.update_s, report.batch / report.update_s);
+  }
+}
+
+}  // namespace
+
+int BenchSystem(int argc, char** argv) {
+  cxxopts::Options options = BenchSystemOptions();
+  const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
+  const double seconds = args["seconds"].as<double>();
+  const double warmup_s = args["warmup"].as<double>();
+  const std::string learner_kind = args["learner"].as<std::string>();
+  if (!(seconds > 0)) throw UserError("--seconds must be > 0, e.g. --seconds 10");
+  if (!(warmup_s >= 0)) throw UserError("--warmup must be >= 0, e.g. --warmup 2");
+  const bool real_learner = learner_kind != "null";
+  if (real_learner) {
+    const algorithms::AlgorithmEntry* entry = algorithms::FindAlgorithm(learner_kind);
+    if (entry == nullptr || entry->off_policy()) {
+      throw UserError("--learner " + learner_kind + ": expected null or " + OnPolicyNames() +
+                      " (an on-policy algorithm, for a real learner to train)");
+    }
+  }
+
+  const ExperimentConfig config = BenchSystemConfig(args, learner_kind);
+  const learner::TaskInfo task = TaskInfoFor(config);
+  const envs::EnvSpec spec = envs::GetEnvSpec(config.env);
+  {
+    const std::unique_ptr<envs::Env> probe = envs::MakeEnv(config.env);
+    if (dynamic_cast<const envs::MujocoEnv*>(probe.get()) == nullptr) {
+      throw UserError("env '" + config.env.id + "' is not a MuJoCo env; the ceiling needs mj_step");
+    }
+  }
+  InstallStopHandlers();
+
+  SystemReport report;
+  if (!MeasureSystem(config, task, learner_kind, warmup_s, seconds, &report)) {
+    std::fprintf(stderr, "robofleet bench: interrupted\n");
+    return 130;
+  }
+  DeriveFigures(config, task, learner_kind, seconds, &report);
+  if (args.count("json")) {
+    PrintSystemJson(config, spec, learner_kind, warmup_s, report);
+  } else {
+    PrintSystemText(config, spec, learner_kind, warmup_s, report);
   }
   return 0;
 }

@@ -1,6 +1,6 @@
 // Hyperparameter sweeps: the `sweep:` block of an experiment file, its
 // expansion into runs, and the summary that ranks the configurations.
-// Everything here is pure (text in, values out); launcher/sweep.cc makes the
+// Everything here is pure (text in, values out); launcher/sweep_runner.cc makes the
 // directories, starts the runs and reads their metrics.
 //
 // A sweep block (docs/sweeps.md has the whole story):
@@ -20,8 +20,8 @@
 //
 // Configurations are the grid's points crossed with the random draws; runs
 // are the configurations crossed with the seeds.
-#ifndef ROBOFLEET_CORE_SWEEP_H_
-#define ROBOFLEET_CORE_SWEEP_H_
+#ifndef ROBOFLEET_CORE_SWEEP_PLAN_H_
+#define ROBOFLEET_CORE_SWEEP_PLAN_H_
 
 #include <cstdint>
 #include <map>
@@ -124,4 +124,4 @@ std::string SummaryTable(const std::vector<ConfigResult>& ranked, const std::str
 
 }  // namespace robofleet
 
-#endif  // ROBOFLEET_CORE_SWEEP_H_
+#endif  // ROBOFLEET_CORE_SWEEP_PLAN_H_

@@ -16,8 +16,9 @@
 #include "envs/mujoco_env.h"
 #include "envs/registry.h"
 #include "envs/vector_env.h"
+#include "launcher/bench/env_loops.h"
+#include "launcher/cli.h"
 #include "launcher/commands.h"
-#include "launcher/env_loops.h"
 
 namespace robofleet::launcher {
 namespace {

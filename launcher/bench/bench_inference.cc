@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cxxopts.hpp>
 
+#include "launcher/cli.h"
 #include "launcher/commands.h"
 #include "learner/export.h"
 #include "learner/learner.h"

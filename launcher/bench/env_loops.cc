@@ -1,4 +1,4 @@
-#include "launcher/env_loops.h"
+#include "launcher/bench/env_loops.h"
 
 #include <algorithm>
 #include <chrono>

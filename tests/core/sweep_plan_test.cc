@@ -1,4 +1,4 @@
-#include "core/sweep.h"
+#include "core/sweep_plan.h"
 
 #include <gtest/gtest.h>
 

@@ -15,8 +15,6 @@
 // A run is finished when robofleet train exited 0 (its exit_status file says
 // so), policy.pt is there and metrics.csv reached train.total_env_steps: an
 // interrupted run also exits 0 with a policy, and must not count.
-#include "core/sweep.h"
-
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -41,7 +39,9 @@
 #include "algorithms/registry.h"
 #include "core/atomic_file.h"
 #include "core/signals.h"
+#include "core/sweep_plan.h"
 #include "envs/registry.h"
+#include "launcher/cli.h"
 #include "launcher/commands.h"
 #include "launcher/process.h"
 
@@ -652,9 +652,8 @@ void PrintPlan(const Sweep& sweep) {
   }
 }
 
-}  // namespace
-
-int SweepCommand(int argc, char** argv) {
+// The options of `robofleet sweep`.
+cxxopts::Options SweepCommandOptions() {
   cxxopts::Options options(
       "robofleet sweep",
       "Run the sweep block of an experiment file: a grid, random search and seeds, as runs "
@@ -685,6 +684,13 @@ int SweepCommand(int argc, char** argv) {
       ("h,help", "show this help");
   // clang-format on
   options.parse_positional({"experiment"});
+  return options;
+}
+
+}  // namespace
+
+int SweepCommand(int argc, char** argv) {
+  cxxopts::Options options = SweepCommandOptions();
   const std::optional<cxxopts::ParseResult> parsed = ParseOrHelp(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
