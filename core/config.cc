@@ -3,9 +3,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <type_traits>
@@ -61,7 +63,66 @@ std::string Format(const T& value) {
   }
 }
 
-// Converts a YAML node to T; returns false when the node is not a T.
+// What a value of type T must be, for errors: "an integer from 0 to 255".
+template <class T>
+std::string Expected() {
+  if constexpr (std::is_same_v<T, std::vector<int>>) {
+    return "a list of integers from " + std::to_string(std::numeric_limits<int>::min()) + " to " +
+           std::to_string(std::numeric_limits<int>::max());
+  } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+    return "a list of numbers";
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return "a bool (true or false)";
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return "a string";
+  } else if constexpr (std::is_floating_point_v<T>) {
+    return "a finite number";
+  } else {
+    return "an integer from " + std::to_string(std::numeric_limits<T>::min()) + " to " +
+           std::to_string(std::numeric_limits<T>::max());
+  }
+}
+
+// An integer's text: plain digits, or an exact float such as 2e6; false when
+// the text is no integer or lies outside T's range (never wraps or saturates).
+template <class T>
+bool DecodeInteger(const std::string& text, T* out) {
+  if (text.empty()) return false;
+  char* end = nullptr;
+  errno = 0;
+  if constexpr (std::is_signed_v<T>) {
+    const long long x = std::strtoll(text.c_str(), &end, 10);
+    if (*end == '\0') {
+      if (errno == ERANGE || x < std::numeric_limits<T>::min() ||
+          x > std::numeric_limits<T>::max()) {
+        return false;
+      }
+      *out = static_cast<T>(x);
+      return true;
+    }
+  } else {
+    // strtoull reads "-1" as its two's complement: refuse any sign up front
+    const size_t first = text.find_first_not_of(" \t");
+    if (first != std::string::npos && text[first] == '-') return false;
+    const unsigned long long x = std::strtoull(text.c_str(), &end, 10);
+    if (*end == '\0') {
+      if (errno == ERANGE || x > std::numeric_limits<T>::max()) return false;
+      *out = static_cast<T>(x);
+      return true;
+    }
+  }
+  const double d = std::strtod(text.c_str(), &end);
+  if (*end != '\0' || !std::isfinite(d) || d != std::floor(d)) return false;
+  // T's range as doubles: [-2^digits, 2^digits) is exact where max() is not
+  const double limit = std::ldexp(1.0, std::numeric_limits<T>::digits);
+  const double low = std::is_signed_v<T> ? -limit : 0.0;
+  if (d < low || d >= limit) return false;
+  *out = static_cast<T>(d);
+  return true;
+}
+
+// Converts a YAML node to T; returns false when the node is not a T (or, for
+// an integer, lies outside T's range).
 template <class T>
 bool Decode(const YAML::Node& node, T* out) {
   if constexpr (IsList<T>::value) {
@@ -90,22 +151,11 @@ bool Decode(const YAML::Node& node, T* out) {
       char* end = nullptr;
       double x = std::strtod(text.c_str(), &end);
       if (text.empty() || *end != '\0' || !std::isfinite(x)) return false;
+      if (std::fabs(x) > std::numeric_limits<T>::max()) return false;
       *out = static_cast<T>(x);
       return true;
     } else {
-      // integers: plain digits, or an exact float like 2e6
-      char* end = nullptr;
-      long long x = std::strtoll(text.c_str(), &end, 10);
-      if (!text.empty() && *end == '\0') {
-        if (std::is_unsigned_v<T> && x < 0) return false;
-        *out = static_cast<T>(x);
-        return true;
-      }
-      double d = std::strtod(text.c_str(), &end);
-      if (text.empty() || *end != '\0' || d != std::floor(d) || std::fabs(d) > 9e18) return false;
-      if (std::is_unsigned_v<T> && d < 0) return false;
-      *out = static_cast<T>(d);
-      return true;
+      return DecodeInteger(text, out);
     }
   }
 }
@@ -150,33 +200,51 @@ std::string UnknownKeyMessage(const std::string& where, const std::string& prefi
   return msg;
 }
 
-// Fills a struct from a YAML map, rejecting unknown keys and wrong types.
+// Keys that name files. A relative path is taken from the folder of the
+// experiment file that sets it (the working directory for a --set) and stored
+// absolute, so that a run's config.yaml means the same file from anywhere.
+bool IsPathKey(const std::string& key) { return key == "env.mjcf.path"; }
+
+std::string ResolvePath(const std::string& path, const std::filesystem::path& folder) {
+  if (path.empty() || std::filesystem::path(path).is_absolute()) return path;
+  return std::filesystem::absolute(folder / path).lexically_normal().string();
+}
+
+// Fills a struct from a YAML map, rejecting unknown keys and wrong types, and
+// notes where each key was set.
 struct YamlReader {
   const YAML::Node& map;
   std::string source;
   std::string prefix;
+  KeyOrigins* origins;
 
   template <class T>
   void Field(const char* name, T& value, const char*) {
     YAML::Node node = map[name];
     if (!node) return;
+    const std::string key = prefix + name;
     if (!Decode(node, &value)) {
-      throw UserError(Where(source, node) + ": key '" + prefix + name + "' must be a " +
-                      TypeName<T>() + ", got '" + YAML::Dump(node) + "'");
+      throw UserError(Where(source, node) + ": key '" + key + "' must be " + Expected<T>() +
+                      ", got '" + YAML::Dump(node) + "'");
     }
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (IsPathKey(key)) value = ResolvePath(value, std::filesystem::path(source).parent_path());
+    }
+    if (origins != nullptr) (*origins)[key] = Where(source, node);
   }
   template <class S>
   void Section(const char* name, S& section, const char*) {
     YAML::Node node = map[name];
     if (!node || node.IsNull()) return;
-    Read(node, section, source, prefix + name + ".");
+    Read(node, section, source, prefix + name + ".", origins);
   }
 
   // `also_valid` names keys that may appear beside the struct's own and are
   // read elsewhere (the file-level `extends` and `sweep`).
   template <class S>
   static void Read(const YAML::Node& node, S& s, const std::string& source,
-                   const std::string& prefix, const std::vector<std::string>& also_valid = {}) {
+                   const std::string& prefix, KeyOrigins* origins,
+                   const std::vector<std::string>& also_valid = {}) {
     if (!node.IsMap()) {
       throw UserError(Where(source, node) + ": '" + (prefix.empty() ? "the file" : prefix) +
                       "' must be a map of key: value");
@@ -189,10 +257,31 @@ struct YamlReader {
         throw UserError(UnknownKeyMessage(Where(source, kv.first), prefix, key, valid));
       }
     }
-    YamlReader reader{node, source, prefix};
+    YamlReader reader{node, source, prefix, origins};
     s.Visit(reader);
   }
 };
+
+// YAML lets a map repeat a key and keeps the first; a repeated key is
+// almost always an edit that was meant to replace the other, so refuse it.
+void RejectRepeatedKeys(const YAML::Node& node, const std::string& source,
+                        const std::string& prefix = "") {
+  if (node.IsSequence()) {
+    for (const auto& item : node) RejectRepeatedKeys(item, source, prefix);
+  }
+  if (!node.IsMap()) return;
+  std::map<std::string, YAML::Node> seen;
+  for (const auto& kv : node) {
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : YAML::Dump(kv.first);
+    const auto [first, inserted] = seen.emplace(key, kv.first);
+    if (!inserted) {
+      throw UserError(Where(source, kv.first) + ": key '" + prefix + key +
+                      "' is given twice in one map (first at line " +
+                      std::to_string(first->second.Mark().line + 1) + "); keep one of them");
+    }
+    RejectRepeatedKeys(kv.second, source, prefix + key + ".");
+  }
+}
 
 // Writes a struct as indented YAML.
 struct YamlWriter {
@@ -223,7 +312,8 @@ struct Setter {
     if (done || depth + 1 != path.size() || path[depth] != name) return;
     // a string takes the text as written, quotes and colons included
     if constexpr (std::is_same_v<T, std::string>) {
-      value = value_text;
+      value = IsPathKey(full_key) ? ResolvePath(value_text, std::filesystem::current_path())
+                                  : value_text;
       done = true;
       return;
     }
@@ -234,8 +324,8 @@ struct Setter {
       node = YAML::Node(value_text);
     }
     if (!Decode(node, &value)) {
-      throw UserError("--set " + full_key + "=" + value_text + ": '" + full_key + "' must be a " +
-                      TypeName<T>());
+      throw UserError("--set " + full_key + "=" + value_text + ": key '" + full_key + "' must be " +
+                      Expected<T>());
     }
     done = true;
   }
@@ -304,8 +394,19 @@ std::vector<std::string> SplitDots(const std::string& key) {
 
 }  // namespace
 
+ConfigKeyError::ConfigKeyError(const std::string& key, const std::string& problem)
+    : UserError("config key '" + key + "' " + problem), key_(key) {}
+
 void RejectConfigKey(const std::string& key, const std::string& problem) {
-  throw UserError("config key '" + key + "' " + problem);
+  throw ConfigKeyError(key, problem);
+}
+
+void ThrowAtOrigin(const ConfigKeyError& error, const KeyOrigins& origins,
+                   const std::string& fallback) {
+  const auto origin = origins.find(error.key());
+  if (origin != origins.end()) throw UserError(origin->second + ": " + error.what());
+  if (!fallback.empty()) throw UserError(fallback + ": " + error.what());
+  throw error;
 }
 
 std::string ClosestName(const std::string& key, const std::vector<std::string>& candidates) {
@@ -412,10 +513,30 @@ void EnvConfig::Validate() const {
   }
 }
 
+namespace {
+
+// Rejects a count outside [1, max]; the upper limit is one of config.h's kMax.
+void CheckCount(const std::string& key, int64_t value, int64_t max) {
+  if (value < 1) Reject(key, "must be >= 1 (got " + std::to_string(value) + ")");
+  if (value > max) {
+    Reject(key, "is " + std::to_string(value) + ", above the limit of " + std::to_string(max) +
+                    "; lower it (the limits are in docs/running.md)");
+  }
+}
+
+}  // namespace
+
 void ActorsConfig::Validate() const {
-  if (count <= 0) Reject("actors.count", "must be >= 1");
-  if (envs_per_actor <= 0) Reject("actors.envs_per_actor", "must be >= 1");
-  if (rollout_length <= 0) Reject("actors.rollout_length", "must be >= 1");
+  CheckCount("actors.count", count, kMaxActors);
+  CheckCount("actors.envs_per_actor", envs_per_actor, kMaxEnvsPerActor);
+  CheckCount("actors.rollout_length", rollout_length, kMaxFragmentSteps);
+  if (static_cast<int64_t>(rollout_length) * envs_per_actor > kMaxFragmentSteps) {
+    Reject("actors.rollout_length",
+           "x actors.envs_per_actor is " +
+               std::to_string(static_cast<int64_t>(rollout_length) * envs_per_actor) +
+               " env steps per fragment, above the limit of " + std::to_string(kMaxFragmentSteps) +
+               "; shorten the rollout or use fewer envs");
+  }
   if (send_hwm <= 0) Reject("actors.send_hwm", "must be >= 1");
 }
 
@@ -447,7 +568,7 @@ void AlgorithmConfig::Validate() const {
   }
   if (!(desired_kl > 0)) Reject("algorithm.desired_kl", "must be > 0");
   if (max_grad_norm < 0) Reject("algorithm.max_grad_norm", "must be >= 0 (0 disables clipping)");
-  if (epochs <= 0) Reject("algorithm.epochs", "must be >= 1");
+  CheckCount("algorithm.epochs", epochs, kMaxEpochs);
   if (minibatches <= 0) Reject("algorithm.minibatches", "must be >= 1");
   if (!(value_clip >= 0)) Reject("algorithm.value_clip", "must be >= 0 (0 disables clipping)");
   if (!(target_kl >= 0)) Reject("algorithm.target_kl", "must be >= 0 (0 disables the early stop)");
@@ -456,7 +577,7 @@ void AlgorithmConfig::Validate() const {
   if (!(vtrace_c_clip > 0)) Reject("algorithm.vtrace_c_clip", "must be > 0 (1 is usual)");
   if (replay_capacity <= 0) Reject("algorithm.replay_capacity", "must be >= 1 transition");
   if (!(replay_max_mib > 0)) Reject("algorithm.replay_max_mib", "must be > 0");
-  if (sac_batch_size <= 0) Reject("algorithm.sac_batch_size", "must be >= 1");
+  CheckCount("algorithm.sac_batch_size", sac_batch_size, kMaxSacBatchSize);
   if (!(utd_ratio > 0)) {
     Reject("algorithm.utd_ratio", "must be > 0, e.g. 1 (one gradient step per env step)");
   }
@@ -476,7 +597,7 @@ void NormalizerConfig::Validate() const {
 }
 
 void LearnerConfig::Validate() const {
-  if (batch_size <= 0) Reject("learner.batch_size", "must be >= 1");
+  CheckCount("learner.batch_size", batch_size, kMaxBatchSize);
   if (device != "cpu" && device != "cuda") {
     Reject("learner.device", "is '" + device + "'; valid devices: cpu, cuda");
   }
@@ -488,8 +609,8 @@ void LearnerConfig::Validate() const {
            "nccl averages GPU tensors; set learner.device: cuda, or use "
            "gloo on cpu");
   }
-  if (threads <= 0) Reject("learner.threads", "must be >= 1");
-  if (count <= 0) Reject("learner.count", "must be >= 1");
+  CheckCount("learner.threads", threads, kMaxThreads);
+  CheckCount("learner.count", count, kMaxLearnerRanks);
   if (collective_timeout_s <= 0) Reject("learner.collective_timeout_s", "must be >= 1");
 }
 
@@ -554,7 +675,11 @@ void ExperimentConfig::Validate() const {
   }
 }
 
-void ApplyOverrides(ExperimentConfig& config, const std::vector<std::string>& overrides) {
+namespace {
+
+// Sets each `key=value` and notes it as the key's origin.
+void SetKeys(ExperimentConfig& config, const std::vector<std::string>& overrides,
+             KeyOrigins* origins) {
   for (const auto& item : overrides) {
     size_t eq = item.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -563,8 +688,26 @@ void ApplyOverrides(ExperimentConfig& config, const std::vector<std::string>& ov
     }
     std::string key = item.substr(0, eq);
     Setter::Apply(config, SplitDots(key), 0, item.substr(eq + 1), key);
+    (*origins)[key] = "--set " + item;
   }
-  config.Validate();
+}
+
+// Validates the whole config once, naming where a rejected key was set.
+void ValidateAt(const ExperimentConfig& config, const KeyOrigins& origins,
+                const std::string& fallback) {
+  try {
+    config.Validate();
+  } catch (const ConfigKeyError& e) {
+    ThrowAtOrigin(e, origins, fallback);
+  }
+}
+
+}  // namespace
+
+void ApplyOverrides(ExperimentConfig& config, const std::vector<std::string>& overrides) {
+  KeyOrigins origins;
+  SetKeys(config, overrides, &origins);
+  ValidateAt(config, origins, "");
 }
 
 namespace {
@@ -581,14 +724,45 @@ YAML::Node LoadYaml(const std::string& text, const std::string& source) {
   }
 }
 
+// Far above any real experiment file, far below what would hurt to read.
+constexpr uintmax_t kMaxExperimentBytes = 16 << 20;
+
+// The text of an experiment file; `where` leads its errors ("FILE:LINE:
+// extends: " for a base). A folder is refused: reading one gives no text, which would
+// silently mean "all defaults".
+std::string ReadExperimentFile(const std::filesystem::path& path, const std::string& where,
+                               const std::string& fix) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    throw UserError(where + path.string() +
+                    " is a folder, not an experiment file; name a YAML file, e.g. "
+                    "experiments/cartpole_swingup.yaml");
+  }
+  // a device or a pipe (/dev/zero, /dev/stdin) could be read forever
+  if (std::filesystem::exists(path, error) && !std::filesystem::is_regular_file(path, error)) {
+    throw UserError(where + path.string() + " is not a regular file; name a YAML file");
+  }
+  std::ifstream in(path);
+  if (!in) throw UserError(where + "cannot read " + path.string() + "; " + fix);
+  if (std::filesystem::file_size(path, error) > kMaxExperimentBytes) {
+    throw UserError(where + path.string() + " is larger than " +
+                    std::to_string(kMaxExperimentBytes >> 20) +
+                    " MiB; an experiment file is a page of YAML");
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 // Reads one file of an `extends:` chain into `config`: the file it extends
 // first, then its own keys over those. `chain` holds the files that led here,
 // outermost first, to catch cycles.
 void ReadExperimentText(const std::string& text, const std::string& source,
                         std::vector<std::string>& chain, ExperimentConfig& config,
-                        SweepSource* sweep) {
+                        SweepSource* sweep, KeyOrigins* origins) {
   const YAML::Node root = LoadYaml(text, source);
   if (!root || root.IsNull()) return;
+  RejectRepeatedKeys(root, source);
   if (root.IsMap() && root["extends"]) {
     const YAML::Node extends = root["extends"];
     if (!extends.IsScalar() || extends.Scalar().empty()) {
@@ -598,11 +772,9 @@ void ReadExperimentText(const std::string& text, const std::string& source,
     const std::filesystem::path relative = extends.Scalar();
     const std::filesystem::path base =
         relative.is_absolute() ? relative : std::filesystem::path(source).parent_path() / relative;
-    std::ifstream in(base);
-    if (!in) {
-      throw UserError(Where(source, extends) + ": extends: cannot read " + base.string() +
-                      "; the path is relative to the folder of " + source);
-    }
+    const std::string base_text = ReadExperimentFile(
+        base,
+        Where(source, extends) + ": extends: ", "the path is relative to the folder of " + source);
     const std::string id = std::filesystem::weakly_canonical(base).string();
     chain.push_back(std::filesystem::weakly_canonical(source).string());
     if (std::find(chain.begin(), chain.end(), id) != chain.end()) {
@@ -611,50 +783,110 @@ void ReadExperimentText(const std::string& text, const std::string& source,
       throw UserError(Where(source, extends) + ": extends makes a cycle (" + cycle + id +
                       "); remove one of these extends: lines");
     }
-    std::stringstream base_text;
-    base_text << in.rdbuf();
-    ReadExperimentText(base_text.str(), base.string(), chain, config, sweep);
+    ReadExperimentText(base_text, base.string(), chain, config, sweep, origins);
     chain.pop_back();
   }
-  YamlReader::Read(root, config, source, "", kFileKeys);
+  YamlReader::Read(root, config, source, "", origins, kFileKeys);
   // the nearest file's sweep block wins, whole
   if (sweep != nullptr && root["sweep"]) *sweep = {source, text};
 }
 
+// The file's keys over the defaults, not yet validated.
 ExperimentConfig ParseExperimentText(const std::string& text, const std::string& source,
-                                     SweepSource* sweep) {
+                                     SweepSource* sweep, KeyOrigins* origins) {
   ExperimentConfig config;
   std::vector<std::string> chain;
-  ReadExperimentText(text, source, chain, config, sweep);
-  try {
-    config.Validate();
-  } catch (const UserError& e) {
-    throw UserError(source + ": " + e.what());
-  }
+  ReadExperimentText(text, source, chain, config, sweep, origins);
   return config;
 }
 
 }  // namespace
 
 ExperimentConfig ParseExperiment(const std::string& yaml_text, const std::string& source) {
-  return ParseExperimentText(yaml_text, source, nullptr);
+  KeyOrigins origins;
+  ExperimentConfig config = ParseExperimentText(yaml_text, source, nullptr, &origins);
+  ValidateAt(config, origins, source);
+  return config;
 }
 
 ExperimentConfig LoadExperiment(const std::string& path, const std::vector<std::string>& overrides,
-                                SweepSource* sweep) {
-  std::ifstream in(path);
-  if (!in) throw UserError(path + ": cannot read the experiment file; check the path");
-  std::stringstream text;
-  text << in.rdbuf();
+                                SweepSource* sweep, KeyOrigins* origins_out) {
+  const std::string text = ReadExperimentFile(path, "", "check the path of the experiment file");
   if (sweep != nullptr) *sweep = {};
-  ExperimentConfig config = ParseExperimentText(text.str(), path, sweep);
-  ApplyOverrides(config, overrides);
+  KeyOrigins origins;
+  ExperimentConfig config = ParseExperimentText(text, path, sweep, &origins);
+  // the overrides go on before any check, so that they can mend the file
+  SetKeys(config, overrides, &origins);
+  ValidateAt(config, origins, path);
+  if (origins_out != nullptr) *origins_out = std::move(origins);
   return config;
 }
 
 ExperimentConfig LoadExperiment(const std::string& path,
                                 const std::vector<std::string>& overrides) {
   return LoadExperiment(path, overrides, nullptr);
+}
+
+namespace {
+
+// Every key as "section.key" with its value as YAML text.
+struct ValueLister {
+  std::vector<std::pair<std::string, std::string>>* out;
+  std::string prefix;
+  template <class T>
+  void Field(const char* name, T& value, const char*) {
+    out->emplace_back(prefix + name, Format(value));
+  }
+  template <class S>
+  void Section(const char* name, S& section, const char*) {
+    ValueLister inner{out, prefix + name + "."};
+    section.Visit(inner);
+  }
+};
+
+std::vector<std::pair<std::string, std::string>> ValuesOf(const ExperimentConfig& config) {
+  std::vector<std::pair<std::string, std::string>> values;
+  ValueLister lister{&values, ""};
+  const_cast<ExperimentConfig&>(config).Visit(lister);
+  return values;
+}
+
+// The keys (or, ending in '.', sections) that fix a run's identity.
+const std::vector<std::string> kRunIdentityKeys = {"seed",
+                                                   "env.id",
+                                                   "env.frame_skip",
+                                                   "env.privileged_obs",
+                                                   "env.mjcf.",
+                                                   "policy.",
+                                                   "normalizer.",
+                                                   "algorithm.name",
+                                                   "algorithm.replay_capacity",
+                                                   "learner.count",
+                                                   "train.deterministic"};
+
+}  // namespace
+
+bool MayChangeOnResume(const std::string& key) {
+  for (const std::string& fixed : kRunIdentityKeys) {
+    const bool section = fixed.back() == '.';
+    if (section ? key.rfind(fixed, 0) == 0 : key == fixed) return false;
+  }
+  return true;
+}
+
+void CheckResumeChanges(const ExperimentConfig& run, const ExperimentConfig& resumed) {
+  const auto before = ValuesOf(run);
+  const auto after = ValuesOf(resumed);
+  for (size_t i = 0; i < before.size(); ++i) {
+    const std::string& key = before[i].first;
+    if (before[i].second == after[i].second || MayChangeOnResume(key)) continue;
+    throw UserError("--resume cannot change '" + key + "' (" + before[i].second + " -> " +
+                    after[i].second +
+                    "): it fixes the run's task, shapes, network or algorithm; a resumed run may "
+                    "change train.*, algorithm.* hyperparameters, actors.*, learner.* but "
+                    "learner.count, launcher.*, transport.*, env.randomize.* and "
+                    "env.max_episode_steps (docs/running.md); start a new run to change it");
+  }
 }
 
 std::string ToYaml(const ExperimentConfig& config) {

@@ -10,6 +10,7 @@
 #define ROBOFLEET_CORE_CONFIG_H_
 
 #include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -24,10 +25,44 @@ class UserError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Throws UserError "config key 'KEY' PROBLEM", the form of every config
-// check's error: the Validate() methods below, and the checks each algorithm
-// adds in its registry row. `problem` says what is wrong and the fix.
+// A check of one config key failed: "config key 'KEY' PROBLEM". key() lets
+// the loader put where the value was set (FILE:LINE, or the --set) in front.
+class ConfigKeyError : public UserError {
+ public:
+  ConfigKeyError(const std::string& key, const std::string& problem);
+  const std::string& key() const { return key_; }
+
+ private:
+  std::string key_;
+};
+
+// Throws ConfigKeyError, the form of every config check's error: the
+// Validate() methods below, and the checks each algorithm adds in its
+// registry row. `problem` says what is wrong and the fix.
 [[noreturn]] void RejectConfigKey(const std::string& key, const std::string& problem);
+
+// Where each dotted key's value was set: "FILE:LINE" for a key of an
+// experiment file (the last file of an `extends:` chain that sets it), or
+// "--set KEY=VALUE" for an override. Keys left at their defaults are absent.
+using KeyOrigins = std::map<std::string, std::string>;
+
+// Rethrows `error` with the origin of its key in front ("FILE:LINE: config
+// key ..."), or `fallback` (the file's name) when the key kept its default.
+[[noreturn]] void ThrowAtOrigin(const ConfigKeyError& error, const KeyOrigins& origins,
+                                const std::string& fallback);
+
+// Upper limits on counts, checked by Validate() before anything starts
+// (docs/running.md lists them). They stop a typo, an extra zero, before it
+// forks a hundred thousand processes or asks for more memory than a node
+// has; real runs sit far inside them.
+inline constexpr int kMaxActors = 1024;                // actors.count, on each node
+inline constexpr int kMaxEnvsPerActor = 4096;          // actors.envs_per_actor
+inline constexpr int64_t kMaxFragmentSteps = 1 << 20;  // rollout_length x envs_per_actor
+inline constexpr int kMaxLearnerRanks = 64;            // learner.count, on each node
+inline constexpr int kMaxBatchSize = 1 << 24;          // learner.batch_size, env steps
+inline constexpr int kMaxSacBatchSize = 1 << 20;       // algorithm.sac_batch_size
+inline constexpr int kMaxThreads = 1024;               // learner.threads
+inline constexpr int kMaxEpochs = 10000;               // algorithm.epochs
 
 // Domain randomisation: physical parameters drawn per episode, and noise on
 // what the policy sees and does. Ranges are [low, high] pairs, sampled
@@ -89,7 +124,9 @@ struct MjcfTaskConfig {
 
   template <class V>
   void Visit(V& v) {
-    v.Field("path", path, "MJCF model file (relative to the working directory)");
+    v.Field("path", path,
+            "MJCF model file; a relative path is taken from the folder of the experiment file "
+            "that sets it (from the working directory for a --set)");
     v.Field("body", body,
             "body the forward, height, upright and healthy terms refer to; empty: the first "
             "body below the world");
@@ -159,10 +196,11 @@ struct ActorsConfig {
 
   template <class V>
   void Visit(V& v) {
-    v.Field("count", count, "number of actor processes");
+    v.Field("count", count, "number of actor processes on each node (at most 1024)");
     v.Field("envs_per_actor", envs_per_actor,
-            "envs stepped together by one actor with one batched forward pass");
-    v.Field("rollout_length", rollout_length, "control steps per trajectory fragment");
+            "envs stepped together by one actor with one batched forward pass (at most 4096)");
+    v.Field("rollout_length", rollout_length,
+            "control steps per trajectory fragment (times envs_per_actor: at most 1048576)");
     v.Field("send_hwm", send_hwm,
             "fragments an actor may queue before sending blocks (backpressure)");
   }
@@ -253,7 +291,7 @@ struct AlgorithmConfig {
             "1.5 per minibatch to keep the KL near desired_kl)");
     v.Field("desired_kl", desired_kl, "target KL per minibatch of the adaptive schedule");
     v.Field("max_grad_norm", max_grad_norm, "global gradient-norm clip; 0 disables it");
-    v.Field("epochs", epochs, "passes over each batch per update");
+    v.Field("epochs", epochs, "passes over each batch per update (at most 10000)");
     v.Field("minibatches", minibatches, "minibatches each epoch is split into");
     v.Field("normalize_advantages", normalize_advantages,
             "normalise advantages to zero mean, unit std per minibatch");
@@ -284,7 +322,8 @@ struct AlgorithmConfig {
             "(checkpoints/replay-rank<R>.pt, overwritten) and --resume continues with it; "
             "false: a resumed run refills the buffer and warms up again");
     v.Field("sac_batch_size", sac_batch_size,
-            "sac: transitions sampled uniformly from the replay buffer per gradient step");
+            "sac: transitions sampled uniformly from the replay buffer per gradient step (at most "
+            "1048576)");
     v.Field("utd_ratio", utd_ratio,
             "sac: update-to-data ratio, gradient steps per env step collected (over all "
             "ranks); the steps of a batch of fragments run after it arrives");
@@ -337,18 +376,18 @@ struct LearnerConfig {
   void Visit(V& v) {
     v.Field("batch_size", batch_size,
             "env steps per update (sac: per round of gradient steps), over all learner ranks; "
-            "rounded up to whole fragments");
+            "rounded up to whole fragments (at most 16777216)");
     v.Field("device", device,
             "where the update runs: cpu, or cuda (each rank on GPU local rank mod the GPUs "
             "it sees; needs a LibTorch with CUDA)");
     v.Field("backend", backend,
             "how ranks average gradients: auto (nccl on cuda, gloo on cpu), gloo or nccl "
             "(needs learner.device: cuda and a build with NCCL)");
-    v.Field("threads", threads, "intra-op threads of the update");
+    v.Field("threads", threads, "intra-op threads of the update (at most 1024)");
     v.Field("count", count,
             "learner ranks (processes); each trains on the fragments of its own actors "
             "(actor i feeds rank i mod count) and the gradients are averaged; with "
-            "--nnodes, ranks per node");
+            "--nnodes, ranks per node (at most 64)");
     v.Field("receive_during_update", receive_during_update,
             "a second thread receives and batches the next fragments while the update runs; "
             "worth it when the actors have cores of their own, not when they share the "
@@ -466,7 +505,12 @@ int64_t FragmentsPerBatch(const ExperimentConfig& config, int ranks = 1);
 
 // Reads an experiment file, applies `key=value` overrides (dotted keys, YAML
 // values), validates, and returns the resolved config. Throws UserError with
-// "FILE:LINE: problem; fix" on any bad input. What the algorithm named by
+// "FILE:LINE: problem; fix" on any bad input: a value out of its type's range,
+// a key given twice in one map, a folder instead of a file. Values are
+// checked once, after the overrides, so a `--set` can mend a bad value of the
+// file. A relative `env.mjcf.path` is taken from the folder of the file that
+// sets it (from the working directory for a `--set`), and stored absolute.
+// What the algorithm named by
 // algorithm.name asks of the config is not checked here (core knows no
 // algorithm): algorithms::ValidateAlgorithm checks it, and the launcher's
 // commands and the learner run it after loading.
@@ -487,13 +531,29 @@ struct SweepSource {
   std::string text;
 };
 
-// LoadExperiment that also reports the sweep block, for `robofleet sweep`.
+// LoadExperiment that also reports the sweep block, for `robofleet sweep`,
+// and where each key was set, for checks made after loading (either may be
+// null).
 ExperimentConfig LoadExperiment(const std::string& path, const std::vector<std::string>& overrides,
-                                SweepSource* sweep);
+                                SweepSource* sweep, KeyOrigins* origins = nullptr);
 
 // Applies overrides to an already-resolved config (used by child processes
 // and tests). Throws UserError.
 void ApplyOverrides(ExperimentConfig& config, const std::vector<std::string>& overrides);
+
+// What `train --resume RUN --set ...` may change. The run's identity stays:
+// the task and its shapes (env.id, env.mjcf.*, env.frame_skip,
+// env.privileged_obs), the networks (policy.*, normalizer.*), algorithm.name
+// and algorithm.replay_capacity, learner.count (each rank has its own state),
+// seed and train.deterministic. Every other key may change: the run's length,
+// checkpoints and logging (train.*), hyperparameters (algorithm.*), actors,
+// learner device, batch and threads, launcher.*, transport.*, env.randomize.*
+// and env.max_episode_steps.
+bool MayChangeOnResume(const std::string& key);
+
+// Throws UserError naming the first key that differs between the run's
+// config and the resumed one and may not change (MayChangeOnResume).
+void CheckResumeChanges(const ExperimentConfig& run, const ExperimentConfig& resumed);
 
 // The resolved config as YAML: every key, in declaration order. Loading this
 // text gives back the same config.

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <sstream>
 
 #include "algorithms/registry.h"
@@ -36,6 +37,12 @@ Endpoints EndpointsOf(const cxxopts::ParseResult& args) {
 
 std::optional<cxxopts::ParseResult> ParseOrHelp(cxxopts::Options& options, int argc, char** argv) {
   cxxopts::ParseResult args = options.parse(argc, argv);
+  if (!args.unmatched().empty()) {
+    // cxxopts keeps a positional beyond the declared ones aside; silently
+    // dropping it would run something other than what was asked
+    throw UserError("unexpected argument '" + args.unmatched().front() + "'; see " +
+                    options.program() + " --help");
+  }
   if (args.count("help")) {
     std::printf("%s\n", options.help().c_str());
     return std::nullopt;
@@ -60,9 +67,12 @@ learner::TaskInfo TaskInfoFor(const ExperimentConfig& config) {
 ExperimentConfig LoadCheckedExperiment(const std::string& path,
                                        const std::vector<std::string>& overrides,
                                        SweepSource* sweep) {
-  ExperimentConfig config = LoadExperiment(path, overrides, sweep);
+  KeyOrigins origins;
+  ExperimentConfig config = LoadExperiment(path, overrides, sweep, &origins);
   try {
     algorithms::ValidateAlgorithm(config);
+  } catch (const ConfigKeyError& e) {
+    ThrowAtOrigin(e, origins, path);
   } catch (const UserError& e) {
     throw UserError(path + ": " + e.what());
   }
@@ -72,6 +82,19 @@ ExperimentConfig LoadCheckedExperiment(const std::string& path,
 ExperimentConfig LoadRunConfig(const std::string& run_dir) {
   return LoadCheckedExperiment(run_dir + "/config.yaml");
 }
+void CheckOutputFile(const std::string& path, const std::string& flag) {
+  std::error_code error;
+  if (path.empty()) throw UserError(flag + " is empty; name the file to write");
+  if (std::filesystem::is_directory(path, error)) {
+    throw UserError(flag + " " + path + " is a folder; name a file inside it");
+  }
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  if (!folder.empty() && !std::filesystem::is_directory(folder, error)) {
+    throw UserError(flag + " " + path + ": the folder " + folder.string() +
+                    " does not exist; create it first (mkdir -p " + folder.string() + ")");
+  }
+}
+
 std::vector<int> ParseWidths(const std::string& text) {
   std::vector<int> widths;
   std::stringstream in(text);

@@ -36,6 +36,11 @@ std::optional<cxxopts::ParseResult> ParseOrHelp(cxxopts::Options& options, int a
 // arguments are read instead.
 std::vector<std::string> SetOverrides(const cxxopts::ParseResult& args);
 
+// Throws UserError naming `flag` unless a file can be written at `path`: its
+// folder exists, and `path` is not itself a folder. Commands check this
+// before any work, so a bad path costs nothing.
+void CheckOutputFile(const std::string& path, const std::string& flag);
+
 // "256,256" -> {256, 256}; throws UserError naming --hidden.
 std::vector<int> ParseWidths(const std::string& text);
 

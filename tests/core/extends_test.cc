@@ -72,7 +72,8 @@ TEST_F(ExtendsTest, OnlyTheFinalConfigIsValidated) {
   Write("base.yaml", "env:\n  id: mjcf\n");
   const std::string child =
       Write("child.yaml", "extends: base.yaml\nenv:\n  mjcf:\n    path: m.xml\n");
-  EXPECT_EQ(LoadExperiment(child).env.mjcf.path, "m.xml");
+  // a relative model path is taken from the folder of the file that sets it
+  EXPECT_EQ(LoadExperiment(child).env.mjcf.path, (fs::absolute(dir_) / "m.xml").string());
 }
 
 TEST_F(ExtendsTest, CyclesAreRejectedNamingTheChain) {
