@@ -48,6 +48,13 @@ class WeightsReceiver {
       wire::WeightsView w;
       wire::DecodeStatus status =
           wire::DecodeWeights(frames.data(), frames.size(), num_params_, normalizer_.dim(), &w);
+      if (status.wrong_shape) {
+        // a sound message for another network: no later message will fit
+        // either, so end the actor rather than wait forever
+        throw UserError("the learner's weights do not fit this actor's policy (" + status.error +
+                        "); the learner runs another network or env than RUN_DIR/config.yaml "
+                        "says: start a new run for a new shape");
+      }
       if (!status.ok()) {
         // the first few reasons are worth a line; all are counted
         if (++rejected_ <= 10) {

@@ -32,6 +32,9 @@ struct ActorOptions {
 };
 
 // Runs until a stop request (or max_fragments); returns the exit status.
+// Throws UserError when the learner publishes weights of another shape than
+// the config's network: restarting the actor could not help, so `train` ends
+// the run when an actor exits 2.
 int RunActor(const ExperimentConfig& config, const ActorOptions& options);
 
 }  // namespace robofleet::actors

@@ -68,7 +68,13 @@ DecodeStatus Expect(const Header& h, Field field, DType dtype, std::initializer_
     if (shape_ok && d.dims[i] != want) shape_ok = false;
     ++i;
   }
-  if (!shape_ok) return {std::string("array '") + name + "' has shape " + Shape(d)};
+  if (!shape_ok) {
+    std::string want_shape;
+    for (uint64_t want : dims) want_shape += (want_shape.empty() ? "" : ",") + std::to_string(want);
+    return {
+        std::string("array '") + name + "' has shape " + Shape(d) + ", not [" + want_shape + "]",
+        true};
+  }
   return {};
 }
 

@@ -99,6 +99,9 @@ struct Frame {
 // Outcome of decoding; `ok()` or a reason fit for a log line.
 struct DecodeStatus {
   std::string error;
+  // a well-formed message whose arrays have other sizes than the receiver's:
+  // the sender runs another network (or env), and waiting will not help
+  bool wrong_shape = false;
   bool ok() const { return error.empty(); }
 };
 
