@@ -6,11 +6,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <stdexcept>
 
 #include "core/atomic_file.h"
 #include "core/config.h"
 #include "core/crc32c.h"
+#include "core/json.h"
 
 namespace robofleet::learner {
 namespace {
@@ -59,7 +61,8 @@ std::string CheckpointPath(const std::string& dir, int64_t update) {
 
 std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
                            torch::optim::Optimizer& optimizer, const RunningNormalizer& normalizer,
-                           const TrainingCounters& counters, int keep, const SaveExtra& extra) {
+                           const TrainingCounters& counters, int keep, const SaveExtra& extra,
+                           const CheckpointOwner& owner) {
   std::filesystem::create_directories(dir);
   torch::serialize::OutputArchive archive;
   torch::serialize::OutputArchive model_archive, optimizer_archive;
@@ -99,12 +102,13 @@ std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
   uint64_t bytes = 0;
   uint32_t crc = 0;
   if (!FileChecksum(path, &bytes, &crc)) throw std::runtime_error("cannot read back " + path);
-  WriteFileAtomically(ManifestPath(path),
-                      "{\"file\": \"" + std::filesystem::path(path).filename().string() +
-                          "\", \"bytes\": " + std::to_string(bytes) +
-                          ", \"crc32c\": " + std::to_string(crc) +
-                          ", \"env_steps\": " + std::to_string(counters.env_steps) +
-                          ", \"updates\": " + std::to_string(counters.updates) + "}\n");
+  WriteFileAtomically(
+      ManifestPath(path),
+      "{\"file\": \"" + std::filesystem::path(path).filename().string() +
+          "\", \"bytes\": " + std::to_string(bytes) + ", \"crc32c\": " + std::to_string(crc) +
+          ", \"env_steps\": " + std::to_string(counters.env_steps) + ", \"updates\": " +
+          std::to_string(counters.updates) + ", \"run_id\": " + JsonString(owner.run_id) +
+          ", \"shapes\": " + JsonString(owner.shapes) + "}\n");
   WriteFileAtomically(dir + "/latest", std::filesystem::path(path).filename().string() + "\n");
 
   // keep the newest `keep`
@@ -115,6 +119,49 @@ std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
     std::remove(old.c_str());
   }
   return path;
+}
+
+std::string MakeRunId(const std::string& run_dir) {
+  const std::string existing = ReadRunId(run_dir);
+  if (!existing.empty()) return existing;
+  std::random_device device;
+  char id[33];
+  for (int i = 0; i < 4; ++i) std::snprintf(id + 8 * i, 9, "%08x", device());
+  WriteFileAtomically(run_dir + "/run_id", std::string(id) + "\n");
+  return id;
+}
+
+std::string ReadRunId(const std::string& run_dir) {
+  std::ifstream in(run_dir + "/run_id");
+  std::string id;
+  in >> id;
+  return id;
+}
+
+CheckpointOwner ReadCheckpointOwner(const std::string& checkpoint) {
+  CheckpointOwner owner;
+  try {
+    const YAML::Node manifest = YAML::LoadFile(ManifestPath(checkpoint));
+    owner.run_id = manifest["run_id"].as<std::string>("");
+    owner.shapes = manifest["shapes"].as<std::string>("");
+  } catch (const YAML::Exception&) {
+  }
+  return owner;
+}
+
+void CheckCheckpointOwner(const std::string& checkpoint, const CheckpointOwner& expected,
+                          const std::string& run_dir) {
+  const CheckpointOwner owner = ReadCheckpointOwner(checkpoint);
+  if (!owner.run_id.empty() && !expected.run_id.empty() && owner.run_id != expected.run_id) {
+    throw UserError(checkpoint + " was written by another run (run id " + owner.run_id + ") than " +
+                    run_dir + " (run id " + expected.run_id + "); use a checkpoint of " + run_dir +
+                    ", or name the checkpoint's own run");
+  }
+  if (!owner.shapes.empty() && !expected.shapes.empty() && owner.shapes != expected.shapes) {
+    throw UserError(checkpoint + " holds a policy for '" + owner.shapes + "', but " + run_dir +
+                    "/config.yaml describes '" + expected.shapes +
+                    "'; the run's config no longer matches its checkpoints");
+  }
 }
 
 bool VerifyCheckpoint(const std::string& path, std::string* problem) {

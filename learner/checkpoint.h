@@ -35,6 +35,30 @@ struct TrainingCounters {
   std::vector<float> recent_lengths;
 };
 
+// Whose a checkpoint is: the run that wrote it and the shapes of its
+// tensors. Kept in the manifest, so that `export` and `--resume` can refuse
+// another run's checkpoint with a line before they read a tensor.
+struct CheckpointOwner {
+  std::string run_id;  // RUN_DIR/run_id of the run that wrote it
+  std::string shapes;  // RunShapes (learner.h): env, obs and act sizes, algorithm, network
+};
+
+// The run's id, made once with the run folder: RUN_DIR/run_id holds 32 random
+// hex digits. MakeRunId writes it (atomically) unless it is there, and
+// returns it; ReadRunId returns "" for a folder without one.
+std::string MakeRunId(const std::string& run_dir);
+std::string ReadRunId(const std::string& run_dir);
+
+// The owner recorded in a checkpoint's manifest; empty fields when the
+// manifest predates them.
+CheckpointOwner ReadCheckpointOwner(const std::string& checkpoint);
+
+// Throws UserError unless `checkpoint` was written by the run `expected`
+// describes (RUN_DIR names it in the message) with the same shapes. Fields a
+// manifest lacks (older checkpoints) are not compared.
+void CheckCheckpointOwner(const std::string& checkpoint, const CheckpointOwner& expected,
+                          const std::string& run_dir);
+
 // State of an algorithm beyond the policy and its optimizer (critics,
 // target networks, ...), written to and read from its own sub-archive.
 using SaveExtra = std::function<void(torch::serialize::OutputArchive&)>;
@@ -46,7 +70,7 @@ using LoadExtra = std::function<void(torch::serialize::InputArchive&)>;
 std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
                            torch::optim::Optimizer& optimizer, const RunningNormalizer& normalizer,
                            const TrainingCounters& counters, int keep = 5,
-                           const SaveExtra& extra = {});
+                           const SaveExtra& extra = {}, const CheckpointOwner& owner = {});
 
 // Loads a checkpoint file into the given objects, which must have the shapes
 // it was saved with. Throws UserError naming the file when it is unreadable

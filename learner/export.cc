@@ -8,39 +8,11 @@
 
 #include "core/atomic_file.h"
 #include "core/check.h"
+#include "core/json.h"
 #include "learner/checkpoint.h"
 
 namespace robofleet::learner {
 namespace {
-
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
 
 std::string JsonStrings(const std::vector<std::string>& v) {
   std::string out = "[";
@@ -240,7 +212,22 @@ void ExportPolicy(ActorCritic& policy, const RunningNormalizer& normalizer,
   torch::jit::Module module =
       BuildPolicyModule(policy, normalizer, metadata.act_low, metadata.act_high);
   torch::jit::ExtraFilesMap extra{{"metadata.json", MetadataJson(policy, metadata)}};
-  WriteAtomically(path, [&](const std::string& tmp) { module.save(tmp, extra); });
+  WriteAtomically(path, [&](const std::string& tmp) {
+    module.save(tmp, extra);
+    CheckPolicyFile(tmp, policy->policy_obs_dim(), policy->act_dim());
+  });
+}
+
+void CheckPolicyFile(const std::string& path, int obs_dim, int act_dim) {
+  torch::NoGradGuard no_grad;
+  torch::jit::Module loaded = torch::jit::load(path, torch::kCPU);
+  const torch::Tensor action = loaded.forward({torch::zeros({2, obs_dim})}).toTensor();
+  if (action.dim() != 2 || action.size(0) != 2 || action.size(1) != act_dim ||
+      !torch::isfinite(action).all().item<bool>()) {
+    throw std::runtime_error("the policy written to " + path +
+                             " does not give finite actions of size " + std::to_string(act_dim) +
+                             " for observations of size " + std::to_string(obs_dim));
+  }
 }
 
 }  // namespace robofleet::learner

@@ -50,9 +50,15 @@ torch::jit::Module BuildPolicyModule(ActorCritic& policy, const RunningNormalize
 // section as YAML), env_steps, config (the whole resolved config as YAML).
 std::string MetadataJson(const ActorCritic& policy, const PolicyMetadata& metadata);
 
-// Builds the module and saves it with metadata.json to `path` (atomically).
+// Builds the module and saves it with metadata.json to `path`, atomically:
+// the new file replaces `path` only once it has loaded and run
+// (CheckPolicyFile), so a failed export leaves the old policy in place.
 void ExportPolicy(ActorCritic& policy, const RunningNormalizer& normalizer,
                   const PolicyMetadata& metadata, const std::string& path);
+
+// Loads the TorchScript file at `path` and runs forward() once on zeros of
+// [2, obs_dim]; throws std::runtime_error unless it gives finite [2, act_dim].
+void CheckPolicyFile(const std::string& path, int obs_dim, int act_dim);
 
 }  // namespace robofleet::learner
 

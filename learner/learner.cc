@@ -82,6 +82,18 @@ double WeightsPublisher::SecondsSinceLast() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - last_publish_).count();
 }
 
+std::string RunShapes(const ExperimentConfig& config, const TaskInfo& task) {
+  const PolicyConfig& p = config.policy;
+  std::string hidden;
+  for (int width : p.hidden) hidden += (hidden.empty() ? "" : ", ") + std::to_string(width);
+  return task.env_id + " obs " + std::to_string(task.obs_dim) + " act " +
+         std::to_string(task.act_dim) + " priv " + std::to_string(task.privileged_dim) + "; " +
+         config.algorithm.name + "; policy [" + hidden + "] " + p.activation + " shared " +
+         std::to_string(p.shared_trunk) + " state_std " + std::to_string(p.state_dependent_std) +
+         " squash " + std::to_string(p.tanh_squash) + " value_norm " +
+         std::to_string(p.normalize_value);
+}
+
 void ExportCheckpoint(const ExperimentConfig& config, const TaskInfo& task,
                       const std::string& checkpoint, const std::string& out) {
   ActorCritic policy(task.obs_dim, task.act_dim, config.policy, task.privileged_dim);
@@ -255,7 +267,7 @@ OnPolicyRun::OnPolicyRun(const ExperimentConfig& config, const LearnerOptions& o
     };
   }
   metrics_ = StartOrResume(options_, kMetricColumns, policy_, algorithm_->optimizer(), normalizer_,
-                           counters_, {}, usable);
+                           counters_, owner_, {}, usable);
   policy_->to(device);  // checkpoints load into host memory
   // every rank starts from rank 0's parameters
   if (comm_) BroadcastParameters(*comm_, policy_);
@@ -360,7 +372,7 @@ void OnPolicyRun::SaveCheckpointIfLeader() {
   if (!leader_) return;
   intake_->SaveTo(counters_);
   SaveCheckpoint(checkpoint_dir_, policy_, algorithm_->optimizer(), normalizer_, counters_,
-                 config_.train.keep_checkpoints);
+                 config_.train.keep_checkpoints, {}, owner_);
 }
 
 }  // namespace

@@ -60,6 +60,11 @@ struct LearnerOptions {
 // of the one above.
 int RunLearner(const ExperimentConfig& config, const LearnerOptions& options);
 
+// One line naming what a checkpoint's tensors depend on: the env and its
+// observation and action sizes, the algorithm and the networks, e.g.
+// "cartpole_swingup obs 5 act 1 priv 0; ppo; policy [64, 64] elu shared 0 ...".
+std::string RunShapes(const ExperimentConfig& config, const TaskInfo& task);
+
 // Exports the policy of checkpoint file `checkpoint` of a run with `config`
 // to `out` (TorchScript with metadata.json), exactly as the end of a run
 // does. Throws UserError when the checkpoint cannot be read.

@@ -78,7 +78,7 @@ std::unique_ptr<CsvWriter> StartOrResume(const LearnerOptions& options,
                                          const std::vector<std::string>& columns,
                                          ActorCritic& policy, torch::optim::Optimizer& optimizer,
                                          RunningNormalizer& normalizer, TrainingCounters& counters,
-                                         const LoadExtra& extra,
+                                         const CheckpointOwner& owner, const LoadExtra& extra,
                                          const std::function<bool(int64_t)>& usable) {
   const bool leader = options.rank == 0;
   const std::string metrics_path = options.run_dir + "/metrics.csv";
@@ -91,6 +91,7 @@ std::unique_ptr<CsvWriter> StartOrResume(const LearnerOptions& options,
     throw UserError(options.run_dir + ": nothing to resume from: no valid checkpoint in " +
                     checkpoint_dir);
   }
+  CheckCheckpointOwner(checkpoint, owner, options.run_dir);
   LoadCheckpoint(checkpoint, policy, &optimizer, &normalizer, &counters, extra);
   if (!leader) return nullptr;
   if (!options.quiet) {
@@ -244,6 +245,7 @@ LearnerRun::LearnerRun(const ExperimentConfig& config, const LearnerOptions& opt
       leader_(options.rank == 0),
       checkpoint_dir_(options.run_dir + "/checkpoints"),
       normalizer_(options.task.obs_dim, config.normalizer.clip, config.normalizer.enabled),
+      owner_{ReadRunId(options.run_dir), RunShapes(config, options.task)},
       progress_(config, options.quiet) {
   comm_ = ConnectRanks(config_, options_, device);
   torch::set_num_threads(config_.learner.threads);

@@ -45,7 +45,8 @@ LagSummary SummarizeLags(std::vector<int64_t> lags);
 
 // The start of a run's state: with options.resume, loads the newest
 // checkpoint in RUN_DIR/checkpoints that `usable` accepts (all when empty)
-// into the policy (parameters in host memory), `optimizer`, the normaliser,
+// (after checking it is `owner`'s: CheckCheckpointOwner) into the policy
+// (parameters in host memory), `optimizer`, the normaliser,
 // `counters` and, through `extra`, the algorithm's own state, and says so;
 // throws UserError when there is none. Rank 0 gets metrics.csv with
 // `columns`, continued after the checkpoint's env steps when resuming.
@@ -53,7 +54,7 @@ std::unique_ptr<CsvWriter> StartOrResume(const LearnerOptions& options,
                                          const std::vector<std::string>& columns,
                                          ActorCritic& policy, torch::optim::Optimizer& optimizer,
                                          RunningNormalizer& normalizer, TrainingCounters& counters,
-                                         const LoadExtra& extra = {},
+                                         const CheckpointOwner& owner, const LoadExtra& extra = {},
                                          const std::function<bool(int64_t)>& usable = {});
 
 // One rank's sockets: fragments in (PULL, bound, with CURVE when the run has
@@ -195,6 +196,7 @@ class LearnerRun {
   ActorCritic policy_{nullptr};
   RunningNormalizer normalizer_;
   TrainingCounters counters_;
+  const CheckpointOwner owner_;                   // written into every checkpoint's manifest
   std::unique_ptr<CsvWriter> metrics_;            // rank 0, from StartOrResume
   std::optional<TensorBoardWriter> tensorboard_;  // rank 0
   std::optional<LearnerSockets> sockets_;

@@ -114,7 +114,7 @@ OffPolicyRun::OffPolicyRun(const ExperimentConfig& config, const LearnerOptions&
       replay_path_(checkpoint_dir_ + "/replay-rank" + std::to_string(options.rank) + ".pt") {
   algorithm_ = algorithms::CreateOffPolicyAlgorithm(ac_, policy_);
   metrics_ = StartOrResume(options_, kOffPolicyColumns, policy_, algorithm_->optimizer(),
-                           normalizer_, counters_,
+                           normalizer_, counters_, owner_,
                            [this](torch::serialize::InputArchive& a) { algorithm_->LoadState(a); });
   if (comm_) BroadcastParameters(*comm_, policy_);
   // the replay buffer of the checkpoint, on every rank or on none
@@ -246,9 +246,10 @@ void OffPolicyRun::SaveCheckpoint() {
   }
   if (!leader_) return;
   intake_->SaveTo(counters_);
-  learner::SaveCheckpoint(checkpoint_dir_, policy_, algorithm_->optimizer(), normalizer_, counters_,
-                          config_.train.keep_checkpoints,
-                          [this](torch::serialize::OutputArchive& a) { algorithm_->SaveState(a); });
+  learner::SaveCheckpoint(
+      checkpoint_dir_, policy_, algorithm_->optimizer(), normalizer_, counters_,
+      config_.train.keep_checkpoints,
+      [this](torch::serialize::OutputArchive& a) { algorithm_->SaveState(a); }, owner_);
 }
 
 }  // namespace
