@@ -1,5 +1,7 @@
 #include "envs/mjcf_env.h"
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <vector>
 
@@ -36,11 +38,18 @@ LocomotionEnv::Settings MjcfSettings(const EnvConfig& config) {
   s.contact_cost_weight = c.contact_cost_weight;
   s.tracked_body = c.body;
   for (int k = 0; k < 3; ++k) s.forward_axis[k] = c.forward_axis[k];
-  if (!c.obs_root_xy) {
-    // throws UserError with MuJoCo's message when the file is bad
-    const std::shared_ptr<const mjModel> model = LoadModel(c.path);
-    s.skip_qpos = RootXy(model.get());
+  if (!std::ifstream(c.path).good() || std::filesystem::is_directory(c.path)) {
+    throw UserError("env.mjcf.path: cannot read the MJCF file " + c.path +
+                    "; a relative path is taken from the folder of the experiment file");
   }
+  // throws UserError with MuJoCo's message when the file is bad
+  const std::shared_ptr<const mjModel> model = LoadModel(c.path);
+  if (model->nu == 0) {
+    throw UserError("env.mjcf.path: the model " + c.path +
+                    " has no actuators, so a policy has nothing to drive; add an <actuator> "
+                    "section (e.g. <motor joint=\"hip\" gear=\"100\"/>)");
+  }
+  if (!c.obs_root_xy) s.skip_qpos = RootXy(model.get());
   s.observe_actuator_forces = c.obs_actuator_forces;
   s.observe_contact_forces = c.obs_contact_forces;
   s.reset_noise = c.reset_noise;

@@ -59,7 +59,7 @@ std::unique_ptr<Env> MakeEnv(const EnvConfig& config) {
 
   // name the valid choices, and the likely intended one
   const std::vector<std::string> names = EnvNames();
-  std::string message = "unknown env '" + config.id + "'; available: ";
+  std::string message = "env.id: unknown env '" + config.id + "'; available: ";
   for (size_t i = 0; i < names.size(); ++i) message += (i > 0 ? ", " : "") + names[i];
   const std::string closest = ClosestName(config.id, names);
   if (!closest.empty()) message += " (did you mean '" + closest + "'?)";

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -711,19 +712,30 @@ TEST_F(MjcfEnvTest, AnyModelFileRuns) {
   EXPECT_EQ(trace.flags.back(), 1);  // truncated at the limit
 }
 
-TEST_F(MjcfEnvTest, BadPathIsOneLineWithMujocosMessage) {
+TEST_F(MjcfEnvTest, BadPathOrModelIsOneLineNamingTheKey) {
   EnvConfig config;
   config.id = "mjcf";
+  const auto expect_error = [&](std::initializer_list<std::string> fragments) {
+    try {
+      MakeEnv(config);
+      ADD_FAILURE() << "expected UserError for " << config.mjcf.path;
+    } catch (const UserError& e) {
+      const std::string what = e.what();
+      for (const std::string& f : fragments) EXPECT_NE(what.find(f), std::string::npos) << what;
+      EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    }
+  };
   config.mjcf.path = testing::TempDir() + "/robofleet_no_such_robot.xml";
-  try {
-    MakeEnv(config);
-    FAIL() << "expected UserError";
-  } catch (const UserError& e) {
-    const std::string what = e.what();
-    EXPECT_NE(what.find(config.mjcf.path), std::string::npos) << what;
-    EXPECT_NE(what.find("XML_ERROR_FILE_NOT_FOUND"), std::string::npos) << what;
-    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
-  }
+  expect_error({"env.mjcf.path: cannot read the MJCF file", config.mjcf.path});
+  // a file MuJoCo cannot compile: its own words, on one line
+  config.mjcf.path = testing::TempDir() + "/robofleet_broken_robot.xml";
+  std::ofstream(config.mjcf.path) << "<mujoco><worldbody><body></worldbody></mujoco>\n";
+  expect_error({config.mjcf.path, "failed to load"});
+  // a robot with nothing to drive
+  config.mjcf.path = testing::TempDir() + "/robofleet_still_robot.xml";
+  std::ofstream(config.mjcf.path) << "<mujoco><worldbody><body name=\"b\"><joint type=\"slide\"/>"
+                                     "<geom size=\"0.1\"/></body></worldbody></mujoco>\n";
+  expect_error({"env.mjcf.path", "no actuators"});
   config.mjcf.path = "";
   try {
     MakeEnv(config);
