@@ -132,12 +132,22 @@ int ExportCommand(int argc, char** argv) {
                                ? args["checkpoint"].as<std::string>()
                                : learner::LatestCheckpoint(run_dir + "/checkpoints");
   if (checkpoint.empty()) throw UserError(run_dir + ": the run has no checkpoint yet");
-  if (!fs::exists(checkpoint)) throw UserError(checkpoint + ": no such checkpoint");
+  if (!fs::is_regular_file(checkpoint)) throw UserError(checkpoint + ": no such checkpoint file");
+  std::string problem;
+  if (!learner::VerifyCheckpoint(checkpoint, &problem)) {
+    throw UserError(checkpoint + ": not a sound checkpoint (" + problem +
+                    "); name a ckpt-N.pt of the run's checkpoints folder");
+  }
   const std::string out =
       args.count("out") ? args["out"].as<std::string>() : run_dir + "/policy.pt";
+  CheckOutputFile(out, "--out");
 
-  ExperimentConfig config = LoadRunConfig(run_dir);
-  learner::ExportCheckpoint(config, TaskInfoFor(config), checkpoint, out);
+  // the checkpoint must be this run's, with the shapes of its config
+  const ExperimentConfig config = LoadRunConfig(run_dir);
+  const learner::TaskInfo task = TaskInfoFor(config);
+  learner::CheckCheckpointOwner(
+      checkpoint, {learner::ReadRunId(run_dir), learner::RunShapes(config, task)}, run_dir);
+  learner::ExportCheckpoint(config, task, checkpoint, out);
   std::printf("exported %s -> %s\n", checkpoint.c_str(), out.c_str());
   return 0;
 }
@@ -182,6 +192,7 @@ int EvalCommand(int argc, char** argv) {
     if (mujoco_env == nullptr) throw UserError("env '" + spec.id + "' cannot be rendered");
     VideoOptions video_options;
     video_options.path = args["video"].as<std::string>();
+    CheckOutputFile(video_options.path, "--video");
     video_options.width = args["width"].as<int>();
     video_options.height = args["height"].as<int>();
     video_options.camera = args["camera"].as<std::string>();

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/atomic_file.h"
 #include "core/security.h"
 #include "core/signals.h"
 #include "envs/registry.h"
@@ -131,13 +132,14 @@ RunSockets MakeRunSockets(const TransportConfig& transport, int ranks,
   }
   // for people and for actors started by hand on other machines: rank 0's
   // sockets first (its weights are every actor's), then the other ranks'
-  std::ofstream endpoints(run_dir + "/endpoints");
+  std::string endpoints;
   for (size_t r = 0; r < sockets.actors.size(); ++r) {
     const std::string suffix = r == 0 ? "" : std::to_string(r);
-    endpoints << "trajectories" << suffix << " " << sockets.actors[r].trajectories << "\n";
-    if (r == 0) endpoints << "weights " << sockets.actors[r].weights << "\n";
+    endpoints += "trajectories" + suffix + " " + sockets.actors[r].trajectories + "\n";
+    if (r == 0) endpoints += "weights " + sockets.actors[r].weights + "\n";
   }
-  endpoints << "keys " << sockets.actors[0].keys_dir << "\n";
+  endpoints += "keys " + sockets.actors[0].keys_dir + "\n";
+  WriteFileAtomically(run_dir + "/endpoints", endpoints);
   return sockets;
 }
 
@@ -195,8 +197,18 @@ void ResolveConfigAndRunDir(const cxxopts::ParseResult& args, TrainPlan* plan) {
     if (learner::LatestCheckpoint(plan->run_dir + "/checkpoints").empty()) {
       throw UserError(plan->run_dir + ": no valid checkpoint to resume from");
     }
-    // the run's own config, plus overrides (a longer run, say)
+    if (args.count("experiment")) {
+      throw UserError("--resume continues " + plan->run_dir + " with its own config.yaml, so " +
+                      args["experiment"].as<std::string>() +
+                      " would be ignored; drop it (change keys with --set)");
+    }
+    if (args.count("run-dir")) {
+      throw UserError("--resume RUN and --run-dir both name the run folder; keep --resume");
+    }
+    // the run's own config, plus overrides (a longer run, say) that keep its shapes
+    const ExperimentConfig run_config = LoadCheckedExperiment(plan->experiment);
     plan->config = LoadCheckedExperiment(plan->experiment, overrides);
+    CheckResumeChanges(run_config, plan->config);
   } else {
     plan->experiment = args["experiment"].as<std::string>();
     plan->config = LoadCheckedExperiment(plan->experiment, overrides);
@@ -212,7 +224,7 @@ void ResolveConfigAndRunDir(const cxxopts::ParseResult& args, TrainPlan* plan) {
   try {
     plan->spec = envs::GetEnvSpec(plan->config.env);
   } catch (const UserError& e) {
-    throw UserError(plan->experiment + ": env.id: " + e.what());
+    throw UserError(plan->experiment + ": " + e.what());
   }
   try {
     learner::CheckReplayMemory(plan->config.algorithm, plan->spec.obs_dim, plan->spec.act_dim,
@@ -313,10 +325,9 @@ TrainPlan ResolveTrainPlan(const cxxopts::ParseResult& args) {
 // the endpoints file), and says what is about to run.
 RunSockets PrepareRunDir(const TrainPlan& plan, const std::string& keys_dir) {
   fs::create_directories(plan.run_dir);
-  {
-    std::ofstream out(plan.run_dir + "/config.yaml");
-    out << ToYaml(plan.config);
-  }
+  // the id every checkpoint of the run carries (kept when resuming)
+  learner::MakeRunId(plan.run_dir);
+  WriteFileAtomically(plan.run_dir + "/config.yaml", ToYaml(plan.config));
   RunSockets sockets =
       MakeRunSockets(plan.config.transport, plan.ranks, plan.ports, plan.run_dir, keys_dir);
   std::printf(
@@ -472,6 +483,11 @@ class RunSupervisor {
     // a while was healthy, and starts its backoff afresh
     if (Clock::now() - started > kHealthyActorLife) consecutive_failures_[index] = 0;
     if (stopping_) return;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+      // exit 2 is bad input (its line is above): a restart would meet it again
+      StopRun(("actor " + std::to_string(index) + " cannot run (see its error above)").c_str());
+      return;
+    }
     actor_restarts_.push_back(Clock::now());
     while (actor_restarts_.front() < Clock::now() - std::chrono::minutes(1)) {
       actor_restarts_.pop_front();
