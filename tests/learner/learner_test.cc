@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "algorithms/ppo.h"
+#include "core/state_file.h"
 #include "core/wire.h"
 #include "learner/checkpoint.h"
 #include "learner/export.h"
@@ -345,6 +346,28 @@ TEST(CheckpointTest, DamagedNewestFallsBackToThePreviousAndOldOnesArePruned) {
   ActorCritic restored(5, 2, t.policy->config());
   LoadCheckpoint(LatestCheckpoint(dir), restored, nullptr, nullptr, &loaded);
   EXPECT_EQ(loaded.updates, 2);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CheckpointTest, ManifestGivesTheEnvStepsAndDeterministicResumeNeedsTheActorState) {
+  Trained t = MakeTrained("elu");
+  torch::optim::Adam optimizer(t.policy->parameters(), torch::optim::AdamOptions(1e-3));
+  const std::string dir = TempDir("ckpt-resumable");
+  TrainingCounters counters;
+  counters.updates = 2;
+  counters.env_steps = 256;
+  const std::string older = SaveCheckpoint(dir, t.policy, optimizer, t.normalizer, counters);
+  counters.updates = 3;
+  counters.env_steps = 384;
+  const std::string newer = SaveCheckpoint(dir, t.policy, optimizer, t.normalizer, counters);
+  EXPECT_EQ(CheckpointEnvSteps(older), 256);
+  EXPECT_EQ(CheckpointEnvSteps(newer), 384);
+  EXPECT_EQ(CheckpointEnvSteps(dir + "/ckpt-9.pt"), -1);
+  EXPECT_EQ(LatestCheckpoint(dir, ResumableCheckpoints(dir, false)), newer);
+  // deterministic: only a checkpoint with its actor's state beside it
+  EXPECT_EQ(LatestCheckpoint(dir, ResumableCheckpoints(dir, true)), "");
+  WriteStateFile(ActorStatePath(dir, 0, 2), "state");
+  EXPECT_EQ(LatestCheckpoint(dir, ResumableCheckpoints(dir, true)), older);
   std::filesystem::remove_all(dir);
 }
 
