@@ -185,17 +185,29 @@ void FragmentIntake::SaveTo(TrainingCounters& counters) const {
   counters.dropped_fragments = dropped();
 }
 
+std::string ProgressText(int64_t env_steps, int64_t total, double recent_sps, double mean_return,
+                         double policy_lag_mean, int64_t dropped, const std::string& extra) {
+  const int64_t left = std::max<int64_t>(total - env_steps, 0);
+  const double done = std::min(static_cast<double>(env_steps) / std::max<int64_t>(total, 1), 1.0);
+  std::string eta = "0s";
+  if (left > 0) eta = recent_sps > 0 ? HumanDuration(left / recent_sps) : "?";
+  char line[512];
+  std::snprintf(line, sizeof(line),
+                "[%3.0f%%] steps %s/%s | %s sps | return %.1f | lag %.2f | dropped %lld%s | eta %s",
+                100.0 * done, HumanCount(static_cast<double>(env_steps)).c_str(),
+                HumanCount(static_cast<double>(total)).c_str(), HumanCount(recent_sps).c_str(),
+                mean_return, policy_lag_mean, static_cast<long long>(dropped), extra.c_str(),
+                eta.c_str());
+  return line;
+}
+
 void ProgressLine::Maybe(int64_t env_steps, double mean_return, double policy_lag_mean,
                          int64_t dropped, const std::string& extra) {
   if (quiet_ || Seconds(last_) < config_.train.log_every_s) return;
   const double recent_sps = (env_steps - steps_at_last_) / Seconds(last_);
-  const int64_t total = config_.train.total_env_steps;
-  const double done = static_cast<double>(env_steps) / total;
-  std::printf("[%3.0f%%] steps %s/%s | %s sps | return %.1f | lag %.2f | dropped %lld%s | eta %s\n",
-              100.0 * done, HumanCount(env_steps).c_str(), HumanCount(total).c_str(),
-              HumanCount(recent_sps).c_str(), mean_return, policy_lag_mean,
-              static_cast<long long>(dropped), extra.c_str(),
-              HumanDuration((total - env_steps) / std::max(recent_sps, 1e-9)).c_str());
+  std::printf("%s\n", ProgressText(env_steps, config_.train.total_env_steps, recent_sps,
+                                   mean_return, policy_lag_mean, dropped, extra)
+                          .c_str());
   std::fflush(stdout);
   last_ = Clock::now();
   steps_at_last_ = env_steps;

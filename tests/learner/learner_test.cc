@@ -12,6 +12,7 @@
 #include "core/wire.h"
 #include "learner/checkpoint.h"
 #include "learner/export.h"
+#include "learner/learner_parts.h"
 
 namespace robofleet::learner {
 namespace {
@@ -369,6 +370,19 @@ TEST(CheckpointTest, ManifestGivesTheEnvStepsAndDeterministicResumeNeedsTheActor
   WriteStateFile(ActorStatePath(dir, 0, 2), "state");
   EXPECT_EQ(LatestCheckpoint(dir, ResumableCheckpoints(dir, true)), older);
   std::filesystem::remove_all(dir);
+}
+
+TEST(ProgressTextTest, NeverPastOneHundredPercentAndNoUnknownEtaAtTheEnd) {
+  // half way at 100 steps/s: 5 s left
+  EXPECT_EQ(ProgressText(500, 1000, 100.0, 1.5, 0.25, 3, ""),
+            "[ 50%] steps 500/1.0k | 100 sps | return 1.5 | lag 0.25 | dropped 3 | eta 5s");
+  // the last batch went past the total: the real count, 100%, nothing left
+  EXPECT_EQ(ProgressText(1024, 1000, 100.0, 1.5, 0.25, 0, " | x"),
+            "[100%] steps 1.0k/1.0k | 100 sps | return 1.5 | lag 0.25 | dropped 0 | x | eta 0s");
+  EXPECT_EQ(ProgressText(1000, 1000, 0.0, 1.5, 0.25, 0, "").substr(0, 6), "[100%]");
+  EXPECT_NE(ProgressText(1000, 1000, 0.0, 1.5, 0.25, 0, "").find("eta 0s"), std::string::npos);
+  // not there yet and nothing coming in: unknown
+  EXPECT_NE(ProgressText(10, 1000, 0.0, 1.5, 0.25, 0, "").find("eta ?"), std::string::npos);
 }
 
 // Builds a fragment message for the batcher from plain vectors.
