@@ -13,8 +13,9 @@
 //   sweep.sbatch, slurm_jobs, logs/slurm-*.out   with --backend slurm
 //
 // A run is finished when robofleet train exited 0 (its exit_status file says
-// so), policy.pt is there and metrics.csv reached train.total_env_steps: an
-// interrupted run also exits 0 with a policy, and must not count.
+// so), policy.pt is there and metrics.csv reached train.total_env_steps. A
+// run that a signal stopped (Ctrl-C, scancel) exits 130 or 143 with a
+// checkpoint: stopped, not failed.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -167,9 +168,13 @@ RunStatus Inspect(const Sweep& sweep, const SweepRun& run, bool probe_lock = tru
   s.exit_status = std::atoi(status_text.c_str());
   std::error_code ec;
   const bool policy = fs::file_size(run_dir + "/policy.pt", ec) > 0 && !ec;
-  // exit 0 without the whole run behind it: stopped early (Ctrl-C, scancel)
+  // exit 0 without the whole run behind it is not done either
   const State ok = policy && reached ? State::kDone : State::kStopped;
-  s.state = s.exit_status != 0 ? State::kFailed : ok;
+  if (IsStoppedExitCode(s.exit_status)) {
+    s.state = State::kStopped;
+  } else {
+    s.state = s.exit_status != 0 ? State::kFailed : ok;
+  }
   return s;
 }
 

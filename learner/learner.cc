@@ -347,7 +347,7 @@ int OnPolicyRun::Finish() {
   counters_.dropped_fragments = intake_->dropped();
   SaveCheckpointIfLeader();
   FinishRun();
-  return 0;
+  return ExitStatus();
 }
 
 void OnPolicyRun::SaveCheckpointIfLeader() {

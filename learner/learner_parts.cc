@@ -240,10 +240,12 @@ void FinishRun(const ExperimentConfig& config, const LearnerOptions& options, Ac
     std::printf("learner rank %d: parameters crc32c %08x\n", options.rank, crc);
     return;
   }
-  std::printf(
-      "learner: %lld env steps in %s, return %.1f over the last %zu episodes; policy at %s\n",
-      static_cast<long long>(env_steps), HumanDuration(wall_s).c_str(), intake.mean_return(),
-      intake.episodes(), (options.run_dir + "/policy.pt").c_str());
+  // a stopped run's policy is the one it had so far
+  const bool stopped = env_steps < config.train.total_env_steps;
+  std::printf("learner: %s%lld env steps in %s, return %.1f over the last %zu episodes; %s at %s\n",
+              stopped ? "stopped at " : "", static_cast<long long>(env_steps),
+              HumanDuration(wall_s).c_str(), intake.mean_return(), intake.episodes(),
+              stopped ? "the policy so far" : "policy", (options.run_dir + "/policy.pt").c_str());
   // equal checksums mean bit-identical parameters (determinism mode, learner ranks)
   std::printf("learner: parameters crc32c %08x\n", crc);
 }
@@ -335,6 +337,10 @@ void LearnerRun::WriteRow(const MetricsRow& row) {
 void LearnerRun::FinishRun() {
   learner::FinishRun(config_, options_, policy_, normalizer_, counters_.env_steps,
                      counters_.wall_s + Seconds(start_), *intake_);
+}
+
+int LearnerRun::ExitStatus() const {
+  return counters_.env_steps >= config_.train.total_env_steps ? 0 : StoppedExitCode();
 }
 
 }  // namespace robofleet::learner

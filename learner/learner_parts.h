@@ -192,6 +192,11 @@ class LearnerRun {
   // The final checkpoint is the loop's; then the exported policy and the
   // summary lines.
   void FinishRun();
+  // The process's exit status at the end: 0 when the run reached
+  // train.total_env_steps, StoppedExitCode() (core/signals.h) when a stop
+  // ended it first, its final checkpoint written all the same: the launcher
+  // tells a stopped run from a finished one by it.
+  int ExitStatus() const;
 
   const ExperimentConfig& config_;
   const LearnerOptions& options_;
