@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -28,6 +29,39 @@
 
 namespace robofleet::launcher {
 namespace {
+
+// The children started here and not reaped yet, for KillAllChildren(): a
+// fixed table of lock-free atomics, which a signal handler may read. A slot
+// holds a pid or 0. (A pid leaves the table just after waitpid reaps it; the
+// kernel hands out pids in sequence, so no new process takes it in between.)
+constexpr int kMaxListedChildren = 4096;
+std::atomic<pid_t> g_listed_children[kMaxListedChildren];
+
+void ListChild(pid_t pid) {
+  for (std::atomic<pid_t>& slot : g_listed_children) {
+    pid_t empty = 0;
+    if (slot.compare_exchange_strong(empty, pid)) return;
+  }
+  // thousands of live children of one process is far past any run's size
+  const bool room_for_another_child = false;
+  ROBOFLEET_CHECK(room_for_another_child);
+}
+
+void UnlistChild(pid_t pid) {
+  for (std::atomic<pid_t>& slot : g_listed_children) {
+    pid_t listed = pid;
+    if (slot.compare_exchange_strong(listed, 0)) return;
+  }
+}
+
+// waitpid that retries on EINTR and takes what it reaped off the table.
+pid_t Reap(pid_t pid, int* status, int flags) {
+  pid_t got;
+  while ((got = waitpid(pid, status, flags)) < 0 && errno == EINTR) {
+  }
+  if (got > 0) UnlistChild(got);
+  return got;
+}
 
 // The step of a child's set-up that failed, sent to the parent with its errno.
 enum class Step : int { kGroup, kStdin, kStdout, kStderr, kLock, kExec };
@@ -49,6 +83,12 @@ struct ChildPlan {
   int death_signal = 0;
   pid_t parent = 0;
   bool new_process_group = false;
+  bool ignore_interrupt = false;
+  // Start: SIGINT and SIGTERM go back to their defaults before the program
+  // runs (exec would reset their handlers anyway; this is for the moments
+  // before it). ForkCall's function keeps this program's handlers.
+  bool default_stop_handlers = false;
+  sigset_t mask;  // the signal mask to run with (the parent's before the fork)
   const char* lock_path = nullptr;
   int report_fd = -1;       // write end of the close-on-exec failure pipe
   int report_read_fd = -1;  // its read end, the parent's
@@ -77,6 +117,22 @@ int AboveStdStreams(int fd, bool cloexec) {
 // The child's side of a start, up to exec (Start) or up to running the
 // function (ForkCall). Only async-signal-safe calls from here on.
 void SetUpChild(ChildPlan& plan) {
+  // the parent's children are not this process's to kill
+  for (std::atomic<pid_t>& slot : g_listed_children) slot.store(0);
+  // the stop signals were blocked over the fork; a pending one is delivered
+  // with the dispositions the child will run with
+  struct sigaction action {};
+  sigemptyset(&action.sa_mask);
+  if (plan.default_stop_handlers) {
+    action.sa_handler = SIG_DFL;
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+  }
+  if (plan.ignore_interrupt) {
+    action.sa_handler = SIG_IGN;
+    sigaction(SIGINT, &action, nullptr);
+  }
+  sigprocmask(SIG_SETMASK, &plan.mask, nullptr);
   // the report pipe must survive the dup2s onto 0, 1, 2 below
   plan.report_fd = AboveStdStreams(plan.report_fd, true);
   if (plan.report_fd < 0) _exit(kCannotStartExitCode);
@@ -272,11 +328,21 @@ pid_t ForkWithPlan(const SpawnOptions& options, ChildPlan& plan, const std::stri
   plan.death_signal = options.death_signal;
   plan.parent = getpid();
   plan.new_process_group = options.new_process_group;
+  plan.ignore_interrupt = options.ignore_interrupt;
   plan.lock_path = options.lock_path.empty() ? nullptr : options.lock_path.c_str();
   plan.report_fd = report[1];
   plan.report_read_fd = report[0];
 
+  // a stop signal's handler (KillAllChildren) must find the child listed:
+  // SIGINT and SIGTERM wait until it is
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, &plan.mask);
   const pid_t pid = fork();
+  if (pid > 0) ListChild(pid);
+  pthread_sigmask(SIG_SETMASK, &plan.mask, nullptr);
   if (pid < 0) {
     const int err = errno;
     close_all();
@@ -315,9 +381,7 @@ pid_t ForkWithPlan(const SpawnOptions& options, ChildPlan& plan, const std::stri
 // Blocking waitpid that retries on EINTR; the child must be ours and unreaped.
 int WaitFor(pid_t pid) {
   int status = 0;
-  pid_t got;
-  while ((got = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
-  }
+  const pid_t got = Reap(pid, &status, 0);
   ROBOFLEET_CHECK(got == pid);  // someone else reaped our child
   return status;
 }
@@ -390,8 +454,8 @@ void Child::Reset() {
   CloseAll();
   if (pid_ > 0 && !reaped_) {
     kill(pid_, SIGKILL);
-    while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
-    }
+    int status = 0;
+    Reap(pid_, &status, 0);
   }
   pid_ = -1;
   reaped_ = false;
@@ -464,9 +528,7 @@ std::optional<int> Child::TryWait() {
   ROBOFLEET_CHECK(pid_ > 0);
   if (reaped_) return status_;
   int status = 0;
-  pid_t got;
-  while ((got = waitpid(pid_, &status, WNOHANG)) < 0 && errno == EINTR) {
-  }
+  const pid_t got = Reap(pid_, &status, WNOHANG);
   ROBOFLEET_CHECK(got >= 0);  // someone else reaped our child
   if (got == 0) return std::nullopt;
   reaped_ = true;
@@ -491,6 +553,7 @@ Child Start(const std::vector<std::string>& argv, const SpawnOptions& options) {
   plan.argv.push_back(nullptr);
   int pipes[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
   Child child;
+  plan.default_stop_handlers = true;
   child.pid_ = ForkWithPlan(options, plan, "'" + argv[0] + "'", pipes, &child.start_error_,
                             &child.start_errno_, [&plan] { ExecChild(plan); });
   child.stdin_fd_ = pipes[0][1];
@@ -529,6 +592,7 @@ Child ForkCall(const std::function<int()>& fn, const SpawnOptions& options) {
 pid_t Spawn(const std::vector<std::string>& argv) {
   SpawnOptions options;
   options.death_signal = SIGTERM;
+  options.ignore_interrupt = true;
   Child child = Start(argv, options);
   // the child has exited kCannotStartExitCode: the supervisor sees a failed
   // child, as for one that crashed (a binary mid-rebuild comes back)
@@ -578,9 +642,7 @@ std::string DescribeStatus(int wait_status) {
 
 std::optional<ExitedChild> ReapAnyChild() {
   ExitedChild exited;
-  pid_t got;
-  while ((got = waitpid(-1, &exited.status, WNOHANG)) < 0 && errno == EINTR) {
-  }
+  const pid_t got = Reap(-1, &exited.status, WNOHANG);
   if (got <= 0) return std::nullopt;
   exited.pid = got;
   return exited;
@@ -588,9 +650,7 @@ std::optional<ExitedChild> ReapAnyChild() {
 
 std::optional<int> TryReap(pid_t pid) {
   int status = 0;
-  pid_t got;
-  while ((got = waitpid(pid, &status, WNOHANG)) < 0 && errno == EINTR) {
-  }
+  const pid_t got = Reap(pid, &status, WNOHANG);
   if (got != pid) return std::nullopt;
   return status;
 }
@@ -613,6 +673,15 @@ std::vector<pid_t> SignalAndReap(std::vector<pid_t> pids, int sig, double timeou
     if (!pids.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return pids;
+}
+
+int KillAllChildren() {
+  int killed = 0;
+  for (const std::atomic<pid_t>& slot : g_listed_children) {
+    const pid_t pid = slot.load();
+    if (pid > 0 && kill(pid, SIGKILL) == 0) ++killed;
+  }
+  return killed;
 }
 
 // ---- this process and others ----

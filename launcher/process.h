@@ -25,6 +25,12 @@
 // until they exit. ReapAnyChild() reaps any child, so it is for processes
 // whose children are all supervised by pid (train, sweep), not mixed with
 // Child objects that are waiting at the same time.
+//
+// Every child started here is listed until it is reaped (by Child::Wait,
+// TryWait or its destructor, ReapAnyChild, TryReap or SignalAndReap), so that
+// KillAllChildren() can end them all from a signal handler: a second Ctrl-C
+// ends a run at once without leaving a process behind. A child is listed
+// before any signal handler of the parent can run after the fork.
 #ifndef ROBOFLEET_LAUNCHER_PROCESS_H_
 #define ROBOFLEET_LAUNCHER_PROCESS_H_
 
@@ -87,6 +93,12 @@ struct SpawnOptions {
   // SIGKILL (PR_SET_PDEATHSIG); a child whose parent is already gone by the
   // time it is set exits 1 at once. 0: none. Default 0.
   int death_signal = 0;
+  // The child starts with SIGINT ignored (kept through exec), as a shell
+  // starts background jobs: a terminal's Ctrl-C, which reaches the whole
+  // foreground process group, then reaches only its supervisor, which passes
+  // the stop on (core/signals.h: StopHandling::keep_ignored_interrupt).
+  // Default false.
+  bool ignore_interrupt = false;
   // The child leads a new process group (its pid is the group id): a signal
   // to the group (SignalGroup) reaches its own children too, and a Ctrl-C at
   // the terminal does not. Default false.
@@ -197,12 +209,12 @@ Child Start(const std::vector<std::string>& argv, const SpawnOptions& options = 
 Child ForkCall(const std::function<int()>& fn, const SpawnOptions& options = {});
 
 // Starts this same binary's subcommand `argv` (argv[0] a path, usually
-// SelfExe()) as a child that gets SIGTERM when this process dies, and hands
-// its pid to the caller to reap. For supervisors that keep pids in their
-// own tables. When the program cannot run, says why on stderr and still
-// returns the pid, of a child that has exited kCannotStartExitCode: the
-// supervisor handles it as any failed child (a binary caught mid-rebuild
-// runs again on the next restart). Throws only as Start() does.
+// SelfExe()) as a child that gets SIGTERM when this process dies and ignores
+// the terminal's SIGINT (SpawnOptions::ignore_interrupt: it stops when its
+// supervisor says so), and hands its pid to the caller to reap. For supervisors that keep pids in
+// their own tables. When the program cannot run, says why on stderr and still returns the pid, of a
+// child that has exited kCannotStartExitCode: the supervisor handles it as any failed child (a
+// binary caught mid-rebuild runs again on the next restart). Throws only as Start() does.
 pid_t Spawn(const std::vector<std::string>& argv);
 
 // What a program run to completion did.
@@ -255,6 +267,12 @@ int ForwardSignal(const std::vector<pid_t>& pids, int sig);
 // Sends `sig` to every pid, then waits until all have exited or `timeout_s`
 // passed; returns the pids still alive.
 std::vector<pid_t> SignalAndReap(std::vector<pid_t> pids, int sig, double timeout_s);
+
+// Sends SIGKILL to every child of this process that was started here and is
+// not reaped yet; returns how many. Async-signal-safe: for a handler of a
+// second Ctrl-C (core/signals.h: StopHandling::on_second_interrupt). The
+// children are left for their owners to reap.
+int KillAllChildren();
 
 // Path of the running robofleet binary (what children exec). Throws when
 // /proc/self/exe cannot be read.

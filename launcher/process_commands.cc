@@ -10,6 +10,18 @@
 #include "learner/learner.h"
 
 namespace robofleet::launcher {
+namespace {
+
+// Started by robofleet train, a learner or an actor has SIGINT ignored and
+// stops on the launcher's SIGTERM alone, whatever reaches the terminal's
+// process group; started by hand, it takes Ctrl-C as usual.
+StopHandling ChildStopHandling() {
+  StopHandling handling;
+  handling.keep_ignored_interrupt = true;
+  return handling;
+}
+
+}  // namespace
 
 int LearnerCommand(int argc, char** argv) {
   cxxopts::Options options("robofleet learner", "A learner process (started by robofleet train).");
@@ -35,7 +47,7 @@ int LearnerCommand(int argc, char** argv) {
   }
   ExperimentConfig config = LoadRunConfig(learner_options.run_dir);
   learner_options.task = TaskInfoFor(config);
-  InstallStopHandlers();
+  InstallStopHandlers(ChildStopHandling());
   return learner::RunLearner(config, learner_options);
 }
 
@@ -54,7 +66,7 @@ int ActorCommand(int argc, char** argv) {
   if (args.count("stats")) actor_options.stats_path = args["stats"].as<std::string>();
   actor_options.checkpoint_dir = Required(args, "run-dir") + "/checkpoints";
   ExperimentConfig config = LoadRunConfig(Required(args, "run-dir"));
-  InstallStopHandlers();
+  InstallStopHandlers(ChildStopHandling());
   return actors::RunActor(config, actor_options);
 }
 

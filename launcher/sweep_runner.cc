@@ -13,8 +13,9 @@
 //   sweep.sbatch, slurm_jobs, logs/slurm-*.out   with --backend slurm
 //
 // A run is finished when robofleet train exited 0 (its exit_status file says
-// so), policy.pt is there and metrics.csv reached train.total_env_steps: an
-// interrupted run also exits 0 with a policy, and must not count.
+// so), policy.pt is there and metrics.csv reached train.total_env_steps. A
+// run that a signal stopped (Ctrl-C, scancel) exits 130 or 143 with a
+// checkpoint: stopped, not failed.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -167,9 +168,13 @@ RunStatus Inspect(const Sweep& sweep, const SweepRun& run, bool probe_lock = tru
   s.exit_status = std::atoi(status_text.c_str());
   std::error_code ec;
   const bool policy = fs::file_size(run_dir + "/policy.pt", ec) > 0 && !ec;
-  // exit 0 without the whole run behind it: stopped early (Ctrl-C, scancel)
+  // exit 0 without the whole run behind it is not done either
   const State ok = policy && reached ? State::kDone : State::kStopped;
-  s.state = s.exit_status != 0 ? State::kFailed : ok;
+  if (IsStoppedExitCode(s.exit_status)) {
+    s.state = State::kStopped;
+  } else {
+    s.state = s.exit_status != 0 ? State::kFailed : ok;
+  }
   return s;
 }
 
@@ -244,13 +249,12 @@ struct SweepOptions {
   std::string experiment;
   std::vector<std::string> overrides;
   std::string dir;
-  bool dry_run = false;
 };
 
-// Loads and checks everything, then makes the sweep directory (or checks
-// that an existing one holds this same sweep). Nothing is written before all
-// of the input is known to be good.
-Sweep PrepareSweep(const SweepOptions& options, int* max_actors) {
+// Loads and checks everything, and checks that an existing sweep directory
+// holds this same sweep; writes nothing (MakeSweepDir does, once every check
+// has passed).
+Sweep PlanSweep(const SweepOptions& options, int* max_actors) {
   SweepSource source;
   Sweep sweep;
   sweep.base = LoadCheckedExperiment(options.experiment, options.overrides, &source);
@@ -292,14 +296,18 @@ Sweep PrepareSweep(const SweepOptions& options, int* max_actors) {
   } else if (fs::exists(sweep.dir) && !fs::is_empty(sweep.dir)) {
     throw UserError(sweep.dir + " exists and is not a sweep directory; choose another --sweep-dir");
   }
-  if (options.dry_run) return sweep;
+  return sweep;
+}
+
+// Makes the directory of a sweep that PlanSweep checked, or leaves the one
+// that holds it already.
+void MakeSweepDir(const Sweep& sweep) {
   fs::create_directories(sweep.dir + "/logs");
   fs::create_directories(sweep.dir + "/locks");
   if (!fs::exists(sweep.dir + "/plan.yaml")) {
-    WriteAtomically(sweep.dir + "/base.yaml", base_yaml);
-    WriteAtomically(sweep.dir + "/plan.yaml", plan_yaml);
+    WriteAtomically(sweep.dir + "/base.yaml", ToYaml(sweep.base));
+    WriteAtomically(sweep.dir + "/plan.yaml", SweepPlanToYaml(sweep.plan));
   }
-  return sweep;
 }
 
 // Holds the sweep's own lock (one robofleet sweep per directory at a time)
@@ -561,6 +569,76 @@ std::string SbatchScript(const Sweep& sweep, const std::vector<size_t>& todo,
   return s + body;
 }
 
+// A partition by the CPUs of its largest node.
+struct PartitionSize {
+  std::string name;
+  int largest_node_cpus = 0;
+};
+
+// The partition `partition` ("": the default one) and the CPU count of its
+// largest node, as sinfo reports them. Throws UserError when sinfo cannot
+// run or fails, or the partition has no nodes (or does not exist).
+PartitionSize LargestNode(const std::string& partition) {
+  // one line per node and partition ("debug* 4"; the default partition's
+  // name has the '*'), so no count is a group's minimum with a '+'
+  std::vector<std::string> args = {"sinfo", "-h", "-N", "-o", "%P %c"};
+  if (!partition.empty()) args.insert(args.end(), {"-p", partition});
+  SpawnOptions options;
+  options.search_path = true;
+  options.stderr_to = Redirect::ToStdout();  // its complaint goes into our one line
+  const RunResult result = RunAndCapture(args, options);
+  if (!result.started()) {
+    throw UserError("sinfo not found; --backend slurm needs SLURM's client tools on this " +
+                    std::string("machine (or use the local backend)"));
+  }
+  std::string output = result.output;
+  if (result.exit_code() != 0) {
+    for (char& c : output) c = c == '\n' ? ' ' : c;
+    while (!output.empty() && output.back() == ' ') output.pop_back();
+    throw UserError("sinfo failed (" + DescribeStatus(result.status) +
+                    (output.empty() ? "" : ": " + output) +
+                    "); check that the SLURM controller is up (scontrol ping)");
+  }
+  PartitionSize size;
+  std::stringstream lines(output);
+  std::string name, cpus;
+  while (lines >> name >> cpus) {
+    const bool is_default = name.back() == '*';
+    if (is_default) name.pop_back();
+    if (partition.empty() ? !is_default : name != partition) continue;
+    size.name = name;
+    size.largest_node_cpus = std::max(size.largest_node_cpus, std::atoi(cpus.c_str()));
+  }
+  if (size.largest_node_cpus > 0) return size;
+  if (partition.empty()) {
+    throw UserError("SLURM has no default partition; name one with --partition");
+  }
+  // the partitions there are, for the message
+  std::string known;
+  RunResult all = RunAndCapture({"sinfo", "-h", "-o", "%P"}, options);
+  std::stringstream names(all.output);
+  while (names >> name) {
+    if (name.back() == '*') name.pop_back();
+    known += (known.empty() ? "" : ", ") + name;
+  }
+  throw UserError("partition " + partition + " has no nodes in sinfo" +
+                  (known.empty() ? "" : "; partitions: " + known) +
+                  "; choose one with --partition");
+}
+
+// Refuses a sweep whose runs could never start: a run asks for
+// --cpus-per-run CPUs on one node, and a partition without such a node keeps
+// the array pending for ever. Before anything is written or submitted.
+void CheckPartitionFits(const SlurmOptions& options, bool cpus_given) {
+  const PartitionSize partition = LargestNode(options.partition);
+  if (options.cpus_per_run <= partition.largest_node_cpus) return;
+  throw UserError("--cpus-per-run " + std::to_string(options.cpus_per_run) +
+                  (cpus_given ? "" : " (actors.count + 1)") +
+                  " exceeds the largest node of partition " + partition.name + " (" +
+                  std::to_string(partition.largest_node_cpus) +
+                  " CPUs); lower --cpus-per-run or actors.count");
+}
+
 // The sweep's newest SLURM job if it is still queued or running, else "".
 std::string LiveSlurmJob(const Sweep& sweep) {
   std::stringstream jobs(ReadText(sweep.dir + "/slurm_jobs"));
@@ -574,12 +652,18 @@ std::string LiveSlurmJob(const Sweep& sweep) {
   return last;
 }
 
-int SubmitToSlurm(const Sweep& sweep, SlurmOptions options) {
+// The checks of --backend slurm that need SLURM itself: its tools are here,
+// and the partition has a node that fits a run. Before anything is written.
+void CheckSlurm(const SlurmOptions& options, bool cpus_given) {
   std::string probe;
   if (Capture({"sbatch", "--version"}, &probe) < 0) {
     throw UserError("sbatch not found; --backend slurm needs SLURM's client tools on this " +
                     std::string("machine (or use the local backend)"));
   }
+  CheckPartitionFits(options, cpus_given);
+}
+
+int SubmitToSlurm(const Sweep& sweep, SlurmOptions options) {
   SweepLock lock(sweep.dir);
   const std::string live = LiveSlurmJob(sweep);
   if (!live.empty()) {
@@ -740,20 +824,22 @@ int SweepCommand(int argc, char** argv) {
   sweep_options.experiment = args["experiment"].as<std::string>();
   sweep_options.overrides = SetOverrides(args);
   if (args.count("sweep-dir")) sweep_options.dir = args["sweep-dir"].as<std::string>();
-  sweep_options.dry_run = args.count("dry-run") > 0;
   int max_actors = 1;
-  Sweep sweep = PrepareSweep(sweep_options, &max_actors);
+  Sweep sweep = PlanSweep(sweep_options, &max_actors);
   sweep.metric = metric;
   sweep.minimize = minimize;
-  if (sweep_options.dry_run) {
+  if (args.count("dry-run")) {
     PrintPlan(sweep);
     return 0;
   }
   if (backend == "slurm") {
-    slurm.cpus_per_run =
-        args.count("cpus-per-run") ? args["cpus-per-run"].as<int>() : max_actors + 1;
+    const bool cpus_given = args.count("cpus-per-run") > 0;
+    slurm.cpus_per_run = cpus_given ? args["cpus-per-run"].as<int>() : max_actors + 1;
+    CheckSlurm(slurm, cpus_given);
+    MakeSweepDir(sweep);
     return SubmitToSlurm(sweep, slurm);
   }
+  MakeSweepDir(sweep);
   return RunLocally(sweep, std::max(parallel, 1));
 }
 

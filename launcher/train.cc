@@ -36,6 +36,10 @@ using Clock = std::chrono::steady_clock;
 // An actor that ran this long before dying was not crash-looping.
 constexpr auto kHealthyActorLife = std::chrono::seconds(3);
 
+// How long the learners have to write their final checkpoint once asked to
+// stop, before they are killed.
+constexpr int kStopTimeoutS = 30;
+
 std::string UtcTimestamp() {
   std::time_t now = std::time(nullptr);
   std::tm tm{};
@@ -343,21 +347,45 @@ RunSockets PrepareRunDir(const TrainPlan& plan, const std::string& keys_dir) {
   return sockets;
 }
 
+// How the learners' part of a run ended.
+enum class RunEnd {
+  kFinished,  // every rank reached train.total_env_steps
+  kStopped,   // a stop ended it first; the learners wrote their final checkpoint
+  kKilled,    // a second Ctrl-C: every child was killed at once
+  kFailed,    // a learner failed, or could not go on
+};
+
 // Starts this node's learner ranks and actors and keeps them going: restarts
 // dead actors (with backoff) and dead learners (all ranks, from the last
-// checkpoint); Run() returns when every learner rank has finished.
+// checkpoint); Run() returns when every learner rank has ended.
+//
+// Stopping: on the first SIGINT or SIGTERM the learners get SIGTERM (the
+// children ignore the terminal's SIGINT: Spawn) and Run() waits for them to
+// write their final checkpoint, up to kStopTimeoutS. A second SIGINT kills every child
+// from the signal handler (KillAllChildren); Run() then reaps them all before
+// it returns, so that no process of the run outlives the launcher.
 class RunSupervisor {
  public:
   RunSupervisor(const TrainPlan& plan, const RunSockets& sockets, const std::string& exe)
       : plan_(plan), sockets_(sockets), exe_(exe) {}
 
-  // Spawns everyone, supervises, and returns the learners' wait status.
-  int Run() {
+  // Spawns everyone, supervises, and says how the learners ended.
+  RunEnd Run() {
     SpawnLearners(plan_.resume);
     for (int i = 0; i < plan_.config.actors.count; ++i) actors_[SpawnActor(i)] = {i, Clock::now()};
-    while (learner_status_ == -1) {
+    while (!end_) {
+      if (SecondInterrupt()) {
+        KillAndReapEveryone();
+        end_ = RunEnd::kKilled;
+        break;
+      }
       if (StopRequested() && !stopping_) StopRun(nullptr);
-      if (stopping_ && Clock::now() > stop_deadline_) SignalLearners(SIGKILL);
+      if (stopping_ && !stop_overdue_ && Clock::now() > stop_deadline_) {
+        std::fprintf(stderr, "robofleet: the learner did not stop within %d s; killing it\n",
+                     kStopTimeoutS);
+        stop_overdue_ = true;
+        SignalLearners(SIGKILL);
+      }
       RestartDueActors();
       const std::optional<ExitedChild> exited = ReapAnyChild();
       const pid_t pid = exited ? exited->pid : -1;
@@ -370,8 +398,13 @@ class RunSupervisor {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
     }
-    return learner_status_;
+    return *end_;
   }
+
+  // The wait status of the learner that failed the run (RunEnd::kFailed).
+  int learner_status() const { return learner_status_; }
+  // Why the launcher itself stopped the run, "" when it was asked to.
+  const std::string& stop_reason() const { return stop_reason_; }
 
   // Ends the actors still running.
   void StopActors() {
@@ -422,15 +455,38 @@ class RunSupervisor {
   }
 
   void StopRun(const char* why) {
-    if (why != nullptr) std::fprintf(stderr, "robofleet: %s; stopping the run\n", why);
+    if (why != nullptr) {
+      std::fprintf(stderr, "robofleet: %s; stopping the run\n", why);
+      stop_reason_ = why;
+    } else {
+      std::fprintf(stderr,
+                   "robofleet: stopping; waiting for the final checkpoint (Ctrl-C again to end "
+                   "every process of the run at once)\n");
+    }
     stopping_ = true;
     SignalLearners(SIGTERM);
-    stop_deadline_ = Clock::now() + std::chrono::seconds(30);
+    stop_deadline_ = Clock::now() + std::chrono::seconds(kStopTimeoutS);
+  }
+
+  // A second Ctrl-C: the signal handler has sent SIGKILL to every child;
+  // this reaches one started since, and reaps them all.
+  void KillAndReapEveryone() {
+    std::fprintf(stderr, "robofleet: interrupted again; ending every process of the run now\n");
+    std::vector<pid_t> pids;
+    for (const auto& [pid, rank] : learners_) pids.push_back(pid);
+    for (const auto& [pid, actor] : actors_) pids.push_back(pid);
+    for (pid_t pid : SignalAndReap(pids, SIGKILL, 10.0)) {
+      std::fprintf(stderr, "robofleet: process %d did not end within 10 s of SIGKILL\n", pid);
+    }
+    learners_.clear();
+    actors_.clear();
+    pending_.clear();
   }
 
   // Starts the actors whose backoff is over.
   void RestartDueActors() {
-    while (!stopping_ && !pending_.empty() && pending_.begin()->first <= Clock::now()) {
+    while (!stopping_ && !StopRequested() && !pending_.empty() &&
+           pending_.begin()->first <= Clock::now()) {
       const int index = pending_.begin()->second;
       pending_.erase(pending_.begin());
       actors_[SpawnActor(index)] = {index, Clock::now()};
@@ -441,11 +497,21 @@ class RunSupervisor {
     const int rank = learners_[pid];
     learners_.erase(pid);
     const bool crashed = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    const bool finished = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    // a stop ended it after its final checkpoint (core/signals.h); or our
+    // SIGTERM came before it could take one (it was still starting), or our
+    // SIGKILL when it took too long: the newest whole checkpoint still counts
+    const bool stopped = (WIFEXITED(status) && IsStoppedExitCode(WEXITSTATUS(status))) ||
+                         (stopping_ && WIFSIGNALED(status) &&
+                          (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGKILL));
     const std::string who =
         plan_.world > 1 ? "learner rank " + std::to_string(plan_.first_rank + rank) : "the learner";
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-      if (++finished_ranks_ == plan_.ranks) learner_status_ = status;
-    } else if (!stopping_ && crashed && plan_.nnodes == 1 &&
+    if (finished || stopped) {
+      any_rank_stopped_ = any_rank_stopped_ || stopped;
+      if (++ended_ranks_ == plan_.ranks) {
+        end_ = any_rank_stopped_ ? RunEnd::kStopped : RunEnd::kFinished;
+      }
+    } else if (!stopping_ && !StopRequested() && crashed && plan_.nnodes == 1 &&
                learner_restarts_ < plan_.config.launcher.max_restarts &&
                !learner::LatestCheckpoint(plan_.run_dir + "/checkpoints").empty()) {
       // ranks only work together: the others go too, and all restart
@@ -460,7 +526,8 @@ class RunSupervisor {
       for (const auto& [other, r] : learners_) others.push_back(other);
       SignalAndReap(others, SIGKILL, 10.0);
       learners_.clear();
-      finished_ranks_ = 0;
+      ended_ranks_ = 0;
+      any_rank_stopped_ = false;
       SpawnLearners(true);
     } else {
       // a failed rank fails the run; the others cannot go on without it
@@ -473,6 +540,7 @@ class RunSupervisor {
       SignalAndReap(SignalAndReap(others, SIGTERM, 10.0), SIGKILL, 5.0);
       learners_.clear();
       learner_status_ = status;
+      end_ = RunEnd::kFailed;
     }
   }
 
@@ -482,7 +550,7 @@ class RunSupervisor {
     // a crash loop is an actor that dies soon after it starts; one that ran
     // a while was healthy, and starts its backoff afresh
     if (Clock::now() - started > kHealthyActorLife) consecutive_failures_[index] = 0;
-    if (stopping_) return;
+    if (stopping_ || StopRequested()) return;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
       // exit 2 is bad input (its line is above): a restart would meet it again
       StopRun(("actor " + std::to_string(index) + " cannot run (see its error above)").c_str());
@@ -510,44 +578,75 @@ class RunSupervisor {
   const std::string exe_;
   std::map<pid_t, int> learners_;  // pid -> rank
   std::map<pid_t, LiveActor> actors_;
-  int learner_status_ = -1;
-  int finished_ranks_ = 0;
+  std::optional<RunEnd> end_;  // set once every rank has ended
+  int learner_status_ = 0;     // of the rank that failed the run
+  int ended_ranks_ = 0;        // finished or stopped
+  bool any_rank_stopped_ = false;
+  std::string stop_reason_;
   int learner_restarts_ = 0;
   std::deque<Clock::time_point> actor_restarts_;   // within the last minute
   std::map<int, int> consecutive_failures_;        // actor index -> recent failures
   std::multimap<Clock::time_point, int> pending_;  // actor restarts waiting out their backoff
   bool stopping_ = false;
+  bool stop_overdue_ = false;  // the learners got SIGKILL at the deadline
   Clock::time_point stop_deadline_;
 };
 
+// A stopped run's last word: where it stopped, by its newest checkpoint (the
+// one --resume takes), and how to go on.
+void ReportStopped(const TrainPlan& plan) {
+  if (plan.node_rank > 0) {
+    std::printf("robofleet: node %d stopped; the checkpoints are on node 0\n", plan.node_rank);
+    return;
+  }
+  const std::string dir = plan.run_dir + "/checkpoints";
+  const std::string checkpoint = learner::LatestCheckpoint(
+      dir, learner::ResumableCheckpoints(dir, plan.config.train.deterministic));
+  const int64_t steps = checkpoint.empty() ? -1 : learner::CheckpointEnvSteps(checkpoint);
+  if (steps < 0) {
+    std::printf("robofleet: stopped before the first checkpoint; nothing to resume\n");
+    return;
+  }
+  std::printf("robofleet: stopped at %lld env steps; resume with robofleet train --resume %s\n",
+              static_cast<long long>(steps), plan.run_dir.c_str());
+}
+
 // After the learners: the curves, the video, and the last word; returns the
-// exit status of `train`.
-int FinishRun(const TrainPlan& plan, int learner_status, const std::string& exe) {
-  if (WIFEXITED(learner_status) && WEXITSTATUS(learner_status) == 0 && plan.node_rank > 0) {
+// exit status of `train`: 0 finished; 130 (SIGINT) or 143 (SIGTERM) stopped
+// by that signal, whether once (after the final checkpoint) or twice (at
+// once); 1 failed, or stopped by the launcher itself.
+int FinishRun(const TrainPlan& plan, const RunSupervisor& supervisor, RunEnd end,
+              const std::string& exe) {
+  if (end == RunEnd::kStopped || end == RunEnd::kKilled) {
+    ReportStopped(plan);
+    return supervisor.stop_reason().empty() ? StoppedExitCode() : 1;
+  }
+  if (end == RunEnd::kFailed) {
+    std::fprintf(stderr, "robofleet: the learner failed (%s); see the output above\n",
+                 DescribeStatus(supervisor.learner_status()).c_str());
+    return 1;
+  }
+  if (plan.node_rank > 0) {
     std::printf("robofleet: node %d done; the policy is on node 0\n", plan.node_rank);
     return 0;
   }
-  if (WIFEXITED(learner_status) && WEXITSTATUS(learner_status) == 0) {
-    const std::string& run_dir = plan.run_dir;
-    PlotCurves(run_dir);
-    if (plan.config.train.record_video) {
-      const std::string video = run_dir + "/final.mp4";
-      if (RunQuietly({exe, "eval", run_dir + "/policy.pt", "--episodes", "1", "--video", video})
-              .exit_code() == 0) {
-        std::printf("robofleet: video of the final policy at %s\n", video.c_str());
-      } else {
-        std::fprintf(stderr,
-                     "robofleet: could not record %s; try robofleet eval %s/policy.pt "
-                     "--video out.mp4 to see why\n",
-                     video.c_str(), run_dir.c_str());
-      }
+  const std::string& run_dir = plan.run_dir;
+  PlotCurves(run_dir);
+  // a Ctrl-C after the learners finished: the policy is whole; skip the video
+  if (plan.config.train.record_video && !StopRequested()) {
+    const std::string video = run_dir + "/final.mp4";
+    if (RunQuietly({exe, "eval", run_dir + "/policy.pt", "--episodes", "1", "--video", video})
+            .exit_code() == 0) {
+      std::printf("robofleet: video of the final policy at %s\n", video.c_str());
+    } else if (!StopRequested()) {
+      std::fprintf(stderr,
+                   "robofleet: could not record %s; try robofleet eval %s/policy.pt "
+                   "--video out.mp4 to see why\n",
+                   video.c_str(), run_dir.c_str());
     }
-    std::printf("robofleet: done; policy at %s/policy.pt\n", run_dir.c_str());
-    return 0;
   }
-  std::fprintf(stderr, "robofleet: the learner failed (%s); see the output above\n",
-               DescribeStatus(learner_status).c_str());
-  return 1;
+  std::printf("robofleet: done; policy at %s/policy.pt\n", run_dir.c_str());
+  return 0;
 }
 
 }  // namespace
@@ -561,13 +660,17 @@ int TrainCommand(int argc, char** argv) {
   const RunSockets sockets = PrepareRunDir(
       plan, args.count("keys") ? args["keys"].as<std::string>() : plan.run_dir + "/keys");
 
-  InstallStopHandlers();
+  // a second Ctrl-C kills every child from the handler at once; the
+  // supervisor reaps them before anything else happens
+  StopHandling handling;
+  handling.on_second_interrupt = [] { KillAllChildren(); };
+  InstallStopHandlers(handling);
   const std::string exe = SelfExe();
   RunSupervisor supervisor(plan, sockets, exe);
-  const int learner_status = supervisor.Run();
+  const RunEnd end = supervisor.Run();
   supervisor.StopActors();
   if (!sockets.temp_dir.empty()) fs::remove_all(sockets.temp_dir);
-  return FinishRun(plan, learner_status, exe);
+  return FinishRun(plan, supervisor, end, exe);
 }
 
 }  // namespace robofleet::launcher

@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/crc32c.h"
 #include "core/json.h"
+#include "core/state_file.h"
 
 namespace robofleet::learner {
 namespace {
@@ -269,6 +270,22 @@ std::string LatestCheckpoint(const std::string& dir,
     std::fprintf(stderr, "warning: skipping damaged checkpoint: %s\n", problem.c_str());
   }
   return "";
+}
+
+std::function<bool(int64_t update)> ResumableCheckpoints(const std::string& dir,
+                                                         bool deterministic) {
+  if (!deterministic) return {};
+  return
+      [dir](int64_t update) { return ReadStateFile(ActorStatePath(dir, 0, update)).has_value(); };
+}
+
+int64_t CheckpointEnvSteps(const std::string& path) {
+  try {
+    const YAML::Node manifest = YAML::LoadFile(ManifestPath(path));
+    return manifest["env_steps"] ? manifest["env_steps"].as<int64_t>() : -1;
+  } catch (const YAML::Exception&) {
+    return -1;
+  }
 }
 
 }  // namespace robofleet::learner

@@ -89,6 +89,16 @@ std::string LatestCheckpoint(const std::string& dir,
 // True when `path` exists and matches its manifest's size and checksum.
 bool VerifyCheckpoint(const std::string& path, std::string* problem = nullptr);
 
+// The checkpoints in `dir` that a resumed run may start from, as `usable`
+// for LatestCheckpoint: all of them, or with train.deterministic only those
+// whose actor state was saved beside them (the actor continues from it).
+std::function<bool(int64_t update)> ResumableCheckpoints(const std::string& dir,
+                                                         bool deterministic);
+
+// The env steps trained on when checkpoint `path` was written, from its
+// manifest (no archive is read); -1 when the manifest cannot be read.
+int64_t CheckpointEnvSteps(const std::string& path);
+
 }  // namespace robofleet::learner
 
 #endif  // ROBOFLEET_LEARNER_CHECKPOINT_H_

@@ -19,7 +19,6 @@
 #include "core/metrics.h"
 #include "core/security.h"
 #include "core/signals.h"
-#include "core/state_file.h"
 #include "core/tensorboard.h"
 #include "learner/checkpoint.h"
 #include "learner/communicator.h"
@@ -260,14 +259,9 @@ OnPolicyRun::OnPolicyRun(const ExperimentConfig& config, const LearnerOptions& o
   // on resume every piece of state comes back: model, optimiser (with the
   // adaptive learning rate), normaliser, counters, the sampling RNG; a
   // deterministic run continues only where its actor's state was saved too
-  std::function<bool(int64_t)> usable;
-  if (config_.train.deterministic) {
-    usable = [this](int64_t update) {
-      return ReadStateFile(ActorStatePath(checkpoint_dir_, 0, update)).has_value();
-    };
-  }
   metrics_ = StartOrResume(options_, kMetricColumns, policy_, algorithm_->optimizer(), normalizer_,
-                           counters_, owner_, {}, usable);
+                           counters_, owner_, {},
+                           ResumableCheckpoints(checkpoint_dir_, config_.train.deterministic));
   policy_->to(device);  // checkpoints load into host memory
   // every rank starts from rank 0's parameters
   if (comm_) BroadcastParameters(*comm_, policy_);
@@ -365,7 +359,7 @@ int OnPolicyRun::Finish() {
   counters_.dropped_fragments = intake_->dropped();
   SaveCheckpointIfLeader();
   FinishRun();
-  return 0;
+  return ExitStatus();
 }
 
 void OnPolicyRun::SaveCheckpointIfLeader() {

@@ -186,17 +186,29 @@ void FragmentIntake::SaveTo(TrainingCounters& counters) const {
   counters.dropped_fragments = dropped();
 }
 
+std::string ProgressText(int64_t env_steps, int64_t total, double recent_sps, double mean_return,
+                         double policy_lag_mean, int64_t dropped, const std::string& extra) {
+  const int64_t left = std::max<int64_t>(total - env_steps, 0);
+  const double done = std::min(static_cast<double>(env_steps) / std::max<int64_t>(total, 1), 1.0);
+  std::string eta = "0s";
+  if (left > 0) eta = recent_sps > 0 ? HumanDuration(left / recent_sps) : "?";
+  char line[512];
+  std::snprintf(line, sizeof(line),
+                "[%3.0f%%] steps %s/%s | %s sps | return %.1f | lag %.2f | dropped %lld%s | eta %s",
+                100.0 * done, HumanCount(static_cast<double>(env_steps)).c_str(),
+                HumanCount(static_cast<double>(total)).c_str(), HumanCount(recent_sps).c_str(),
+                mean_return, policy_lag_mean, static_cast<long long>(dropped), extra.c_str(),
+                eta.c_str());
+  return line;
+}
+
 void ProgressLine::Maybe(int64_t env_steps, double mean_return, double policy_lag_mean,
                          int64_t dropped, const std::string& extra) {
   if (quiet_ || Seconds(last_) < config_.train.log_every_s) return;
   const double recent_sps = (env_steps - steps_at_last_) / Seconds(last_);
-  const int64_t total = config_.train.total_env_steps;
-  const double done = static_cast<double>(env_steps) / total;
-  std::printf("[%3.0f%%] steps %s/%s | %s sps | return %.1f | lag %.2f | dropped %lld%s | eta %s\n",
-              100.0 * done, HumanCount(env_steps).c_str(), HumanCount(total).c_str(),
-              HumanCount(recent_sps).c_str(), mean_return, policy_lag_mean,
-              static_cast<long long>(dropped), extra.c_str(),
-              HumanDuration((total - env_steps) / std::max(recent_sps, 1e-9)).c_str());
+  std::printf("%s\n", ProgressText(env_steps, config_.train.total_env_steps, recent_sps,
+                                   mean_return, policy_lag_mean, dropped, extra)
+                          .c_str());
   std::fflush(stdout);
   last_ = Clock::now();
   steps_at_last_ = env_steps;
@@ -229,10 +241,12 @@ void FinishRun(const ExperimentConfig& config, const LearnerOptions& options, Ac
     std::printf("learner rank %d: parameters crc32c %08x\n", options.rank, crc);
     return;
   }
-  std::printf(
-      "learner: %lld env steps in %s, return %.1f over the last %zu episodes; policy at %s\n",
-      static_cast<long long>(env_steps), HumanDuration(wall_s).c_str(), intake.mean_return(),
-      intake.episodes(), (options.run_dir + "/policy.pt").c_str());
+  // a stopped run's policy is the one it had so far
+  const bool stopped = env_steps < config.train.total_env_steps;
+  std::printf("learner: %s%lld env steps in %s, return %.1f over the last %zu episodes; %s at %s\n",
+              stopped ? "stopped at " : "", static_cast<long long>(env_steps),
+              HumanDuration(wall_s).c_str(), intake.mean_return(), intake.episodes(),
+              stopped ? "the policy so far" : "policy", (options.run_dir + "/policy.pt").c_str());
   // equal checksums mean bit-identical parameters (determinism mode, learner ranks)
   std::printf("learner: parameters crc32c %08x\n", crc);
 }
@@ -325,6 +339,10 @@ void LearnerRun::WriteRow(const MetricsRow& row) {
 void LearnerRun::FinishRun() {
   learner::FinishRun(config_, options_, policy_, normalizer_, counters_.env_steps,
                      counters_.wall_s + Seconds(start_), *intake_);
+}
+
+int LearnerRun::ExitStatus() const {
+  return counters_.env_steps >= config_.train.total_env_steps ? 0 : StoppedExitCode();
 }
 
 }  // namespace robofleet::learner

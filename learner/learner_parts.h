@@ -107,6 +107,13 @@ class FragmentIntake {
   std::deque<float> recent_returns_, recent_lengths_;
 };
 
+// The text of a progress line: the share of train.total_env_steps done, at
+// most 100% (the last batch may take the count past the total; the steps
+// shown are the real ones), and the time left at `recent_sps`: "0s" once the
+// total is reached, "?" while no steps are coming in.
+std::string ProgressText(int64_t env_steps, int64_t total, double recent_sps, double mean_return,
+                         double policy_lag_mean, int64_t dropped, const std::string& extra);
+
 // The console progress line, every train.log_every_s.
 class ProgressLine {
  public:
@@ -186,6 +193,11 @@ class LearnerRun {
   // The final checkpoint is the loop's; then the exported policy and the
   // summary lines.
   void FinishRun();
+  // The process's exit status at the end: 0 when the run reached
+  // train.total_env_steps, StoppedExitCode() (core/signals.h) when a stop
+  // ended it first, its final checkpoint written all the same: the launcher
+  // tells a stopped run from a finished one by it.
+  int ExitStatus() const;
 
   const ExperimentConfig& config_;
   const LearnerOptions& options_;

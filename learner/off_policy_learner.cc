@@ -236,7 +236,7 @@ int OffPolicyRun::Finish() {
                 static_cast<long long>(gradient_steps_),
                 gradient_steps_ / std::max(update_seconds_, 1e-9));
   }
-  return 0;
+  return ExitStatus();
 }
 
 void OffPolicyRun::SaveCheckpoint() {

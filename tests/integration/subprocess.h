@@ -19,13 +19,18 @@
 
 namespace robofleet::testing {
 
-// A child process whose stdout and stderr go to files.
+// A child process whose stdout and stderr go to files. With `new_session`
+// it leads a session and process group of its own, as a shell starts a
+// foreground job: kill(-pid(), SIGINT) is then a terminal's Ctrl-C, which
+// reaches the job's every process.
 class Child {
  public:
-  Child(const std::vector<std::string>& args, const std::string& log_prefix)
+  Child(const std::vector<std::string>& args, const std::string& log_prefix,
+        bool new_session = false)
       : out_path_(log_prefix + ".out"), err_path_(log_prefix + ".err") {
     pid_ = fork();
     if (pid_ == 0) {
+      if (new_session) setsid();
       int out = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       int err = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       dup2(out, 1);

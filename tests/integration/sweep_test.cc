@@ -346,6 +346,64 @@ TEST_F(SlurmTest, SweepRunsAsAJobArrayAndSummarizes) {
   EXPECT_NE(again.out().find("every run"), std::string::npos) << again.out();
 }
 
+// The lines of a command's standard output (a SLURM client tool).
+std::vector<std::string> OutputLines(const std::vector<std::string>& command,
+                                     const std::string& log_prefix) {
+  Child tool(command, log_prefix);
+  EXPECT_TRUE(tool.Wait(30)) << command[0];
+  EXPECT_EQ(tool.exit_code(), 0) << command[0] << ": " << tool.err();
+  std::vector<std::string> lines;
+  std::stringstream out(tool.out());
+  for (std::string line; std::getline(out, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+TEST_F(SlurmTest, ARunLargerThanEveryNodeIsRefusedBeforeAnythingIsWrittenOrSubmitted) {
+  // the test cluster's one node, as SLURM sees it
+  const std::vector<std::string> cpus =
+      OutputLines({"/usr/bin/sinfo", "-h", "-N", "-p", "debug", "-o", "%c"}, dir_ + "/sinfo");
+  ASSERT_EQ(cpus.size(), 1u);
+  const int node_cpus = std::stoi(cpus[0]);
+  ASSERT_GT(node_cpus, 0);
+  // a name of its own, so that squeue can tell whether this sweep's array went in
+  const std::string name = "toobig" + std::to_string(getpid());
+  const std::string exp = WriteSweep("sweep:\n  seeds: [1, 2]\n", "");
+  const std::string sweep_dir = dir_ + "/sw";
+  const auto refused = [&](const std::vector<std::string>& extra, const std::string& expected,
+                           const std::string& label) {
+    std::vector<std::string> command = {
+        ROBOFLEET_BINARY, "sweep",     exp,     "--sweep-dir", sweep_dir, "--set",
+        "name=" + name,   "--backend", "slurm", "--time",      "10:00"};
+    command.insert(command.end(), extra.begin(), extra.end());
+    Child sweep(command, dir_ + "/" + label);
+    ASSERT_TRUE(sweep.Wait(60)) << label;
+    EXPECT_EQ(sweep.exit_code(), 2) << label << ": " << sweep.out() << sweep.err();
+    EXPECT_EQ(sweep.err(), "robofleet sweep: error: " + expected + "\n") << label;
+    EXPECT_EQ(sweep.out(), "") << label;
+    EXPECT_FALSE(fs::exists(sweep_dir)) << label << ": the sweep folder was made";
+    EXPECT_EQ(OutputLines({"/usr/bin/squeue", "-h", "-n", "rf-" + name, "-o", "%i"},
+                          dir_ + "/squeue-" + label),
+              std::vector<std::string>{})
+        << label << ": a job was submitted";
+  };
+  const std::string n = std::to_string(node_cpus);
+  const std::string more = std::to_string(node_cpus + 1);
+  refused({"--cpus-per-run", more, "--partition", "debug"},
+          "--cpus-per-run " + more + " exceeds the largest node of partition debug (" + n +
+              " CPUs); lower --cpus-per-run or actors.count",
+          "given");
+  // the default, actors.count + 1, on the default partition
+  refused({"--set", "actors.count=" + n},
+          "--cpus-per-run " + more + " (actors.count + 1) exceeds the largest node of partition " +
+              "debug (" + n + " CPUs); lower --cpus-per-run or actors.count",
+          "default");
+  refused({"--cpus-per-run", "1", "--partition", "nosuch"},
+          "partition nosuch has no nodes in sinfo; partitions: debug; choose one with --partition",
+          "unknown");
+}
+
 TEST_F(SlurmTest, TwoTaskSrunTrainsOneRunPerTask) {
   // what a multi-node launch does per node, here as two tasks on one node
   const std::string runs = dir_ + "/runs";

@@ -127,9 +127,12 @@ TEST_F(TrainTest, InterruptStopsCleanlyWithCheckpointAndPolicy) {
   ASSERT_TRUE(WaitFor([&] { return CsvRows(run + "/metrics.csv") >= 3; }, 60)) << train.err();
   kill(train.pid(), SIGINT);
   ASSERT_TRUE(train.Wait(30)) << "launcher did not stop after SIGINT";
-  EXPECT_EQ(train.exit_code(), 0) << train.err();
+  EXPECT_EQ(train.exit_code(), 130) << train.err();
   EXPECT_TRUE(fs::exists(run + "/policy.pt"));
   EXPECT_TRUE(fs::exists(run + "/checkpoints/latest"));
+  // a stopped run is not a finished one
+  EXPECT_NE(train.out().find("robofleet: stopped at "), std::string::npos) << train.out();
+  EXPECT_EQ(train.out().find("robofleet: done"), std::string::npos) << train.out();
   EXPECT_TRUE(WaitFor([&] { return ProcessesMatching(run).empty(); }, 10));
 }
 

@@ -391,5 +391,43 @@ TEST(ProcessTest, SpawnGivesAPidToReapEvenWhenTheProgramCannotRun) {
   EXPECT_EQ(ExitCode(*status), kCannotStartExitCode);
 }
 
+TEST(ProcessTest, KillAllChildrenKillsEveryChildNotYetReapedAndOnlyThose) {
+  // what a second Ctrl-C does from its signal handler: a Child, a pid handed
+  // to a supervisor, and one already reaped (no longer this process's to kill)
+  Child owned = Start({"sleep", "60"}, PathLookup());
+  const pid_t released = Spawn({SleepBinary(), "60"});
+  Child reaped = Start({"true"}, PathLookup());
+  ASSERT_EQ(ExitCode(reaped.Wait()), 0);
+  EXPECT_GE(KillAllChildren(), 2);
+  const int owned_status = owned.Wait();
+  EXPECT_TRUE(WIFSIGNALED(owned_status) && WTERMSIG(owned_status) == SIGKILL)
+      << DescribeStatus(owned_status);
+  std::optional<int> released_status;
+  ASSERT_TRUE(WaitUntil([&] { return (released_status = TryReap(released)).has_value(); }, 10.0));
+  EXPECT_TRUE(WIFSIGNALED(*released_status) && WTERMSIG(*released_status) == SIGKILL)
+      << DescribeStatus(*released_status);
+  // every child is reaped now: none is left to kill
+  EXPECT_EQ(KillAllChildren(), 0);
+}
+
+TEST(ProcessTest, AChildStartedIgnoringInterruptsOutlivesSigintAndSpawnStartsThemSo) {
+  SpawnOptions options = PathLookup();
+  options.ignore_interrupt = true;
+  Child ignoring = Start({"sleep", "60"}, options);
+  const pid_t spawned = Spawn({SleepBinary(), "60"});
+  // both signals wait until the child runs; SIGINT, the lower number, would
+  // be delivered first and end it, were it not ignored
+  ASSERT_TRUE(ignoring.Signal(SIGINT));
+  ASSERT_TRUE(ignoring.Signal(SIGTERM));
+  const int status = ignoring.Wait();
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << DescribeStatus(status);
+  ASSERT_EQ(ForwardSignal({spawned}, SIGINT), 1);
+  ASSERT_EQ(ForwardSignal({spawned}, SIGTERM), 1);
+  std::optional<int> spawned_status;
+  ASSERT_TRUE(WaitUntil([&] { return (spawned_status = TryReap(spawned)).has_value(); }, 10.0));
+  EXPECT_TRUE(WIFSIGNALED(*spawned_status) && WTERMSIG(*spawned_status) == SIGTERM)
+      << DescribeStatus(*spawned_status);
+}
+
 }  // namespace
 }  // namespace robofleet::launcher

@@ -8,9 +8,11 @@
 #include <fstream>
 
 #include "algorithms/ppo.h"
+#include "core/state_file.h"
 #include "core/wire.h"
 #include "learner/checkpoint.h"
 #include "learner/export.h"
+#include "learner/learner_parts.h"
 
 namespace robofleet::learner {
 namespace {
@@ -346,6 +348,41 @@ TEST(CheckpointTest, DamagedNewestFallsBackToThePreviousAndOldOnesArePruned) {
   LoadCheckpoint(LatestCheckpoint(dir), restored, nullptr, nullptr, &loaded);
   EXPECT_EQ(loaded.updates, 2);
   std::filesystem::remove_all(dir);
+}
+
+TEST(CheckpointTest, ManifestGivesTheEnvStepsAndDeterministicResumeNeedsTheActorState) {
+  Trained t = MakeTrained("elu");
+  torch::optim::Adam optimizer(t.policy->parameters(), torch::optim::AdamOptions(1e-3));
+  const std::string dir = TempDir("ckpt-resumable");
+  TrainingCounters counters;
+  counters.updates = 2;
+  counters.env_steps = 256;
+  const std::string older = SaveCheckpoint(dir, t.policy, optimizer, t.normalizer, counters);
+  counters.updates = 3;
+  counters.env_steps = 384;
+  const std::string newer = SaveCheckpoint(dir, t.policy, optimizer, t.normalizer, counters);
+  EXPECT_EQ(CheckpointEnvSteps(older), 256);
+  EXPECT_EQ(CheckpointEnvSteps(newer), 384);
+  EXPECT_EQ(CheckpointEnvSteps(dir + "/ckpt-9.pt"), -1);
+  EXPECT_EQ(LatestCheckpoint(dir, ResumableCheckpoints(dir, false)), newer);
+  // deterministic: only a checkpoint with its actor's state beside it
+  EXPECT_EQ(LatestCheckpoint(dir, ResumableCheckpoints(dir, true)), "");
+  WriteStateFile(ActorStatePath(dir, 0, 2), "state");
+  EXPECT_EQ(LatestCheckpoint(dir, ResumableCheckpoints(dir, true)), older);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ProgressTextTest, NeverPastOneHundredPercentAndNoUnknownEtaAtTheEnd) {
+  // half way at 100 steps/s: 5 s left
+  EXPECT_EQ(ProgressText(500, 1000, 100.0, 1.5, 0.25, 3, ""),
+            "[ 50%] steps 500/1.0k | 100 sps | return 1.5 | lag 0.25 | dropped 3 | eta 5s");
+  // the last batch went past the total: the real count, 100%, nothing left
+  EXPECT_EQ(ProgressText(1024, 1000, 100.0, 1.5, 0.25, 0, " | x"),
+            "[100%] steps 1.0k/1.0k | 100 sps | return 1.5 | lag 0.25 | dropped 0 | x | eta 0s");
+  EXPECT_EQ(ProgressText(1000, 1000, 0.0, 1.5, 0.25, 0, "").substr(0, 6), "[100%]");
+  EXPECT_NE(ProgressText(1000, 1000, 0.0, 1.5, 0.25, 0, "").find("eta 0s"), std::string::npos);
+  // not there yet and nothing coming in: unknown
+  EXPECT_NE(ProgressText(10, 1000, 0.0, 1.5, 0.25, 0, "").find("eta ?"), std::string::npos);
 }
 
 // Builds a fragment message for the batcher from plain vectors.
