@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <type_traits>
@@ -742,16 +745,24 @@ std::string ReadExperimentFile(const std::filesystem::path& path, const std::str
   if (std::filesystem::exists(path, error) && !std::filesystem::is_regular_file(path, error)) {
     throw UserError(where + path.string() + " is not a regular file; name a YAML file");
   }
-  std::ifstream in(path);
-  if (!in) throw UserError(where + "cannot read " + path.string() + "; " + fix);
-  if (std::filesystem::file_size(path, error) > kMaxExperimentBytes) {
-    throw UserError(where + path.string() + " is larger than " +
-                    std::to_string(kMaxExperimentBytes >> 20) +
-                    " MiB; an experiment file is a page of YAML");
+  // stdio rather than a stream: a read error (EIO) must not pass for the end
+  const std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!file) throw UserError(where + "cannot read " + path.string() + "; " + fix);
+  std::string text;
+  char buffer[1 << 16];
+  while (const size_t n = std::fread(buffer, 1, sizeof(buffer), file.get())) {
+    text.append(buffer, n);
+    if (text.size() > kMaxExperimentBytes) {
+      throw UserError(where + path.string() + " is larger than " +
+                      std::to_string(kMaxExperimentBytes >> 20) +
+                      " MiB; an experiment file is a page of YAML");
+    }
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  if (std::ferror(file.get())) {
+    throw UserError(where + "cannot read " + path.string() + " (" + std::strerror(errno) + "); " +
+                    fix);
+  }
+  return text;
 }
 
 // Reads one file of an `extends:` chain into `config`: the file it extends
@@ -761,7 +772,12 @@ void ReadExperimentText(const std::string& text, const std::string& source,
                         std::vector<std::string>& chain, ExperimentConfig& config,
                         SweepSource* sweep, KeyOrigins* origins) {
   const YAML::Node root = LoadYaml(text, source);
-  if (!root || root.IsNull()) return;
+  // an empty file is a mistake (the wrong file, a failed save), not "every default"
+  if (!root || root.IsNull()) {
+    throw UserError(source +
+                    ": the file sets nothing (empty, or only comments); an experiment sets at "
+                    "least its task, e.g. env: {id: cartpole_swingup}");
+  }
   RejectRepeatedKeys(root, source);
   if (root.IsMap() && root["extends"]) {
     const YAML::Node extends = root["extends"];

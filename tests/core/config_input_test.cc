@@ -96,8 +96,11 @@ TEST_F(ConfigInputTest, FoldersAreNotExperimentFiles) {
   EXPECT_HAS(err, child + ":1: extends: ");
   EXPECT_HAS(err, "is a folder");
   EXPECT_HAS(ErrorOf(folder_ / "missing.yaml"), "cannot read");
+  EXPECT_HAS(ErrorOf(Write("empty.yaml", "# nothing yet\n")), "the file sets nothing");
   // a device would be read forever
   EXPECT_HAS(ErrorOf("/dev/zero"), "is not a regular file");
+  // a file the kernel refuses to read is not an empty experiment
+  EXPECT_HAS(ErrorOf("/proc/self/mem"), "cannot read /proc/self/mem");
   EXPECT_HAS(ErrorOf(Write("zero.yaml", "extends: /dev/zero\n")), "is not a regular file");
 }
 
