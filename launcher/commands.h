@@ -9,6 +9,12 @@
 
 namespace robofleet::launcher {
 
+// The whole of `robofleet ARGS...`: picks the subcommand by argv[1] and
+// returns the exit status. Bad input of any command (a UserError, or an
+// option cxxopts cannot parse) is one line on stderr and status 2; any other
+// failure is one line and status 1.
+int RobofleetMain(int argc, char** argv);
+
 int TrainCommand(int argc, char** argv);
 int ActorCommand(int argc, char** argv);
 int LearnerCommand(int argc, char** argv);
