@@ -33,6 +33,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Nodes of one run: far more than any cluster a run spans, and small enough
+// that ranks (nodes x learner.count) fit an int.
+constexpr int kMaxNodes = 4096;
+
 // An actor that ran this long before dying was not crash-looping.
 constexpr auto kHealthyActorLife = std::chrono::seconds(3);
 
@@ -313,7 +317,9 @@ TrainPlan ResolveTrainPlan(const cxxopts::ParseResult& args) {
   plan.resume = args.count("resume") > 0;
   plan.nnodes = args["nnodes"].as<int>();
   plan.node_rank = args["node-rank"].as<int>();
-  if (plan.nnodes < 1) throw UserError("--nnodes must be >= 1");
+  if (plan.nnodes < 1 || plan.nnodes > kMaxNodes) {
+    throw UserError("--nnodes must be in [1, " + std::to_string(kMaxNodes) + "]");
+  }
   if (plan.node_rank < 0 || plan.node_rank >= plan.nnodes) {
     throw UserError("--node-rank must be in [0, --nnodes)");
   }

@@ -58,6 +58,11 @@ VideoRecorder::VideoRecorder(const mjModel* model, const VideoOptions& options)
   if (options.width <= 0 || options.height <= 0 || options.width % 2 || options.height % 2) {
     throw UserError("--width and --height must be positive and even (for H.264)");
   }
+  // beyond 8K a typo would ask the GPU's offscreen buffer for gigabytes
+  if (options.width > 7680 || options.height > 4320) {
+    throw UserError("--width and --height must be at most 7680 x 4320 (got " +
+                    std::to_string(options.width) + " x " + std::to_string(options.height) + ")");
+  }
   gl_ = std::make_unique<Gl>();
 
   // our own model copy: the offscreen buffer size is a model field

@@ -141,6 +141,10 @@ TEST_F(MistakesTest, ArgumentsAreNeverIgnored) {
   ExpectRefused({"config", exp, "--set", "actors.count=100000"}, "above the limit of 1024");
   ExpectRefused({"train", dir_}, "is a folder, not an experiment file");
   ExpectRefused({"config", dir_}, "is a folder, not an experiment file");
+  ExpectRefused({"train", exp, "--nnodes", "100000"}, "--nnodes must be in [1, 4096]");
+  ExpectRefused({"eval", dir_ + "/run_a/policy.pt", "--episodes", "1", "--video", dir_ + "/v.mp4",
+                 "--width", "100000"},
+                "at most 7680 x 4320");
 }
 
 TEST_F(MistakesTest, ModelsWithoutActuatorsOrFilesAreRefused) {
@@ -209,6 +213,7 @@ TEST_F(MistakesTest, AnActorThatCannotTakeTheWeightsEndsTheRun) {
   kill(actors[0], SIGKILL);
   ASSERT_TRUE(train.Wait(60)) << "the run went on\n" << train.err();
   const std::string err = train.err();
+  EXPECT_EQ(train.exit_code(), 1) << err;
   EXPECT_NE(err.find("the learner's weights do not fit this actor's policy"), std::string::npos)
       << err;
   EXPECT_NE(err.find("actor 0 cannot run"), std::string::npos) << err;
