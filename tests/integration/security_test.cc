@@ -44,7 +44,9 @@ bool Receives(zmq::context_t& context, const std::string& endpoint,
 void PushJunk(zmq::context_t& context, const std::string& endpoint,
               const std::function<void(zmq::socket_t&)>& configure, int count, double seconds) {
   zmq::socket_t push(context, zmq::socket_type::push);
-  push.set(zmq::sockopt::linger, 0);
+  // what was sent must leave before the socket closes (a refused peer queues
+  // nothing, so its close does not wait)
+  push.set(zmq::sockopt::linger, 2000);
   configure(push);
   push.connect(endpoint);
   const auto deadline = std::chrono::steady_clock::now() +
