@@ -1,5 +1,11 @@
 // The only translation unit that sees c10d: Debian's LibTorch declares the
 // Gloo process group only when USE_C10D_GLOO is defined (see CMakeLists.txt).
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <stdexcept>
@@ -12,16 +18,43 @@
 namespace robofleet::learner {
 namespace {
 
-// The local end of Gloo's connections. Ranks meeting on loopback stay on it;
-// across machines each binds this host's address (its hostname's), or the
-// interface GLOO_SOCKET_IFNAME names, as PyTorch does.
-std::shared_ptr<::gloo::transport::Device> LocalDevice(const std::string& master_host) {
+// The IPv4 address this host sends from when it talks to host:port, as the
+// kernel's routes choose it (a UDP socket's connect sends nothing); "" when
+// the host does not resolve or no route leads there.
+std::string SourceAddressToward(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return "";
+  std::string address;
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in local{};
+  socklen_t size = sizeof(local);
+  char text[INET_ADDRSTRLEN] = {};
+  if (fd >= 0 && connect(fd, found->ai_addr, found->ai_addrlen) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&local), &size) == 0 &&
+      inet_ntop(AF_INET, &local.sin_addr, text, sizeof(text)) != nullptr) {
+    address = text;
+  }
+  if (fd >= 0) close(fd);
+  freeaddrinfo(found);
+  return address;
+}
+
+// The local end of Gloo's connections: the interface GLOO_SOCKET_IFNAME
+// names, as in PyTorch; else the address this host reaches the master from,
+// which the other ranks can reach too (loopback when the master is on
+// loopback). Not the address the hostname resolves to, as PyTorch's default
+// does: on many hosts that is loopback (Debian's 127.0.1.1), where no rank
+// on another machine can connect.
+std::shared_ptr<::gloo::transport::Device> LocalDevice(const std::string& master_host,
+                                                       int master_port) {
   if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME")) {
     return c10d::ProcessGroupGloo::createDeviceForInterface(interface);
   }
-  if (master_host == "127.0.0.1" || master_host == "localhost") {
-    return c10d::ProcessGroupGloo::createDeviceForHostname(master_host);
-  }
+  const std::string local = SourceAddressToward(master_host, master_port);
+  if (!local.empty()) return c10d::ProcessGroupGloo::createDeviceForHostname(local);
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
@@ -38,7 +71,7 @@ class GlooCommunicator : public Communicator {
     store_options.timeout = timeout;
     auto store = c10::make_intrusive<c10d::TCPStore>(host, store_options);
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-    options->devices.push_back(LocalDevice(host));
+    options->devices.push_back(LocalDevice(host, port));
     group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, options);
   }
 
