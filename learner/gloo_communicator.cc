@@ -62,7 +62,9 @@ class GlooCommunicator : public Communicator {
  public:
   GlooCommunicator(const std::string& host, int port, int rank, int world_size,
                    std::chrono::milliseconds timeout)
-      : rank_(rank), world_size_(world_size) {
+      : rank_(rank),
+        world_size_(world_size),
+        timeout_(std::chrono::duration_cast<std::chrono::seconds>(timeout)) {
     c10d::TCPStoreOptions store_options;
     store_options.port = static_cast<uint16_t>(port);
     store_options.isServer = rank == 0;
@@ -108,15 +110,30 @@ class GlooCommunicator : public Communicator {
     try {
       work->wait();
     } catch (const std::exception& e) {
-      // a rank died or hung: say so in one line, without c10's backtrace
+      // say in one line what went wrong, without c10's backtrace or Gloo's
+      // source location: a peer that closed its connections died; one that
+      // sent nothing until the timeout hung, died with its machine, or sits
+      // behind a network that failed (no connection closes then)
       std::string message = e.what();
-      throw std::runtime_error(std::string("gloo ") + what + " across " +
-                               std::to_string(world_size_) + " learner ranks failed (did a rank " +
-                               "die?): " + message.substr(0, message.find('\n')));
+      message = message.substr(0, message.find('\n'));
+      if (message.rfind('[', 0) == 0 && message.find("] ") != std::string::npos) {
+        message = message.substr(message.find("] ") + 2);
+      }
+      const std::string failed = std::string("gloo ") + what + " across " +
+                                 std::to_string(world_size_) + " learner ranks failed";
+      if (message.find("Timed out") != std::string::npos) {
+        throw std::runtime_error(failed + ": no answer within learner.collective_timeout_s (" +
+                                 std::to_string(timeout_.count()) +
+                                 " s); a rank hung or died, or the network between nodes "
+                                 "failed (" +
+                                 message + ")");
+      }
+      throw std::runtime_error(failed + " (did a rank die?): " + message);
     }
   }
 
   int rank_, world_size_;
+  std::chrono::seconds timeout_;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
 };
 
