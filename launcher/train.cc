@@ -536,13 +536,15 @@ class RunSupervisor {
       any_rank_stopped_ = false;
       SpawnLearners(true);
     } else {
-      // a failed rank fails the run; the others cannot go on without it
-      if (plan_.world > 1) {
-        std::fprintf(stderr, "robofleet: %s ended (%s); stopping the other ranks\n", who.c_str(),
-                     DescribeStatus(status).c_str());
-      }
+      // a failed rank fails the run; the others cannot go on without it (a
+      // node with one rank has none here: the other nodes' fail on their own)
       std::vector<pid_t> others;
       for (const auto& [other, r] : learners_) others.push_back(other);
+      if (plan_.world > 1) {
+        std::fprintf(stderr, "robofleet: %s ended (%s)%s\n", who.c_str(),
+                     DescribeStatus(status).c_str(),
+                     others.empty() ? "" : "; stopping the other ranks");
+      }
       SignalAndReap(SignalAndReap(others, SIGTERM, 10.0), SIGKILL, 5.0);
       learners_.clear();
       learner_status_ = status;

@@ -1,5 +1,11 @@
 // The only translation unit that sees c10d: Debian's LibTorch declares the
 // Gloo process group only when USE_C10D_GLOO is defined (see CMakeLists.txt).
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <stdexcept>
@@ -12,16 +18,43 @@
 namespace robofleet::learner {
 namespace {
 
-// The local end of Gloo's connections. Ranks meeting on loopback stay on it;
-// across machines each binds this host's address (its hostname's), or the
-// interface GLOO_SOCKET_IFNAME names, as PyTorch does.
-std::shared_ptr<::gloo::transport::Device> LocalDevice(const std::string& master_host) {
+// The IPv4 address this host sends from when it talks to host:port, as the
+// kernel's routes choose it (a UDP socket's connect sends nothing); "" when
+// the host does not resolve or no route leads there.
+std::string SourceAddressToward(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return "";
+  std::string address;
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in local{};
+  socklen_t size = sizeof(local);
+  char text[INET_ADDRSTRLEN] = {};
+  if (fd >= 0 && connect(fd, found->ai_addr, found->ai_addrlen) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&local), &size) == 0 &&
+      inet_ntop(AF_INET, &local.sin_addr, text, sizeof(text)) != nullptr) {
+    address = text;
+  }
+  if (fd >= 0) close(fd);
+  freeaddrinfo(found);
+  return address;
+}
+
+// The local end of Gloo's connections: the interface GLOO_SOCKET_IFNAME
+// names, as in PyTorch; else the address this host reaches the master from,
+// which the other ranks can reach too (loopback when the master is on
+// loopback). Not the address the hostname resolves to, as PyTorch's default
+// does: on many hosts that is loopback (Debian's 127.0.1.1), where no rank
+// on another machine can connect.
+std::shared_ptr<::gloo::transport::Device> LocalDevice(const std::string& master_host,
+                                                       int master_port) {
   if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME")) {
     return c10d::ProcessGroupGloo::createDeviceForInterface(interface);
   }
-  if (master_host == "127.0.0.1" || master_host == "localhost") {
-    return c10d::ProcessGroupGloo::createDeviceForHostname(master_host);
-  }
+  const std::string local = SourceAddressToward(master_host, master_port);
+  if (!local.empty()) return c10d::ProcessGroupGloo::createDeviceForHostname(local);
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
@@ -29,7 +62,9 @@ class GlooCommunicator : public Communicator {
  public:
   GlooCommunicator(const std::string& host, int port, int rank, int world_size,
                    std::chrono::milliseconds timeout)
-      : rank_(rank), world_size_(world_size) {
+      : rank_(rank),
+        world_size_(world_size),
+        timeout_(std::chrono::duration_cast<std::chrono::seconds>(timeout)) {
     c10d::TCPStoreOptions store_options;
     store_options.port = static_cast<uint16_t>(port);
     store_options.isServer = rank == 0;
@@ -38,7 +73,7 @@ class GlooCommunicator : public Communicator {
     store_options.timeout = timeout;
     auto store = c10::make_intrusive<c10d::TCPStore>(host, store_options);
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-    options->devices.push_back(LocalDevice(host));
+    options->devices.push_back(LocalDevice(host, port));
     group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, options);
   }
 
@@ -75,15 +110,30 @@ class GlooCommunicator : public Communicator {
     try {
       work->wait();
     } catch (const std::exception& e) {
-      // a rank died or hung: say so in one line, without c10's backtrace
+      // say in one line what went wrong, without c10's backtrace or Gloo's
+      // source location: a peer that closed its connections died; one that
+      // sent nothing until the timeout hung, died with its machine, or sits
+      // behind a network that failed (no connection closes then)
       std::string message = e.what();
-      throw std::runtime_error(std::string("gloo ") + what + " across " +
-                               std::to_string(world_size_) + " learner ranks failed (did a rank " +
-                               "die?): " + message.substr(0, message.find('\n')));
+      message = message.substr(0, message.find('\n'));
+      if (message.rfind('[', 0) == 0 && message.find("] ") != std::string::npos) {
+        message = message.substr(message.find("] ") + 2);
+      }
+      const std::string failed = std::string("gloo ") + what + " across " +
+                                 std::to_string(world_size_) + " learner ranks failed";
+      if (message.find("Timed out") != std::string::npos) {
+        throw std::runtime_error(failed + ": no answer within learner.collective_timeout_s (" +
+                                 std::to_string(timeout_.count()) +
+                                 " s); a rank hung or died, or the network between nodes "
+                                 "failed (" +
+                                 message + ")");
+      }
+      throw std::runtime_error(failed + " (did a rank die?): " + message);
     }
   }
 
   int rank_, world_size_;
+  std::chrono::seconds timeout_;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
 };
 

@@ -23,6 +23,7 @@ packages=(
   slurm-wlm munge              # robofleet sweep --backend slurm, and its tests (scripts/ci/start_slurm.sh)
   clang libclang-rt-14-dev     # the wire decoder's libFuzzer target
   clang-format                 # the format check (scripts/ci/check_format.sh)
+  iproute2                     # ip netns and veth links: the test of faults across a real link
 )
 
 missing=()

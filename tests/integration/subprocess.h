@@ -51,8 +51,10 @@ class Child {
 
   pid_t pid() const { return pid_; }
 
-  // Waits up to `timeout_s` for the exit; returns false on timeout.
+  // Waits up to `timeout_s` for the exit; returns false on timeout, true
+  // again once it has exited.
   bool Wait(double timeout_s) {
+    if (reaped_) return true;
     auto deadline = std::chrono::steady_clock::now() +
                     std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
     while (std::chrono::steady_clock::now() < deadline) {
