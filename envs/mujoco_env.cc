@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "core/bytes.h"
+#include "core/mutex.h"
 #include "envs/randomize.h"
 
 #ifndef ROBOFLEET_ASSETS_DIR
@@ -28,8 +29,8 @@ constexpr double kPi = 3.14159265358979323846;
 // warning bookkeeping shared by every thread of the process
 struct WarningLog {
   std::atomic<int64_t> count{0};
-  std::mutex mu;
-  std::string last;  // guarded by mu
+  Mutex mu;
+  std::string last GUARDED_BY(mu);
 };
 
 WarningLog& Warnings() {
@@ -45,7 +46,7 @@ void ThrowOnMujocoError(const char* message) {
 void RecordMujocoWarning(const char* message) {
   WarningLog& log = Warnings();
   log.count.fetch_add(1, std::memory_order_relaxed);
-  std::lock_guard<std::mutex> lock(log.mu);
+  MutexLock lock(&log.mu);
   log.last = message;
 }
 
@@ -66,8 +67,8 @@ std::string OneLine(const std::string& text) {
 }
 
 struct ModelCache {
-  std::mutex mu;
-  std::map<std::string, std::shared_ptr<const mjModel>> models;  // guarded by mu
+  Mutex mu;
+  std::map<std::string, std::shared_ptr<const mjModel>> models GUARDED_BY(mu);
 };
 
 ModelCache& Models() {
@@ -90,7 +91,7 @@ int64_t MujocoWarningCount() { return Warnings().count.load(std::memory_order_re
 
 std::string LastMujocoWarning() {
   WarningLog& log = Warnings();
-  std::lock_guard<std::mutex> lock(log.mu);
+  MutexLock lock(&log.mu);
   return log.last;
 }
 
@@ -105,7 +106,7 @@ std::string AssetPath(const std::string& file) {
 std::shared_ptr<const mjModel> LoadModel(const std::string& path) {
   InstallMujocoHandlers();
   ModelCache& cache = Models();
-  std::lock_guard<std::mutex> lock(cache.mu);
+  MutexLock lock(&cache.mu);
   auto it = cache.models.find(path);
   if (it != cache.models.end()) return it->second;
 

@@ -21,7 +21,7 @@ packages=(
   python3-venv python3-pip     # the tests' Python tools (TensorBoard's event reader)
   ffmpeg libegl-dev libegl-mesa0 libgl1-mesa-dri  # offscreen video without a display
   slurm-wlm munge              # robofleet sweep --backend slurm, and its tests (scripts/ci/start_slurm.sh)
-  clang libclang-rt-14-dev     # the wire decoder's libFuzzer target
+  clang libclang-rt-14-dev     # libFuzzer targets, sanitizer builds, -Wthread-safety
   clang-format                 # the format check (scripts/ci/check_format.sh)
   iproute2                     # ip netns and veth links: the test of faults across a real link
 )

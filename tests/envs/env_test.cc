@@ -13,6 +13,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/config.h"
@@ -262,6 +263,43 @@ TEST_F(MujocoEnvTest, ModelIsLoadedOncePerPath) {
   EXPECT_EQ(env1.model(), a.get());
   EXPECT_EQ(env2.model(), a.get());
   EXPECT_NE(env1.data(), env2.data());
+}
+
+// the model cache and the warning log are process-wide; envs on several
+// threads (as a bench or a caller's own thread pool makes them) share them
+TEST(MujocoEnvThreadsTest, ThreadsShareOneModelAndEveryWarningIsCounted) {
+  InstallMujocoHandlers();
+  const std::string path = WriteTempFile("threads_exploding.xml", kExplodingXml);
+  const int64_t warnings_before = MujocoWarningCount();
+  constexpr int kThreads = 4;
+  std::vector<const mjModel*> models(kThreads);
+  std::vector<int> diverged(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      TinyEnv env(TinyConfig(), path, 0.1);
+      models[i] = env.model();
+      float obs[2];
+      const float action[1] = {0.0f};
+      env.Reset(i, obs);
+      // each env's data diverges once, and MuJoCo warns once per data
+      for (int step = 0; step < 200; ++step) {
+        const StepResult r = env.Step(action, obs);
+        if (r.diverged) {
+          diverged[i] = 1;
+          break;
+        }
+        if (r.terminated || r.truncated) env.Reset(i, obs);
+      }
+      EXPECT_FALSE(LastMujocoWarning().empty());
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < kThreads; ++i) {
+    EXPECT_EQ(models[i], LoadModel(path).get()) << "thread " << i;
+    EXPECT_EQ(diverged[i], 1) << "thread " << i;
+  }
+  EXPECT_GE(MujocoWarningCount() - warnings_before, kThreads);
 }
 
 // sets or clears an environment variable for one scope, then restores it

@@ -39,7 +39,9 @@ Trace Record(VectorEnv& venv, std::mt19937& rng, int steps) {
 }
 
 bool BitEqual(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  // an empty vector's data() may be null, which memcmp must not be given
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 class StateTest : public ::testing::TestWithParam<std::pair<std::string, bool>> {};
