@@ -1,5 +1,7 @@
 #include "envs/mujoco_env.h"
 
+#include <mujoco/mjxmacro.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -12,6 +14,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include "core/bytes.h"
 #include "core/mutex.h"
@@ -80,6 +83,13 @@ ModelCache& Models() {
 }  // namespace
 
 void InstallMujocoHandlers() {
+  // the library the loader found must be the one whose headers we compiled
+  // against: structs change layout between MuJoCo releases
+  if (mj_version() != mjVERSION_HEADER) {
+    throw std::runtime_error("libmujoco.so is MuJoCo " + std::string(mj_versionString()) +
+                             " but RoboFleet was built against headers " +
+                             std::to_string(mjVERSION_HEADER) + "; rebuild it (scripts/setup.sh)");
+  }
   static std::once_flag once;
   std::call_once(once, [] {
     mju_user_error = &ThrowOnMujocoError;
@@ -325,11 +335,49 @@ StepResult MujocoEnv::Step(const float* action, float* obs) {
   return result;
 }
 
-// MuJoCo 2.2 keeps all of mjData in one buffer (contacts and constraints
-// included) behind a header of plain numbers; together they are the whole
-// state, derived quantities too, so restored envs continue bit for bit.
-static_assert(mjVERSION_HEADER < 230, "mjData's layout changed: SaveState needs updating");
+// mjData is a header of plain numbers, a buffer of fixed-size arrays (the
+// state and everything derived from it) and an arena whose used front holds
+// this step's contacts and constraints, reached through pointers after the
+// header. Saved together, with those pointers as offsets into the arena, they
+// are the whole state, derived quantities too, so a restored env continues
+// bit for bit. The header's pointer-free part ends at `buffer`.
+static_assert(mjVERSION_HEADER >= 3000000, "MuJoCo 3's mjData layout is assumed below");
 constexpr size_t kDataHeader = offsetof(mjData, buffer);
+
+namespace {
+
+// Each arena pointer of `d` as a byte offset from the arena (-1: null), in
+// the order of MuJoCo's MJDATA_ARENA_POINTERS list.
+std::vector<int64_t> ArenaOffsets(const mjData& d) {
+  std::vector<int64_t> offsets;
+  const char* arena = static_cast<const char*>(d.arena);
+#define X(type, name, nr, nc) \
+  offsets.push_back(d.name == nullptr ? -1 : reinterpret_cast<const char*>(d.name) - arena);
+  MJDATA_ARENA_POINTERS
+#undef X
+  return offsets;
+}
+
+// Points `d`'s arena pointers at OFFSETS into its own arena; false when an
+// offset lies outside the arena's used part or the list has another length.
+bool SetArenaPointers(mjData* d, const std::vector<int64_t>& offsets) {
+  size_t i = 0;
+  bool ok = true;
+  char* arena = static_cast<char*>(d->arena);
+#define X(type, name, nr, nc)                                                        \
+  if (i < offsets.size()) {                                                          \
+    const int64_t offset = offsets[i++];                                             \
+    ok = ok && offset >= -1 && offset <= static_cast<int64_t>(d->parena);            \
+    d->name = offset < 0 || !ok ? nullptr : reinterpret_cast<type*>(arena + offset); \
+  } else {                                                                           \
+    ok = false;                                                                      \
+  }
+  MJDATA_ARENA_POINTERS
+#undef X
+  return ok && i == offsets.size();
+}
+
+}  // namespace
 
 std::string MujocoEnv::SaveState() const {
   const mjData* d = data_.get();
@@ -340,6 +388,10 @@ std::string MujocoEnv::SaveState() const {
   w.Put(episode_live_);
   w.PutString(std::string_view(reinterpret_cast<const char*>(d), kDataHeader));
   w.PutString(std::string_view(static_cast<const char*>(d->buffer), d->nbuffer));
+  w.PutString(std::string_view(static_cast<const char*>(d->arena), d->parena));
+  const std::vector<int64_t> offsets = ArenaOffsets(*d);
+  w.PutString(std::string_view(reinterpret_cast<const char*>(offsets.data()),
+                               offsets.size() * sizeof(int64_t)));
   w.PutString(randomizer_ != nullptr ? randomizer_->SaveQueue() : std::string());
   return w.str();
 }
@@ -351,21 +403,36 @@ void MujocoEnv::LoadState(std::string_view state) {
   const std::string rng(r.GetString());
   const int step = r.Get<int>();
   const bool live = r.Get<bool>();
-  const std::string_view header = r.GetString(), buffer = r.GetString(), queue = r.GetString();
+  const std::string_view header = r.GetString(), buffer = r.GetString(), arena = r.GetString(),
+                         offset_bytes = r.GetString(), queue = r.GetString();
   mjData saved;
   if (header.size() == kDataHeader) std::memcpy(&saved, header.data(), kDataHeader);
+  const std::string from_another_model =
+      "env '" + spec_.id + "': saved state is from another model";
   if (header.size() != kDataHeader || buffer.size() != static_cast<size_t>(d->nbuffer) ||
-      saved.nbuffer != d->nbuffer || saved.nstack != d->nstack || !r.done()) {
-    throw std::runtime_error("env '" + spec_.id + "': saved state is from another model");
+      saved.nbuffer != d->nbuffer || saved.narena != d->narena || saved.parena != arena.size() ||
+      arena.size() > static_cast<size_t>(d->narena) || offset_bytes.size() % sizeof(int64_t) != 0 ||
+      !r.done()) {
+    throw std::runtime_error(from_another_model);
   }
+  std::vector<int64_t> offsets(offset_bytes.size() / sizeof(int64_t));
+  std::memcpy(offsets.data(), offset_bytes.data(), offset_bytes.size());
   if (randomizer_ != nullptr) {
     // the episode's model parameters are redrawn from its seed, as at its reset
     rng_.Seed(seed);
     randomizer_->BeginEpisode(rng_, d);
     randomizer_->LoadQueue(queue);
   }
+  // the thread pool belongs to this mjData, not to the one that was saved
+  const uintptr_t threadpool = d->threadpool;
   std::memcpy(static_cast<void*>(d), header.data(), kDataHeader);
+  d->threadpool = threadpool;
   std::memcpy(d->buffer, buffer.data(), buffer.size());
+  std::memcpy(d->arena, arena.data(), arena.size());
+  if (!SetArenaPointers(d, offsets)) {
+    mj_resetData(model_, d);
+    throw std::runtime_error(from_another_model);
+  }
   rng_.Load(rng);
   episode_seed_ = seed;
   episode_step_ = step;

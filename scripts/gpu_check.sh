@@ -6,7 +6,8 @@
 # on one GPU (which NCCL usually refuses: the log says so).
 #
 # MuJoCo, ZeroMQ and the other libraries need not be installed there: they
-# come as Debian packages, gathered on a Debian 12 machine with
+# come as Debian packages and MuJoCo's pinned wheel, gathered on a Debian 12
+# machine with
 #
 #   scripts/gpu_check.sh --fetch [DEB_DIR]        (default build/gpu-debs)
 #
@@ -24,7 +25,7 @@ root=$(pwd)
 
 # packages the build needs beyond a compiler, CMake, CUDA and PyTorch, and
 # their dependencies less what every Linux host has
-packages=(libmujoco-dev libqhull-dev libzmq3-dev cppzmq-dev libcxxopts-dev libyaml-cpp-dev
+packages=(libzmq3-dev cppzmq-dev libcxxopts-dev libyaml-cpp-dev
           libgtest-dev libgloo-dev libegl-dev ninja-build)
 host_has='^(libc6|libc6-dev|libc-dev-bin|linux-libc-dev|libgcc-s1|gcc-[0-9]+-base|libstdc\+\+6|'\
 'libcrypt1|libcrypt-dev|zlib1g|liblzma5|libzstd1|libbz2-1\.0|libselinux1|libpcre2-8-0|libssl3|'\
@@ -44,6 +45,7 @@ if [[ "${1:-}" == "--fetch" ]]; then
     echo "gpu_check: apt-get download failed (run apt-get update first?)" >&2
     exit 1
   }
+  scripts/install_mujoco.sh --download "$dir" >/dev/null || exit 1
   echo "gpu_check: $(find "$dir" -name "*.deb" | wc -l) packages in $dir; copy it to the GPU" \
        "machine and run scripts/gpu_check.sh LOG --debs $dir"
   exit 0
@@ -107,13 +109,18 @@ if [[ -n "$debs" ]]; then
   # configs written for /usr: point them at the prefix
   find "$prefix" -name '*.pc' -exec sed -i \
     -e "s#=/usr#=$prefix/usr#g" -e "s#-I/usr#-I$prefix/usr#g" -e "s#-L/usr#-L$prefix/usr#g" {} +
-  grep -rl '/usr/include/libqhull_r' "$prefix/usr/lib" 2>/dev/null |
-    xargs -r sed -i "s#/usr/include/libqhull_r#$prefix/usr/include/libqhull_r#g"
   arch=$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
   export PKG_CONFIG_PATH="$prefix/usr/lib/$arch/pkgconfig:$prefix/usr/share/pkgconfig:${PKG_CONFIG_PATH:-}"
   export LD_LIBRARY_PATH="$prefix/usr/lib/$arch:$prefix/lib/$arch:${LD_LIBRARY_PATH:-}"
   export PATH="$prefix/usr/bin:$PATH"
   prefix_path="$prefix/usr;$torch_prefix"
+  mujoco_wheel=$(ls "$debs"/mujoco-*.whl 2>/dev/null | head -1)
+  scripts/install_mujoco.sh --wheel "${mujoco_wheel:-missing: run --fetch again}" \
+    "$prefix/mujoco" || fail "MuJoCo from $debs"
+  mujoco_dir=(-DROBOFLEET_MUJOCO_DIR="$prefix/mujoco")
+else
+  scripts/install_mujoco.sh "$(realpath -m "$build/mujoco")" || fail "scripts/install_mujoco.sh"
+  mujoco_dir=(-DROBOFLEET_MUJOCO_DIR="$(realpath -m "$build/mujoco")")
 fi
 export LD_LIBRARY_PATH="$torch_lib:${nccl_root:+$nccl_root/lib:}${LD_LIBRARY_PATH:-}"
 
@@ -123,6 +130,7 @@ generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$prefix_path" -DROBOFLEET_BUILD_TESTS=ON -DROBOFLEET_WITH_NCCL=ON \
+  "${mujoco_dir[@]}" \
   -DTORCH_LIBRARY="$torch_lib/libtorch.so" -Dc10_LIBRARY="$torch_lib/libc10.so" \
   ${nccl_root:+-DNCCL_ROOT="$nccl_root"} ||
   { fail "cmake configure"; exit 1; }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything RoboFleet needs on Debian 12 (as root), then configures
+# Installs everything RoboFleet needs on Debian 12 (as root), MuJoCo 3 from
+# its official wheel into /opt (scripts/install_mujoco.sh), then configures
 # and builds it in build/. Safe to run again: apt skips what is installed and
 # the build is incremental. Where the CUDA toolkit and NCCL are installed
 # (/usr/local/cuda), the NCCL library is built too; GPU learners need a CUDA
@@ -12,7 +13,7 @@ packages=(
   libtorch-dev                 # LibTorch 1.13 (CPU)
   libgloo-dev                  # headers of c10d's Gloo process group (learner ranks)
   libopenblas0-pthread         # optimised BLAS: the reference BLAS makes LibTorch ~25x slower
-  libmujoco-dev libqhull-dev   # MuJoCo 2.2; its CMake config names qhull's include folder
+  libmujoco-dev                # MuJoCo 2.2.2: only bench_mujoco_versions compares against it
   libzmq3-dev cppzmq-dev       # ZeroMQ and its C++ binding
   libcxxopts-dev libyaml-cpp-dev
   libgtest-dev libbenchmark-dev
@@ -41,6 +42,9 @@ openblas="/usr/lib/${arch_triplet}/openblas-pthread/libblas.so.3"
 if [[ -e "$openblas" ]]; then
   update-alternatives --set "libblas.so.3-${arch_triplet}" "$openblas" >/dev/null
 fi
+
+# MuJoCo 3 (Debian has 2.2.2): the pinned official build, from its PyPI wheel
+scripts/install_mujoco.sh
 
 # CI builds with warnings as errors; elsewhere a newer compiler's new warnings
 # stay warnings

@@ -745,6 +745,45 @@ TEST_F(MjcfEnvTest, BadPathOrModelIsOneLineNamingTheKey) {
   }
 }
 
+// Robot files written for MuJoCo 3 use options that 2.x's schema refuses
+// ("unrecognized attribute: 'ls_iterations'"): they must load and take effect.
+TEST_F(MjcfEnvTest, LoadsAModelThatUsesMujoco3Options) {
+  EnvConfig config;
+  config.id = "mjcf";
+  config.mjcf.path = testing::TempDir() + "/robofleet_mujoco3_robot.xml";
+  std::ofstream(config.mjcf.path) << R"(<mujoco>
+  <compiler angle="radian"/>
+  <option timestep="0.004" gravity="0 0 0" iterations="4" ls_iterations="7">
+    <flag eulerdamp="disable"/>
+  </option>
+  <worldbody>
+    <geom type="plane" size="5 5 0.1"/>
+    <body name="base" pos="0 0 0.3">
+      <freejoint/>
+      <geom type="box" size="0.2 0.1 0.05" mass="5"/>
+      <body name="leg" pos="0.2 0 0">
+        <joint name="hip" axis="0 1 0" range="-1 1" actuatorfrcrange="-20 20"/>
+        <geom type="capsule" fromto="0 0 0 0 0 -0.2" size="0.02"/>
+      </body>
+    </body>
+  </worldbody>
+  <actuator><position name="hip" joint="hip" kp="30" kv="1" ctrlrange="-1 1"/></actuator>
+</mujoco>
+)";
+  MjcfEnv env(config);
+  EXPECT_EQ(env.model()->opt.ls_iterations, 7);
+  EXPECT_NE(env.model()->opt.disableflags & mjDSBL_EULERDAMP, 0);
+  EXPECT_EQ(env.model()->jnt_actfrclimited[1], 1);
+  std::vector<float> obs(env.spec().obs_dim), action(1, 0.5f);
+  env.Reset(0, obs.data());
+  for (int t = 0; t < 500; ++t) {
+    const StepResult r = env.Step(action.data(), obs.data());
+    ASSERT_FALSE(r.diverged) << t;
+  }
+  // weightless, the position actuator holds the hip at its target
+  EXPECT_NEAR(env.data()->qpos[7], 0.5, 0.02);
+}
+
 TEST_F(MjcfEnvTest, UnknownBodyListsTheBodies) {
   EnvConfig config = MjcfConfig("hopper.xml");
   config.mjcf.body = "chassis";
