@@ -47,10 +47,7 @@ void InstallMujocoHandlers();
 // data is reset, so this counts first occurrences. Thread-safe.
 int64_t MujocoWarningCount();
 
-// The text of the most recent MuJoCo warning, or "" if none. Thread-safe,
-// within a limit of MuJoCo 2.2: it formats every warning's text in one static
-// buffer, so when envs on two threads raise their first warning of a kind at
-// the same moment, the text may mix the two (the count above stays exact).
+// The text of the most recent MuJoCo warning, or "" if none. Thread-safe.
 std::string LastMujocoWarning();
 
 // Full path of an asset file: $ROBOFLEET_ASSETS/file when that variable is set
