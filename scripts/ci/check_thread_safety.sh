@@ -12,7 +12,16 @@ if ! command -v clang++ >/dev/null; then
   echo "check_thread_safety.sh: clang++ is missing; apt-get install clang (scripts/setup.sh does)" >&2
   exit 1
 fi
-flags=(-std=c++17 -fsyntax-only -Wall -Wextra -Wshadow -Wthread-safety -Werror -I"$root")
+# MuJoCo 3's headers, where cmake/MuJoCo.cmake finds them, before Debian's 2.2
+# in /usr/include
+mujoco_version=$(awk '$1 == "version" {print $2}' scripts/mujoco.version)
+mujoco_dir="${ROBOFLEET_MUJOCO_DIR:-/opt/mujoco-$mujoco_version}"
+if [[ ! -f "$mujoco_dir/include/mujoco/mujoco.h" ]]; then
+  echo "check_thread_safety.sh: no MuJoCo $mujoco_version in $mujoco_dir; run scripts/install_mujoco.sh" >&2
+  exit 1
+fi
+flags=(-std=c++17 -fsyntax-only -Wall -Wextra -Wshadow -Wthread-safety -Werror -I"$root"
+       -isystem "$mujoco_dir/include")
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 

@@ -54,7 +54,8 @@ esac
 start=$SECONDS
 mkdir -p "$reports"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
-  -DROBOFLEET_SANITIZE="$kind" -DROBOFLEET_WERROR=ON >/dev/null
+  -DROBOFLEET_SANITIZE="$kind" -DROBOFLEET_WERROR=ON \
+  ${ROBOFLEET_MUJOCO_DIR:+-DROBOFLEET_MUJOCO_DIR="$ROBOFLEET_MUJOCO_DIR"} >/dev/null
 if ! cmake --build "$build" --target sanitizer_canary "${unit[@]}" "${end_to_end[@]}" \
   -- -j "$jobs" >"$build/build.log" 2>&1; then
   tail -n 40 "$build/build.log"
