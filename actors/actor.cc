@@ -11,6 +11,7 @@
 
 #include "actors/rollout_times.h"
 #include "core/bytes.h"
+#include "core/compute_threads.h"
 #include "core/normalizer.h"
 #include "core/policy.h"
 #include "core/security.h"
@@ -157,7 +158,7 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
   const int D = venv.spec().obs_dim, A = venv.spec().act_dim;
 
   // inference: one thread, no autograd
-  torch::set_num_threads(1);
+  SetComputeThreads(1, "actor");
   SeedTorch(seed);
   torch::NoGradGuard no_grad;
   ActorCritic policy(D, A, config.policy, venv.spec().privileged_dim);

@@ -1,11 +1,24 @@
-"""What the PyTorch baselines in bench/ share: their MLPs and their timing loop.
+"""What the PyTorch baselines in bench/ share: their MLPs, their thread count and their
+timing loop.
 
 ppo_update.py and sac_update.py import it from beside themselves.
 """
+import ctypes
 import sys
 import time
 
+import torch
 from torch import nn
+
+
+def set_compute_threads(n):
+    """Computes on `n` threads, as RoboFleet's SetComputeThreads does: torch.set_num_threads
+    does not reach an OpenBLAS under torch, which keeps one thread per core of its own."""
+    torch.set_num_threads(n)
+    try:
+        ctypes.CDLL("libopenblas.so.0").openblas_set_num_threads(n)
+    except (OSError, AttributeError):
+        pass  # no OpenBLAS in this process: nothing else keeps threads
 
 
 def mlp(inputs, hidden, outputs, activation):

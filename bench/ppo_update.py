@@ -20,7 +20,7 @@ import math
 import torch
 from torch import nn
 
-from baseline import mlp, serve_or_time
+from baseline import mlp, serve_or_time, set_compute_threads
 
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 HALF_LOG_2PIE = 0.5 * math.log(2.0 * math.pi * math.e)
@@ -126,7 +126,7 @@ def main():
     args = parser.parse_args()
     hidden = [int(h) for h in args.hidden.split(",")]
 
-    torch.set_num_threads(args.threads)
+    set_compute_threads(args.threads)
     torch.manual_seed(1)
     policy = ActorCritic(args.obs_dim, args.act_dim, hidden)
     ppo = Ppo(policy, args.epochs, args.batch // args.minibatch)

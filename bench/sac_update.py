@@ -23,7 +23,7 @@ import math
 import torch
 from torch import nn
 
-from baseline import mlp, serve_or_time
+from baseline import mlp, serve_or_time, set_compute_threads
 
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 LOG_2 = math.log(2.0)
@@ -137,7 +137,7 @@ def main():
     args = parser.parse_args()
     hidden = [int(h) for h in args.hidden.split(",")]
 
-    torch.set_num_threads(args.threads)
+    set_compute_threads(args.threads)
     torch.manual_seed(1)
     sac = Sac(args.obs_dim, args.act_dim, hidden)
     replay = Replay(args.replay, args.obs_dim, args.act_dim)

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <numeric>
 
+#include "core/compute_threads.h"
 #include "core/crc32c.h"
 #include "core/signals.h"
 
@@ -262,7 +263,7 @@ LearnerRun::LearnerRun(const ExperimentConfig& config, const LearnerOptions& opt
       owner_{ReadRunId(options.run_dir), RunShapes(config, options.task)},
       progress_(config, options.quiet) {
   comm_ = ConnectRanks(config_, options_, device);
-  torch::set_num_threads(config_.learner.threads);
+  SetComputeThreads(config_.learner.threads, "learner");
   SeedTorch(config_.seed);
   policy_ = ActorCritic(task_.obs_dim, task_.act_dim, config_.policy, task_.privileged_dim);
   policy_->to(device);

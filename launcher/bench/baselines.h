@@ -18,6 +18,15 @@ namespace robofleet::launcher {
 // timed for at least `seconds`.
 double MatmulGflops(int64_t n, double seconds);
 
+// The thread counts of a bench's --threads ("1,2": time at each, in turn).
+// Throws UserError naming --threads unless each is an integer from 1 to 1024.
+std::vector<int> ParseThreadCounts(const std::string& text);
+
+// After one timing per count of --threads: "2 threads / 1 thread: 1.31x
+// steps/s" lines, each count beside the first, for a user to pick learner.threads.
+void PrintThreadComparison(const std::vector<int>& counts, const std::vector<double>& rates,
+                           const char* unit);
+
 // A baseline script of bench/ (ppo_update.py, sac_update.py) run with
 // --serve as a child process: the same work in PyTorch, timed one unit at a
 // time so that its units interleave with ours and both see the same machine.

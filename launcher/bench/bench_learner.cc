@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "algorithms/registry.h"
+#include "core/compute_threads.h"
 #include "core/policy.h"
 #include "launcher/bench/baselines.h"
 #include "launcher/cli.h"
@@ -141,7 +142,7 @@ constexpr int64_t kMatmulSize = 2048;
 
 // What the learner bench measured, as it prints it.
 struct LearnerBenchReport {
-  int D = 0, A = 0, batch = 0, minibatch = 0, epochs = 0, ranks = 1;
+  int D = 0, A = 0, batch = 0, minibatch = 0, epochs = 0, ranks = 1, threads = 1;
   std::string hidden;   // --hidden as given
   std::string device;   // where the update ran
   std::string backend;  // how the ranks averaged gradients (ranks > 1)
@@ -206,12 +207,14 @@ cxxopts::Options BenchLearnerOptions() {
       "batch", "samples per update", cxxopts::value<int>()->default_value("16384"))(
       "minibatch", "samples per minibatch", cxxopts::value<int>()->default_value("2048"))(
       "epochs", "epochs per update", cxxopts::value<int>()->default_value("5"))(
-      "threads", "intra-op threads", cxxopts::value<int>()->default_value("0"))(
+      "threads",
+      "compute threads (LibTorch, OpenMP and BLAS); a list times each in turn, so a user "
+      "can pick learner.threads",
+      cxxopts::value<std::string>()->default_value("1,2"))(
       "seconds", "minimum timed seconds", cxxopts::value<double>()->default_value("3"))(
       "python",
       "also time bench/ppo_update.py, the same update in PyTorch, with this "
-      "interpreter, one of its updates after each of ours (one thread unless "
-      "--threads)",
+      "interpreter, one of its updates after each of ours, on as many threads",
       cxxopts::value<std::string>()->implicit_value("/usr/bin/python3"))(
       "ranks",
       "also time this many learner ranks (threads on loopback), each "
@@ -252,8 +255,7 @@ void PrintLearnerJson(const LearnerBenchReport& r) {
       "\"epochs\": %d, \"threads\": %d, \"flops_per_sample\": %.0f, \"update_gflops\": %.3f, "
       "\"matmul_gflops\": %.3f, \"device\": \"%s\"",
       r.samples_per_s, r.update_s, r.updates, r.D, r.A, r.hidden.c_str(), r.batch, r.minibatch,
-      r.epochs, torch::get_num_threads(), r.flops_per_sample, r.update_gflops, r.matmul_gflops,
-      r.device.c_str());
+      r.epochs, r.threads, r.flops_per_sample, r.update_gflops, r.matmul_gflops, r.device.c_str());
   if (r.python) {
     std::printf(", \"python_samples_per_s\": %.1f, \"ratio_to_python\": %.4f",
                 r.python_samples_per_s, r.samples_per_s / r.python_samples_per_s);
@@ -270,9 +272,9 @@ void PrintLearnerJson(const LearnerBenchReport& r) {
 
 // The report for people.
 void PrintLearnerText(const LearnerBenchReport& r) {
-  std::printf("learner bench: hidden %s, batch %d, minibatch %d, epochs %d, %d threads, on %s\n",
-              r.hidden.c_str(), r.batch, r.minibatch, r.epochs, torch::get_num_threads(),
-              r.device.c_str());
+  std::printf("learner bench: hidden %s, batch %d, minibatch %d, epochs %d, %d thread%s, on %s\n",
+              r.hidden.c_str(), r.batch, r.minibatch, r.epochs, r.threads,
+              r.threads == 1 ? "" : "s", r.device.c_str());
   std::printf("  %d updates in %.2f s: %.3f s/update, %.0f samples/s\n", r.updates, r.elapsed,
               r.update_s, r.samples_per_s);
   std::printf(
@@ -316,10 +318,7 @@ int BenchLearner(int argc, char** argv) {
   }
   const LearnerConfig learner_config = BenchLearnerConfig(args, ranks);
   const torch::Device device = learner::LearnerDevice(learner_config, 0);
-  if (args["threads"].as<int>() > 0) torch::set_num_threads(args["threads"].as<int>());
-  // the baseline runs single-threaded, so the comparison does too
-  else if (args.count("python"))
-    torch::set_num_threads(1);
+  const std::vector<int> thread_counts = ParseThreadCounts(args["threads"].as<std::string>());
 
   PolicyConfig policy_config;
   policy_config.hidden = ParseWidths(args["hidden"].as<std::string>());
@@ -328,73 +327,82 @@ int BenchLearner(int argc, char** argv) {
   algo_config.epochs = epochs;
   algo_config.minibatches = batch / minibatch;
   algo_config.max_grad_norm = 1.0;
-  SeedTorch(1);
-  ActorCritic policy(D, A, policy_config);
-  const torch::Tensor initial = FlattenParameters(*policy).clone();
-  policy->to(device);
-  auto algorithm = algorithms::CreateOnPolicyAlgorithm(algo_config, policy);
+  // the same network and batch at each thread count
+  const auto time_at = [&](int threads) {
+    SetComputeThreads(threads, "bench");
+    SeedTorch(1);
+    ActorCritic policy(D, A, policy_config);
+    const torch::Tensor initial = FlattenParameters(*policy).clone();
+    policy->to(device);
+    auto algorithm = algorithms::CreateOnPolicyAlgorithm(algo_config, policy);
 
-  const algorithms::RolloutBatch data = SyntheticBatch(policy, batch, D, A, device);
+    const algorithms::RolloutBatch data = SyntheticBatch(policy, batch, D, A, device);
 
-  std::unique_ptr<PythonBaseline> python;
-  if (args.count("python")) {
-    python = std::make_unique<PythonBaseline>(
-        args["python"].as<std::string>(), "ppo_update.py",
-        std::vector<std::string>{"--obs-dim", std::to_string(D), "--act-dim", std::to_string(A),
-                                 "--hidden", args["hidden"].as<std::string>(), "--batch",
-                                 std::to_string(batch), "--minibatch", std::to_string(minibatch),
-                                 "--epochs", std::to_string(epochs), "--threads",
-                                 std::to_string(torch::get_num_threads())});
-  }
+    std::unique_ptr<PythonBaseline> python;
+    if (args.count("python")) {
+      python = std::make_unique<PythonBaseline>(
+          args["python"].as<std::string>(), "ppo_update.py",
+          std::vector<std::string>{"--obs-dim", std::to_string(D), "--act-dim", std::to_string(A),
+                                   "--hidden", args["hidden"].as<std::string>(), "--batch",
+                                   std::to_string(batch), "--minibatch", std::to_string(minibatch),
+                                   "--epochs", std::to_string(epochs), "--threads",
+                                   std::to_string(threads)});
+    }
 
-  const double min_seconds = args["seconds"].as<double>();
-  const UpdateTiming timing = TimeUpdates(*algorithm, data, python.get(), min_seconds);
-  const int updates = timing.updates;
-  const double elapsed = timing.elapsed, python_elapsed = timing.python_elapsed;
-  python.reset();
-  RanksTiming ranks_timing;
-  if (ranks > 1) {
-    // the same minibatch size on every rank: each has batch / ranks samples
-    AlgorithmConfig rank_config = algo_config;
-    rank_config.minibatches = batch / ranks / minibatch;
-    ranks_timing =
-        TimeRanks(ranks, learner_config, policy_config, rank_config, data, initial, min_seconds);
-  }
-  const double ranks_samples_per_s =
-      ranks > 1 ? static_cast<double>(batch) * epochs / ranks_timing.update_s : 0.0;
-  const double samples_per_s = static_cast<double>(batch) * epochs * updates / elapsed;
-  const double update_s = elapsed / updates;
-  const double flops_per_sample = UpdateFlopsPerSample(*policy, D);
-  const double update_gflops = flops_per_sample * samples_per_s / 1e9;
-  const double matmul_gflops = MatmulGflops(kMatmulSize, std::min(min_seconds, 1.0));
-  const double python_samples_per_s =
-      python_elapsed > 0 ? static_cast<double>(batch) * epochs * updates / python_elapsed : 0.0;
-  LearnerBenchReport report;
-  report.D = D;
-  report.A = A;
-  report.batch = batch;
-  report.minibatch = minibatch;
-  report.epochs = epochs;
-  report.ranks = ranks;
-  report.hidden = args["hidden"].as<std::string>();
-  report.device = device.str();
-  if (ranks > 1) report.backend = learner::ResolvedBackend(learner_config);
-  report.python = args.count("python") > 0;
-  report.updates = updates;
-  report.elapsed = elapsed;
-  report.update_s = update_s;
-  report.samples_per_s = samples_per_s;
-  report.flops_per_sample = flops_per_sample;
-  report.update_gflops = update_gflops;
-  report.matmul_gflops = matmul_gflops;
-  report.python_samples_per_s = python_samples_per_s;
-  report.ranks_timing = ranks_timing;
-  report.ranks_samples_per_s = ranks_samples_per_s;
-  if (args.count("json")) {
-    PrintLearnerJson(report);
-  } else {
-    PrintLearnerText(report);
-  }
+    const double min_seconds = args["seconds"].as<double>();
+    const UpdateTiming timing = TimeUpdates(*algorithm, data, python.get(), min_seconds);
+    const int updates = timing.updates;
+    const double elapsed = timing.elapsed, python_elapsed = timing.python_elapsed;
+    python.reset();
+    RanksTiming ranks_timing;
+    if (ranks > 1) {
+      // the same minibatch size on every rank: each has batch / ranks samples
+      AlgorithmConfig rank_config = algo_config;
+      rank_config.minibatches = batch / ranks / minibatch;
+      ranks_timing =
+          TimeRanks(ranks, learner_config, policy_config, rank_config, data, initial, min_seconds);
+    }
+    const double ranks_samples_per_s =
+        ranks > 1 ? static_cast<double>(batch) * epochs / ranks_timing.update_s : 0.0;
+    const double samples_per_s = static_cast<double>(batch) * epochs * updates / elapsed;
+    const double update_s = elapsed / updates;
+    const double flops_per_sample = UpdateFlopsPerSample(*policy, D);
+    const double update_gflops = flops_per_sample * samples_per_s / 1e9;
+    const double matmul_gflops = MatmulGflops(kMatmulSize, std::min(min_seconds, 1.0));
+    const double python_samples_per_s =
+        python_elapsed > 0 ? static_cast<double>(batch) * epochs * updates / python_elapsed : 0.0;
+    LearnerBenchReport report;
+    report.D = D;
+    report.A = A;
+    report.batch = batch;
+    report.minibatch = minibatch;
+    report.epochs = epochs;
+    report.ranks = ranks;
+    report.hidden = args["hidden"].as<std::string>();
+    report.device = device.str();
+    if (ranks > 1) report.backend = learner::ResolvedBackend(learner_config);
+    report.python = args.count("python") > 0;
+    report.updates = updates;
+    report.elapsed = elapsed;
+    report.update_s = update_s;
+    report.samples_per_s = samples_per_s;
+    report.flops_per_sample = flops_per_sample;
+    report.update_gflops = update_gflops;
+    report.matmul_gflops = matmul_gflops;
+    report.python_samples_per_s = python_samples_per_s;
+    report.ranks_timing = ranks_timing;
+    report.ranks_samples_per_s = ranks_samples_per_s;
+    report.threads = threads;
+    if (args.count("json")) {
+      PrintLearnerJson(report);
+    } else {
+      PrintLearnerText(report);
+    }
+    return samples_per_s;
+  };
+  std::vector<double> rates;
+  for (int threads : thread_counts) rates.push_back(time_at(threads));
+  if (!args.count("json")) PrintThreadComparison(thread_counts, rates, "samples/s");
   return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "algorithms/registry.h"
+#include "core/compute_threads.h"
 #include "core/policy.h"
 #include "launcher/bench/baselines.h"
 #include "launcher/cli.h"
@@ -48,7 +49,7 @@ constexpr int64_t kMatmulSize = 2048;
 // What the off-policy bench measured, as it prints it.
 struct OffPolicyBenchReport {
   std::string name;  // the algorithm
-  int D = 0, A = 0, batch = 0, replay_size = 0;
+  int D = 0, A = 0, batch = 0, replay_size = 0, threads = 1;
   std::string hidden;   // --hidden as given
   bool python = false;  // the PyTorch baseline ran
   double steps = 0.0, elapsed = 0.0, steps_per_s = 0.0;
@@ -119,13 +120,15 @@ cxxopts::Options BenchOffPolicyOptions(const std::string& name) {
       "batch", "transitions per gradient step", cxxopts::value<int>()->default_value("256"))(
       "replay", "transitions in the buffer", cxxopts::value<int>()->default_value("100000"))(
       "steps", "gradient steps per timed round", cxxopts::value<int>()->default_value("50"))(
-      "threads", "intra-op threads", cxxopts::value<int>()->default_value("0"))(
+      "threads",
+      "compute threads (LibTorch, OpenMP and BLAS); a list times each in turn, so a user "
+      "can pick learner.threads",
+      cxxopts::value<std::string>()->default_value("1,2"))(
       "seconds", "minimum timed seconds", cxxopts::value<double>()->default_value("3"))(
       "python",
       "also time bench/" + name +
           "_update.py, the same step in PyTorch, with "
-          "this interpreter, one of its rounds after each of ours (one thread unless "
-          "--threads)",
+          "this interpreter, one of its rounds after each of ours, on as many threads",
       cxxopts::value<std::string>()->implicit_value("/usr/bin/python3"))(
       "json", "print one JSON object")("h,help", "show this help");
   return options;
@@ -139,8 +142,7 @@ void PrintOffPolicyJson(const OffPolicyBenchReport& r) {
       "\"threads\": %d, \"flops_per_step\": %.0f, \"step_gflops\": %.3f, "
       "\"matmul_gflops\": %.3f",
       r.name.c_str(), r.steps_per_s, 1e3 / r.steps_per_s, r.steps, r.D, r.A, r.hidden.c_str(),
-      r.batch, r.replay_size, torch::get_num_threads(), r.flops_per_step, r.gflops,
-      r.matmul_gflops);
+      r.batch, r.replay_size, r.threads, r.flops_per_step, r.gflops, r.matmul_gflops);
   if (r.python) {
     std::printf(", \"python_steps_per_s\": %.1f, \"ratio_to_python\": %.4f", r.python_steps_per_s,
                 r.steps_per_s / r.python_steps_per_s);
@@ -150,8 +152,8 @@ void PrintOffPolicyJson(const OffPolicyBenchReport& r) {
 
 // The report for people.
 void PrintOffPolicyText(const OffPolicyBenchReport& r) {
-  std::printf("%s bench: hidden %s, batch %d, replay %d, %d threads\n", r.name.c_str(),
-              r.hidden.c_str(), r.batch, r.replay_size, torch::get_num_threads());
+  std::printf("%s bench: hidden %s, batch %d, replay %d, %d thread%s\n", r.name.c_str(),
+              r.hidden.c_str(), r.batch, r.replay_size, r.threads, r.threads == 1 ? "" : "s");
   std::printf("  %.0f gradient steps in %.2f s: %.0f steps/s, %.3f ms each\n", r.steps, r.elapsed,
               r.steps_per_s, 1e3 / r.steps_per_s);
   std::printf(
@@ -182,11 +184,7 @@ int BenchOffPolicy(const std::string& name, int argc, char** argv) {
   if (D <= 0 || A <= 0 || batch <= 0 || replay_size <= 0 || round_steps <= 0) {
     throw UserError("--obs-dim, --act-dim, --batch, --replay and --steps must be positive");
   }
-  if (args["threads"].as<int>() > 0) torch::set_num_threads(args["threads"].as<int>());
-  // the baseline runs single-threaded, so the comparison does too
-  else if (args.count("python"))
-    torch::set_num_threads(1);
-
+  const std::vector<int> thread_counts = ParseThreadCounts(args["threads"].as<std::string>());
   PolicyConfig policy_config;
   policy_config.hidden = ParseWidths(args["hidden"].as<std::string>());
   policy_config.activation = "relu";
@@ -198,60 +196,69 @@ int BenchOffPolicy(const std::string& name, int argc, char** argv) {
   algo_config.learning_rate = 3e-4;
   algo_config.max_grad_norm = 0.0;
   algo_config.sac_batch_size = batch;
-  SeedTorch(1);
-  ActorCritic policy(D, A, policy_config);
-  auto algorithm = algorithms::CreateOffPolicyAlgorithm(algo_config, policy);
+  // the same networks, buffer and samples at each thread count
+  const auto time_at = [&](int threads) {
+    SetComputeThreads(threads, "bench");
+    SeedTorch(1);
+    ActorCritic policy(D, A, policy_config);
+    auto algorithm = algorithms::CreateOffPolicyAlgorithm(algo_config, policy);
 
-  learner::ReplayBuffer replay(replay_size, D, A);
-  RunningNormalizer normalizer(D, NormalizerConfig().clip, true);
-  FillRandomReplay(replay_size, D, A, &replay, &normalizer);
+    learner::ReplayBuffer replay(replay_size, D, A);
+    RunningNormalizer normalizer(D, NormalizerConfig().clip, true);
+    FillRandomReplay(replay_size, D, A, &replay, &normalizer);
 
-  std::unique_ptr<PythonBaseline> python;
-  if (args.count("python")) {
-    python = std::make_unique<PythonBaseline>(
-        args["python"].as<std::string>(), name + "_update.py",
-        std::vector<std::string>{"--obs-dim", std::to_string(D), "--act-dim", std::to_string(A),
-                                 "--hidden", args["hidden"].as<std::string>(), "--batch",
-                                 std::to_string(batch), "--replay", std::to_string(replay_size),
-                                 "--steps", std::to_string(round_steps), "--threads",
-                                 std::to_string(torch::get_num_threads())});
-  }
+    std::unique_ptr<PythonBaseline> python;
+    if (args.count("python")) {
+      python = std::make_unique<PythonBaseline>(
+          args["python"].as<std::string>(), name + "_update.py",
+          std::vector<std::string>{"--obs-dim", std::to_string(D), "--act-dim", std::to_string(A),
+                                   "--hidden", args["hidden"].as<std::string>(), "--batch",
+                                   std::to_string(batch), "--replay", std::to_string(replay_size),
+                                   "--steps", std::to_string(round_steps), "--threads",
+                                   std::to_string(threads)});
+    }
 
-  auto round = [&] {
-    for (int i = 0; i < round_steps; ++i) algorithm->Step(replay.Sample(batch, normalizer), {});
+    auto round = [&] {
+      for (int i = 0; i < round_steps; ++i) algorithm->Step(replay.Sample(batch, normalizer), {});
+    };
+    const double min_seconds = args["seconds"].as<double>();
+    const RoundTiming timing = TimeRounds(round, python.get(), min_seconds);
+    const int rounds = timing.rounds;
+    const double elapsed = timing.elapsed, python_elapsed = timing.python_elapsed;
+    python.reset();
+
+    const double flops_per_step = SacFlopsPerStep(D, A, policy_config.hidden, batch);
+    const double steps = static_cast<double>(rounds) * round_steps;
+    const double steps_per_s = steps / elapsed;
+    const double gflops = flops_per_step * steps_per_s / 1e9;
+    const double matmul_gflops = MatmulGflops(kMatmulSize, std::min(min_seconds, 1.0));
+    const double python_steps_per_s = python_elapsed > 0 ? steps / python_elapsed : 0.0;
+    OffPolicyBenchReport report;
+    report.name = name;
+    report.D = D;
+    report.A = A;
+    report.batch = batch;
+    report.replay_size = replay_size;
+    report.hidden = args["hidden"].as<std::string>();
+    report.python = args.count("python") > 0;
+    report.steps = steps;
+    report.elapsed = elapsed;
+    report.steps_per_s = steps_per_s;
+    report.flops_per_step = flops_per_step;
+    report.gflops = gflops;
+    report.matmul_gflops = matmul_gflops;
+    report.python_steps_per_s = python_steps_per_s;
+    report.threads = threads;
+    if (args.count("json")) {
+      PrintOffPolicyJson(report);
+    } else {
+      PrintOffPolicyText(report);
+    }
+    return steps_per_s;
   };
-  const double min_seconds = args["seconds"].as<double>();
-  const RoundTiming timing = TimeRounds(round, python.get(), min_seconds);
-  const int rounds = timing.rounds;
-  const double elapsed = timing.elapsed, python_elapsed = timing.python_elapsed;
-  python.reset();
-
-  const double flops_per_step = SacFlopsPerStep(D, A, policy_config.hidden, batch);
-  const double steps = static_cast<double>(rounds) * round_steps;
-  const double steps_per_s = steps / elapsed;
-  const double gflops = flops_per_step * steps_per_s / 1e9;
-  const double matmul_gflops = MatmulGflops(kMatmulSize, std::min(min_seconds, 1.0));
-  const double python_steps_per_s = python_elapsed > 0 ? steps / python_elapsed : 0.0;
-  OffPolicyBenchReport report;
-  report.name = name;
-  report.D = D;
-  report.A = A;
-  report.batch = batch;
-  report.replay_size = replay_size;
-  report.hidden = args["hidden"].as<std::string>();
-  report.python = args.count("python") > 0;
-  report.steps = steps;
-  report.elapsed = elapsed;
-  report.steps_per_s = steps_per_s;
-  report.flops_per_step = flops_per_step;
-  report.gflops = gflops;
-  report.matmul_gflops = matmul_gflops;
-  report.python_steps_per_s = python_steps_per_s;
-  if (args.count("json")) {
-    PrintOffPolicyJson(report);
-  } else {
-    PrintOffPolicyText(report);
-  }
+  std::vector<double> rates;
+  for (int threads : thread_counts) rates.push_back(time_at(threads));
+  if (!args.count("json")) PrintThreadComparison(thread_counts, rates, "gradient steps/s");
   return 0;
 }
 

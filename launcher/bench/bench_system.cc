@@ -35,6 +35,7 @@
 #include "actors/rollout_times.h"
 #include "algorithms/algorithm.h"
 #include "algorithms/registry.h"
+#include "core/compute_threads.h"
 #include "core/seeds.h"
 #include "core/signals.h"
 #include "core/transport.h"
@@ -136,7 +137,7 @@ std::vector<ProgressPoint> ReadMetrics(const std::string& path) {
 // Returns seconds per update.
 double TimeUpdate(const ExperimentConfig& config, const learner::TaskInfo& task, int64_t batch,
                   double seconds) {
-  torch::set_num_threads(config.learner.threads);
+  SetComputeThreads(config.learner.threads, "learner");
   SeedTorch(config.seed);
   ActorCritic policy(task.obs_dim, task.act_dim, config.policy, task.privileged_dim);
   std::unique_ptr<algorithms::OnPolicyAlgorithm> algorithm =
@@ -271,7 +272,7 @@ LearnerSide RunNullLearner(const ExperimentConfig& config, const learner::TaskIn
   const int64_t steps_per_fragment = StepsPerFragment(config);
   const int num_fragments = static_cast<int>(FragmentsPerBatch(config));
 
-  torch::set_num_threads(config.learner.threads);
+  SetComputeThreads(config.learner.threads, "learner");
   ActorCritic policy(task.obs_dim, task.act_dim, config.policy, task.privileged_dim);
   RunningNormalizer normalizer(task.obs_dim, config.normalizer.clip, config.normalizer.enabled);
   learner::FragmentBatcher batcher(T, K, task.obs_dim, task.act_dim, num_fragments);
