@@ -28,6 +28,7 @@ std::string TypeName() {
   if constexpr (std::is_same_v<T, std::string>) return "string";
   if constexpr (std::is_same_v<T, std::vector<int>>) return "list of int";
   if constexpr (std::is_same_v<T, std::vector<double>>) return "list of number";
+  if constexpr (std::is_same_v<T, std::vector<ObservationTerm>>) return "list of observation terms";
   if constexpr (std::is_floating_point_v<T>) return "number";
   if constexpr (std::is_integral_v<T>) return "integer";
 }
@@ -45,6 +46,11 @@ std::string Format(const T& value) {
     YAML::Emitter out;
     out << YAML::DoubleQuoted << value;
     return out.c_str();
+  } else if constexpr (std::is_same_v<T, ObservationTerm>) {
+    // a kind without a name is switched on with `true`
+    const std::string what = value.name.empty() ? "true" : Format(value.name);
+    return "{" + value.kind + ": " + what + ", scale: " + Format(value.scale) +
+           ", noise: " + Format(value.noise) + "}";
   } else if constexpr (IsList<T>::value) {
     std::string s = "[";
     for (size_t i = 0; i < value.size(); ++i) s += (i ? ", " : "") + Format(value[i]);
@@ -74,6 +80,8 @@ std::string Expected() {
            std::to_string(std::numeric_limits<int>::max());
   } else if constexpr (std::is_same_v<T, std::vector<double>>) {
     return "a list of numbers";
+  } else if constexpr (std::is_same_v<T, std::vector<ObservationTerm>>) {
+    return "a list of observation terms, e.g. [{sensor: imu_gyro, scale: 0.25}, {joint_pos: true}]";
   } else if constexpr (std::is_same_v<T, bool>) {
     return "a bool (true or false)";
   } else if constexpr (std::is_same_v<T, std::string>) {
@@ -124,6 +132,108 @@ bool DecodeInteger(const std::string& text, T* out) {
   return true;
 }
 
+template <class T>
+bool Decode(const YAML::Node& node, T* out);
+
+// Reads one observation term. On a bad term returns false with `problem`
+// (what is wrong and the fix) and `sub` (".KIND" or ".scale" when one value
+// is at fault, "" for the term as a whole) and `bad` (the node at fault;
+// rebound with reset(), since assigning a Node would overwrite the tree).
+bool DecodeTerm(const YAML::Node& node, ObservationTerm* term, std::string* problem,
+                std::string* sub, YAML::Node* bad) {
+  bad->reset(node);
+  *sub = "";
+  std::string kinds;
+  for (const std::string& k : kObservationKinds) kinds += (kinds.empty() ? "" : ", ") + k;
+  if (!node.IsMap()) {
+    *problem = "must be a map with one kind key (" + kinds + "), e.g. {sensor: imu_gyro}";
+    return false;
+  }
+  std::vector<std::string> valid = kObservationKinds;
+  valid.push_back("scale");
+  valid.push_back("noise");
+  ObservationTerm t;
+  for (const auto& kv : node) {
+    const std::string key = kv.first.Scalar();
+    bad->reset(kv.first);
+    if (std::find(valid.begin(), valid.end(), key) == valid.end()) {
+      const std::string closest = ClosestName(key, valid);
+      *problem = "has an unknown key '" + key + "'; " +
+                 (closest.empty() ? "valid keys: " + kinds + ", scale, noise"
+                                  : "did you mean '" + closest + "'?");
+      return false;
+    }
+    *sub = "." + key;
+    bad->reset(kv.second);
+    if (key == "scale" || key == "noise") {
+      double* x = key == "scale" ? &t.scale : &t.noise;
+      if (!Decode(kv.second, x)) {
+        *problem = "must be a finite number, got '" + YAML::Dump(kv.second) + "'";
+        return false;
+      }
+      continue;
+    }
+    if (!t.kind.empty()) {
+      *sub = "";
+      *problem = "names two kinds, " + t.kind + " and " + key + "; give one per term";
+      return false;
+    }
+    t.kind = key;
+    if (key == "sensor" || key == "gravity") {
+      if (!Decode(kv.second, &t.name) || t.name.empty()) {
+        *problem = key == "sensor" ? "must name a sensor of the model, e.g. {sensor: imu_gyro}"
+                                   : "must name a site or body of the model, e.g. {gravity: imu}";
+        return false;
+      }
+    } else {
+      bool on = false;
+      if (!Decode(kv.second, &on) || !on) {
+        *problem = "must be true, e.g. {" + key + ": true}; leave the term out to drop it";
+        return false;
+      }
+    }
+  }
+  if (t.kind.empty()) {
+    bad->reset(node);
+    *sub = "";
+    *problem = "names no kind; add one of " + kinds + ", e.g. {sensor: imu_gyro}";
+    return false;
+  }
+  *term = t;
+  return true;
+}
+
+// Reads a list of observation terms for `key`; a bad one throws UserError
+// "WHERE: key 'KEY[i].sub' PROBLEM", with WHERE from `where(node)`. Notes
+// where each term and value was set in `origins` (when not null).
+template <class WhereFn>
+std::vector<ObservationTerm> ReadTerms(const YAML::Node& node, const std::string& key,
+                                       WhereFn where, KeyOrigins* origins) {
+  if (!node.IsSequence()) {
+    throw UserError(where(node) + ": key '" + key + "' must be " +
+                    Expected<std::vector<ObservationTerm>>());
+  }
+  std::vector<ObservationTerm> terms;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string item_key = key + "[" + std::to_string(i) + "]";
+    ObservationTerm term;
+    std::string problem, sub;
+    YAML::Node bad;
+    const YAML::Node item = node[i];
+    if (!DecodeTerm(item, &term, &problem, &sub, &bad)) {
+      throw UserError(where(bad) + ": key '" + item_key + sub + "' " + problem);
+    }
+    if (origins != nullptr) {
+      (*origins)[item_key] = where(item);
+      for (const auto& kv : item) {
+        (*origins)[item_key + "." + kv.first.Scalar()] = where(kv.second);
+      }
+    }
+    terms.push_back(term);
+  }
+  return terms;
+}
+
 // Converts a YAML node to T; returns false when the node is not a T (or, for
 // an integer, lies outside T's range).
 template <class T>
@@ -138,6 +248,10 @@ bool Decode(const YAML::Node& node, T* out) {
     }
     *out = v;
     return true;
+  } else if constexpr (std::is_same_v<T, ObservationTerm>) {
+    std::string problem, sub;
+    YAML::Node bad;
+    return DecodeTerm(node, out, &problem, &sub, &bad);
   } else {
     if (!node.IsScalar()) return false;
     const std::string& text = node.Scalar();
@@ -226,6 +340,12 @@ struct YamlReader {
     YAML::Node node = map[name];
     if (!node) return;
     const std::string key = prefix + name;
+    if constexpr (std::is_same_v<T, std::vector<ObservationTerm>>) {
+      const auto where = [this](const YAML::Node& n) { return Where(source, n); };
+      value = ReadTerms(node, key, where, origins);
+      if (origins != nullptr) (*origins)[key] = Where(source, node);
+      return;
+    }
     if (!Decode(node, &value)) {
       throw UserError(Where(source, node) + ": key '" + key + "' must be " + Expected<T>() +
                       ", got '" + YAML::Dump(node) + "'");
@@ -326,6 +446,13 @@ struct Setter {
     } catch (const YAML::Exception&) {
       node = YAML::Node(value_text);
     }
+    if constexpr (std::is_same_v<T, std::vector<ObservationTerm>>) {
+      const std::string where = "--set " + full_key + "=" + value_text;
+      value = ReadTerms(
+          node, full_key, [&where](const YAML::Node&) { return where; }, nullptr);
+      done = true;
+      return;
+    }
     if (!Decode(node, &value)) {
       throw UserError("--set " + full_key + "=" + value_text + ": key '" + full_key + "' must be " +
                       Expected<T>());
@@ -406,7 +533,12 @@ void RejectConfigKey(const std::string& key, const std::string& problem) {
 
 void ThrowAtOrigin(const ConfigKeyError& error, const KeyOrigins& origins,
                    const std::string& fallback) {
-  const auto origin = origins.find(error.key());
+  auto origin = origins.find(error.key());
+  // a value inside a list set by --set has the list's origin
+  const size_t bracket = error.key().find('[');
+  if (origin == origins.end() && bracket != std::string::npos) {
+    origin = origins.find(error.key().substr(0, bracket));
+  }
   if (origin != origins.end()) throw UserError(origin->second + ": " + error.what());
   if (!fallback.empty()) throw UserError(fallback + ": " + error.what());
   throw error;
@@ -494,6 +626,41 @@ void MjcfTaskConfig::Validate() const {
     Reject("env.mjcf.contact_cost_weight", "must be >= 0 (it is a cost)");
   }
   if (reset_noise < 0) Reject("env.mjcf.reset_noise", "must be >= 0");
+  if (action.mode != "torque" && action.mode != "position") {
+    Reject("env.mjcf.action.mode", "is '" + action.mode + "'; valid modes: torque, position");
+  }
+  if (!(action.scale > 0)) {
+    Reject("env.mjcf.action.scale", "must be > 0, e.g. 0.25 (radians per unit of action)");
+  }
+  if (!observations.empty()) {
+    for (const auto& [flag, key] : {std::pair{obs_root_xy, "env.mjcf.obs_root_xy"},
+                                    {obs_actuator_forces, "env.mjcf.obs_actuator_forces"},
+                                    {obs_contact_forces, "env.mjcf.obs_contact_forces"}}) {
+      if (flag) {
+        Reject(key,
+               "shapes the default observation only; with env.mjcf.observations set, "
+               "leave it false");
+      }
+    }
+  }
+  for (size_t i = 0; i < observations.size(); ++i) {
+    const std::string key = "env.mjcf.observations[" + std::to_string(i) + "]";
+    const ObservationTerm& t = observations[i];
+    if (std::find(kObservationKinds.begin(), kObservationKinds.end(), t.kind) ==
+        kObservationKinds.end()) {
+      Reject(key, "has kind '" + t.kind +
+                      "'; valid kinds: sensor, gravity, joint_pos, "
+                      "joint_vel, last_action");
+    }
+    if ((t.kind == "sensor" || t.kind == "gravity") == t.name.empty()) {
+      Reject(key + "." + t.kind,
+             t.name.empty() ? "must name a sensor, site or body" : "takes true, not a name");
+    }
+    if (!std::isfinite(t.scale)) Reject(key + ".scale", "must be a finite number");
+    if (!(t.noise >= 0) || !std::isfinite(t.noise)) {
+      Reject(key + ".noise", "must be >= 0 (the half-width of uniform noise; 0 disables it)");
+    }
+  }
 }
 
 void EnvConfig::Validate() const {
@@ -691,6 +858,10 @@ void SetKeys(ExperimentConfig& config, const std::vector<std::string>& overrides
     }
     std::string key = item.substr(0, eq);
     Setter::Apply(config, SplitDots(key), 0, item.substr(eq + 1), key);
+    // the values inside a list the file set are gone with it
+    // (KEY[0], KEY[0].noise, ...: every key that starts with "KEY[")
+    origins->erase(origins->lower_bound(key + '['),
+                   origins->lower_bound(key + static_cast<char>('[' + 1)));
     (*origins)[key] = "--set " + item;
   }
 }

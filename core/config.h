@@ -104,6 +104,40 @@ struct RandomizeConfig {
   bool ChangesModel() const;
 };
 
+// One entry of env.mjcf.observations: a kind of observation term, what it
+// refers to, and how its entries are scaled and perturbed. In YAML a map with
+// one kind key: {sensor: NAME}, {gravity: SITE_OR_BODY}, {joint_pos: true},
+// {joint_vel: true} or {last_action: true}, plus optional scale and noise.
+struct ObservationTerm {
+  std::string kind;    // one of kObservationKinds
+  std::string name;    // the sensor, or the site or body of gravity; "" for the others
+  double scale = 1.0;  // every entry is multiplied by this
+  double noise = 0.0;  // then gets uniform noise in [-noise, noise], each observation
+
+  bool operator==(const ObservationTerm& o) const {
+    return kind == o.kind && name == o.name && scale == o.scale && noise == o.noise;
+  }
+};
+
+// The kinds of ObservationTerm; the first two take a name, the others `true`.
+inline const std::vector<std::string> kObservationKinds = {"sensor", "gravity", "joint_pos",
+                                                           "joint_vel", "last_action"};
+
+// How the mjcf task turns an action in [-1, 1] into actuator controls.
+struct MjcfActionConfig {
+  std::string mode = "torque";
+  double scale = 1.0;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("mode", mode,
+            "torque: each action entry maps linearly onto its actuator's ctrlrange; position: "
+            "ctrl = the default pose's joint angle + scale * action, clipped to ctrlrange (every "
+            "actuator must be a position servo on a hinge or slide joint)");
+    v.Field("scale", scale, "position mode: radians (or metres) per unit of action");
+  }
+};
+
 // The generic `mjcf` task: any MJCF file, with its reward and termination
 // built from weighted terms. The terms about a body all use `body`.
 struct MjcfTaskConfig {
@@ -121,6 +155,9 @@ struct MjcfTaskConfig {
   bool obs_root_xy = false;
   bool obs_actuator_forces = false;
   bool obs_contact_forces = false;
+  std::string keyframe;
+  MjcfActionConfig action;
+  std::vector<ObservationTerm> observations;
 
   template <class V>
   void Visit(V& v) {
@@ -155,6 +192,15 @@ struct MjcfTaskConfig {
     v.Field("obs_contact_forces", obs_contact_forces,
             "append each body's external contact force and torque (6 per body) to the "
             "observation");
+    v.Field("keyframe", keyframe,
+            "name of an MJCF keyframe: episodes start from its qpos, qvel and ctrl (plus "
+            "reset_noise), and it is the default pose of action.mode position and of "
+            "joint_pos observations; empty: the model's qpos0, at rest");
+    v.Field("observations", observations,
+            "ordered observation terms replacing the default layout (qpos, qvel, obs_*), e.g. "
+            "[{sensor: imu_gyro, scale: 0.25}, {gravity: imu}, {joint_pos: true}, {joint_vel: "
+            "true, noise: 0.1}, {last_action: true}]; see docs/config.md, Robot observations");
+    v.Section("action", action, "how actions become actuator controls");
   }
   void Validate() const;
 };
@@ -568,7 +614,8 @@ ExperimentConfig ParseExperiment(const std::string& yaml_text, const std::string
 std::string ConfigReferenceMarkdown();
 
 // Every settable key as "section.key" with its type as the errors name it
-// ("integer", "number", "bool", "string", "list of int", "list of number"),
+// ("integer", "number", "bool", "string", "list of int", "list of number",
+// "list of observation terms"),
 // in declaration order.
 std::vector<std::pair<std::string, std::string>> ConfigKeyTypes();
 

@@ -116,6 +116,9 @@ std::vector<int> ObservedQpos(const mjModel* m, const std::vector<int>& skip) {
 MujocoEnv::TaskInfo LocomotionEnv::WithObservationNames(TaskInfo task, const Settings& settings) {
   const std::shared_ptr<const mjModel> model = LoadModel(task.model_path);
   const mjModel* m = model.get();
+  task.needs_contact_forces = task.needs_contact_forces || settings.observe_contact_forces ||
+                              settings.contact_cost_weight > 0;
+  if (settings.custom_observation) return task;
   const std::vector<std::string> qpos = QposNames(m);
   task.obs_names.clear();
   for (int i : ObservedQpos(m, settings.skip_qpos)) task.obs_names.push_back(qpos[i]);
@@ -126,8 +129,6 @@ MujocoEnv::TaskInfo LocomotionEnv::WithObservationNames(TaskInfo task, const Set
   if (settings.observe_contact_forces) {
     for (const std::string& name : ContactForceNames(m)) task.obs_names.push_back(name);
   }
-  task.needs_contact_forces = task.needs_contact_forces || settings.observe_contact_forces ||
-                              settings.contact_cost_weight > 0;
   return task;
 }
 

@@ -82,6 +82,9 @@ class LocomotionEnv : public MujocoEnv {
     double qvel_clip = std::numeric_limits<double>::infinity();
     bool observe_actuator_forces = false;
     bool observe_contact_forces = false;
+    // the subclass names (TaskInfo.obs_names) and writes (WriteObservation)
+    // an observation of its own; the four fields above are then unused
+    bool custom_observation = false;
 
     // initial state: see AddResetNoise
     double reset_noise = 0.0;

@@ -3,12 +3,21 @@
 // have no task of their own: load the model, say which body is the robot's
 // root and what to reward, and train.
 //
-// Model: env.mjcf.path, loaded once per process like every task's. Actions map
-// onto the actuators' ctrlrange. The default frame_skip is 1 (the model's own
-// timestep is the control step; set env.frame_skip to change it) and the
-// default time limit 1000 control steps.
+// Model: env.mjcf.path, loaded once per process like every task's. The
+// default frame_skip is 1 (the model's own timestep is the control step; set
+// env.frame_skip to change it) and the default time limit 1000 control steps.
 //
-// Observation (float32; obs_names in the spec name every entry):
+// Default pose: the qpos of the keyframe env.mjcf.keyframe, or the model's
+// qpos0 without one.
+//
+// Actions (env.mjcf.action): mode torque maps each entry onto its actuator's
+// ctrlrange; mode position sets ctrl = the default pose's angle of the
+// actuator's joint + scale * action, clipped to ctrlrange, and needs every
+// actuator to be a position servo (trntype joint on a hinge or slide, fixed
+// gain, affine bias with biasprm[1] == -gainprm[0]: MuJoCo's <position>).
+//
+// Observation (float32; obs_names in the spec name every entry). Without
+// env.mjcf.observations:
 //   qpos             all entries, without the root's world x and y unless
 //                    env.mjcf.obs_root_xy (the root: a free joint, or slide
 //                    joints along x and y, of the first body below the world)
@@ -16,6 +25,19 @@
 //   actuator forces  nu entries, when env.mjcf.obs_actuator_forces
 //   contact forces   6 per body but the world (torque, then force: MuJoCo's
 //                    cfrc_ext), when env.mjcf.obs_contact_forces
+// With it, its terms in order, each entry times the term's scale plus
+// uniform noise in [-noise, noise], named KIND:NAME, with [i] after the name
+// when the term has several entries for one name:
+//   {sensor: S}         sensordata of sensor S, its full dimension
+//                       (sensor:S, or sensor:S[0] .. sensor:S[dim-1])
+//   {gravity: F}        the unit gravity direction in the frame of site F (or,
+//                       if no site is called F, body F): R^T g, 3 entries
+//                       (gravity:F[0] .. gravity:F[2])
+//   {joint_pos: true}   per actuator, its joint's position minus the default
+//                       pose's (joint_pos:JOINT)
+//   {joint_vel: true}   per actuator, its joint's velocity (joint_vel:JOINT)
+//   {last_action: true} the previous action, clipped to [-1, 1]; zeros after
+//                       a reset (last_action:ACTUATOR)
 //
 // Reward per step, with B the body env.mjcf.body (default: the first body
 // below the world):
@@ -29,10 +51,12 @@
 //
 // Termination: when env.mjcf.healthy_height is set and B's height leaves it,
 // or on divergence. Truncation: at max_episode_steps. Initial state: the
-// model's reference configuration (qpos0), at rest, plus uniform noise in
-// [-reset_noise, reset_noise] on every qpos and qvel entry.
+// keyframe's qpos, qvel and ctrl (without one: qpos0, at rest), plus uniform
+// noise in [-reset_noise, reset_noise] on every qpos and qvel entry.
 #ifndef ROBOFLEET_ENVS_MJCF_ENV_H_
 #define ROBOFLEET_ENVS_MJCF_ENV_H_
+
+#include <vector>
 
 #include "core/config.h"
 #include "envs/locomotion.h"
@@ -41,16 +65,39 @@ namespace robofleet::envs {
 
 class MjcfEnv : public LocomotionEnv {
  public:
-  // Throws robofleet::UserError on a bad config, a model that fails to load
-  // (MuJoCo's message, with the path), or an unknown body name.
+  // Throws robofleet::UserError, one line naming the key, on a bad config, a
+  // model that fails to load (MuJoCo's message, with the path), an unknown
+  // body, keyframe, sensor or site name, or actuators that cannot take
+  // position mode.
   explicit MjcfEnv(const EnvConfig& config);
 
  protected:
+  void InitializeEpisode(mjData* data, EnvRandom& rng) override;
+  void WriteObservation(const mjData& data, float* obs) const override;
   float ComputeReward(const mjData& data, const float* action) const override;
   bool IsHealthy(const mjData& data) const override;
 
  private:
+  // One observation term resolved against the model, as WriteObservation
+  // reads it: no lookups by name in the step loop.
+  struct ObsTerm {
+    enum class Kind { kSensor, kSiteGravity, kBodyGravity, kJointPos, kJointVel, kLastAction };
+    Kind kind = Kind::kSensor;
+    int id = 0;  // sensordata address (kSensor) or site / body id (gravity)
+    int dim = 0;
+    double scale = 1.0;
+  };
+  struct Setup;  // everything resolved from the config and the model
+  static Setup Resolve(const EnvConfig& config);
+  MjcfEnv(const EnvConfig& config, Setup setup);
+
   MjcfTaskConfig task_;
+  int keyframe_ = -1;                 // -1: start from qpos0
+  std::vector<ObsTerm> obs_terms_;    // empty: LocomotionEnv's default observation
+  std::vector<int> actuated_qpos_;    // per actuator, its joint's qpos address
+  std::vector<int> actuated_dof_;     // per actuator, its joint's dof address
+  std::vector<double> default_qpos_;  // per actuator, its joint's default position
+  double gravity_[3] = {0, 0, -1};    // unit gravity direction in world coordinates
 };
 
 }  // namespace robofleet::envs

@@ -199,18 +199,37 @@ MujocoEnv::MujocoEnv(const EnvConfig& config, TaskInfo task) {
   }
   needs_contact_forces_ = task.needs_contact_forces;
 
-  // [-1, 1] maps onto ctrlrange; unlimited actuators take the action as is
+  // [-1, 1] maps onto ctrlrange, unless the task has its own mapping;
+  // unlimited actuators take the action as is
   ctrl_scale_.assign(m->nu, 1.0);
   ctrl_offset_.assign(m->nu, 0.0);
+  clip_ctrl_ = !task.ctrl_scale.empty();
+  if (clip_ctrl_ && (task.ctrl_scale.size() != static_cast<size_t>(m->nu) ||
+                     task.ctrl_offset.size() != static_cast<size_t>(m->nu))) {
+    throw std::logic_error("env '" + spec_.id + "' gives a control mapping of the wrong size");
+  }
   for (int i = 0; i < m->nu; ++i) {
-    if (m->actuator_ctrllimited[i]) {
-      const double low = m->actuator_ctrlrange[2 * i];
-      const double high = m->actuator_ctrlrange[2 * i + 1];
+    const double low = m->actuator_ctrlrange[2 * i];
+    const double high = m->actuator_ctrlrange[2 * i + 1];
+    if (clip_ctrl_) {
+      ctrl_scale_[i] = task.ctrl_scale[i];
+      ctrl_offset_[i] = task.ctrl_offset[i];
+    } else if (m->actuator_ctrllimited[i]) {
       ctrl_scale_[i] = 0.5 * (high - low);
       ctrl_offset_[i] = 0.5 * (high + low);
     }
-    spec_.act_low.push_back(ctrl_offset_[i] - ctrl_scale_[i]);
-    spec_.act_high.push_back(ctrl_offset_[i] + ctrl_scale_[i]);
+    double act_low = ctrl_offset_[i] - ctrl_scale_[i];
+    double act_high = ctrl_offset_[i] + ctrl_scale_[i];
+    if (clip_ctrl_ && m->actuator_ctrllimited[i]) {
+      act_low = std::clamp(act_low, low, high);
+      act_high = std::clamp(act_high, low, high);
+    }
+    spec_.act_low.push_back(act_low);
+    spec_.act_high.push_back(act_high);
+  }
+  obs_noise_ = std::move(task.obs_noise);
+  if (!obs_noise_.empty() && obs_noise_.size() != spec_.obs_names.size()) {
+    throw std::logic_error("env '" + spec_.id + "' gives observation noise of the wrong size");
   }
   action_.assign(m->nu, 0.0f);
   applied_.assign(m->nu, 0.0f);
@@ -264,6 +283,7 @@ void MujocoEnv::Reset(uint64_t seed, float* obs) {
 
   episode_step_ = 0;
   episode_live_ = true;
+  std::fill(action_.begin(), action_.end(), 0.0f);
   Observe(obs);
 }
 
@@ -291,8 +311,13 @@ StepResult MujocoEnv::Step(const float* action, float* obs) {
     randomizer_->FilterAction(action_.data(), applied_.data(), rng_);
     applied = applied_.data();
   }
-  for (int i = 0; i < spec_.act_dim; ++i)
+  for (int i = 0; i < spec_.act_dim; ++i) {
     d->ctrl[i] = ctrl_offset_[i] + ctrl_scale_[i] * applied[i];
+    if (clip_ctrl_ && m->actuator_ctrllimited[i]) {
+      d->ctrl[i] =
+          std::clamp(d->ctrl[i], m->actuator_ctrlrange[2 * i], m->actuator_ctrlrange[2 * i + 1]);
+    }
+  }
   BeforeStep(*d);
 
   // physics; stop at the first sign of divergence. A MuJoCo error inside
@@ -451,6 +476,10 @@ void MujocoEnv::Observe(float* obs) {
     privileged = std::copy(factors.begin(), factors.end(), privileged);
     // the observation as it is, before the noise below
     if (privileged != obs + spec_.obs_dim) std::copy_n(obs, task_obs_dim_, privileged);
+  }
+  for (size_t i = 0; i < obs_noise_.size(); ++i) {
+    if (obs_noise_[i] > 0)
+      obs[i] += static_cast<float>(rng_.Uniform(-obs_noise_[i], obs_noise_[i]));
   }
   if (randomizer_ != nullptr) randomizer_->AddObservationNoise(obs, task_obs_dim_, rng_);
 }

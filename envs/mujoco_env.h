@@ -109,9 +109,11 @@ class MujocoEnv : public Env {
   // std::invalid_argument naming the env id and the index), clips it to
   // [-1, 1], passes it through the randomiser's action noise and delay when
   // configured, maps it linearly onto the actuator's ctrlrange (actuators
-  // without a ctrlrange get the clipped value unchanged) and runs frame_skip
-  // physics steps. Observation noise, when configured, is added to every
-  // observation written, the first and the final ones included.
+  // without a ctrlrange get the clipped value unchanged), or through the
+  // task's own mapping (TaskInfo.ctrl_offset), and runs frame_skip physics
+  // steps. Observation noise (the task's, then the randomiser's), when
+  // configured, is added to every observation written, the first and the
+  // final ones included.
   //
   // A diverged simulation (MuJoCo's bad qpos/qvel/qacc warnings, a
   // non-finite qpos/qvel, or a MuJoCo error raised inside mj_step) ends the
@@ -154,6 +156,15 @@ class MujocoEnv : public Env {
     // and reset, for tasks that observe or penalise contact forces. MuJoCo
     // leaves it unset otherwise, since computing it costs time.
     bool needs_contact_forces = false;
+    // Another action mapping: ctrl = ctrl_offset + ctrl_scale * action,
+    // clipped to the actuator's ctrlrange (nu entries each; e.g. a position
+    // target around a default pose). Empty: [-1, 1] maps onto ctrlrange.
+    std::vector<double> ctrl_offset = {};
+    std::vector<double> ctrl_scale = {};
+    // Half-width of uniform noise added to each observation entry (one per
+    // obs_names entry, drawn from the env's seeded stream whenever an
+    // observation is written); empty or 0: none.
+    std::vector<double> obs_noise = {};
   };
 
   // Loads (or reuses) the model and allocates this env's data. Throws
@@ -184,6 +195,11 @@ class MujocoEnv : public Env {
   // handled by the base class. Default: never.
   virtual bool IsTerminal(const mjData& /*data*/) const { return false; }
 
+  // The action of the last step as the policy sent it, clipped to [-1, 1]
+  // (before the randomiser's noise and delay); zeros after Reset. act_dim
+  // entries.
+  const std::vector<float>& last_action() const { return action_; }
+
  private:
   // True when the last physics step left a bad state behind.
   bool Diverged() const;
@@ -203,8 +219,10 @@ class MujocoEnv : public Env {
   EnvRandom rng_;
   std::vector<double> ctrl_scale_;  // ctrl = ctrl_offset_ + ctrl_scale_ * action
   std::vector<double> ctrl_offset_;
-  std::vector<float> action_;   // clipped action of the current step
-  std::vector<float> applied_;  // action_ after the randomiser's noise and delay
+  bool clip_ctrl_ = false;         // the task's mapping may leave ctrlrange
+  std::vector<double> obs_noise_;  // TaskInfo.obs_noise; empty: none
+  std::vector<float> action_;      // clipped action of the current step
+  std::vector<float> applied_;     // action_ after the randomiser's noise and delay
   int episode_step_ = 0;
   bool episode_live_ = false;  // Reset done and the episode has not ended
   uint64_t episode_seed_ = 0;  // the seed of the last Reset
