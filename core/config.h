@@ -429,7 +429,9 @@ struct LearnerConfig {
     v.Field("backend", backend,
             "how ranks average gradients: auto (nccl on cuda, gloo on cpu), gloo or nccl "
             "(needs learner.device: cuda and a build with NCCL)");
-    v.Field("threads", threads, "intra-op threads of the update (at most 1024)");
+    v.Field("threads", threads,
+            "compute threads of each learner rank: LibTorch, OpenMP and the BLAS alike (at "
+            "most 1024); actors compute on one");
     v.Field("count", count,
             "learner ranks (processes); each trains on the fragments of its own actors "
             "(actor i feeds rank i mod count) and the gradients are averaged; with "

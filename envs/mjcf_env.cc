@@ -54,15 +54,22 @@ std::string JointProblem(const mjModel* m, int i) {
   return "";
 }
 
-// Why actuator i is no position servo (MuJoCo's <position>: a fixed gain kp
-// and an affine bias -kp * length - kv * velocity), or "" when it is one.
+// Why actuator i is no position servo whose control is its joint's target
+// (MuJoCo's <position>: a fixed gain kp and an affine bias -kp * length -
+// kv * velocity, with gear 1 so that length is the joint's position), or ""
+// when it is one.
 std::string ServoProblem(const mjModel* m, int i) {
   const std::string joint = JointProblem(m, i);
   if (!joint.empty()) return joint;
   const double kp = m->actuator_gainprm[mjNGAIN * i];
   if (m->actuator_gaintype[i] != mjGAIN_FIXED || m->actuator_biastype[i] != mjBIAS_AFFINE ||
-      m->actuator_biasprm[mjNBIAS * i + 1] != -kp || kp == 0) {
+      m->actuator_biasprm[mjNBIAS * i + 1] != -kp || m->actuator_biasprm[mjNBIAS * i] != 0 ||
+      kp == 0) {
     return "it is no position servo (a motor or another gain and bias)";
+  }
+  if (m->actuator_gear[6 * i] != 1) {
+    return "its gear is " + std::to_string(m->actuator_gear[6 * i]) +
+           ", so its control is no joint position (use gear 1)";
   }
   return "";
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -271,7 +272,20 @@ TEST_F(RobotObsTest, UnknownNamesAndMotorsInPositionModeAreOneLineNamingTheKey) 
   err = ErrorOf(config);
   EXPECT_HAS(err, "env.mjcf.action.mode: position needs every actuator to be a position servo");
   EXPECT_HAS(err, "actuator 'thigh' of " + config.mjcf.path);
+  // a servo geared to another length: its control would not be a joint angle
+  config.mjcf.path = testing::TempDir() + "/robofleet_geared_servo.xml";
+  std::ofstream(config.mjcf.path) << R"(<mujoco>
+  <worldbody><body name="b"><joint name="j" axis="0 1 0"/><geom size="0.1" mass="1"/></body>
+  </worldbody>
+  <actuator><position name="servo" joint="j" kp="10" gear="2"/></actuator>
+</mujoco>
+)";
+  err = ErrorOf(config);
+  EXPECT_HAS(err, "actuator 'servo'");
+  EXPECT_HAS(err, "use gear 1");
+  EXPECT_EQ(err.find('\n'), std::string::npos) << err;
   // torque mode is fine, with joint terms too
+  config.mjcf.path = AssetPath("hopper.xml");
   config.mjcf.action.mode = "torque";
   config.mjcf.observations = {{"joint_pos", "", 1.0, 0.0}};
   EXPECT_EQ(MjcfEnv(config).spec().obs_dim, 3);
