@@ -648,9 +648,9 @@ void MjcfTaskConfig::Validate() const {
     const ObservationTerm& t = observations[i];
     if (std::find(kObservationKinds.begin(), kObservationKinds.end(), t.kind) ==
         kObservationKinds.end()) {
-      Reject(key, "has kind '" + t.kind +
-                      "'; valid kinds: sensor, gravity, joint_pos, "
-                      "joint_vel, last_action");
+      std::string kinds;
+      for (const std::string& k : kObservationKinds) kinds += (kinds.empty() ? "" : ", ") + k;
+      Reject(key, "has kind '" + t.kind + "'; valid kinds: " + kinds);
     }
     if ((t.kind == "sensor" || t.kind == "gravity") == t.name.empty()) {
       Reject(key + "." + t.kind,
@@ -660,6 +660,22 @@ void MjcfTaskConfig::Validate() const {
     if (!(t.noise >= 0) || !std::isfinite(t.noise)) {
       Reject(key + ".noise", "must be >= 0 (the half-width of uniform noise; 0 disables it)");
     }
+    if (t.kind == "command" && !commands.Enabled()) {
+      Reject(key + ".command",
+             "observes the velocity command, but env.mjcf.commands gives no range; set "
+             "env.mjcf.commands.lin_vel_x (and lin_vel_y, yaw_rate), e.g. [-1, 1]");
+    }
+  }
+  for (const auto& [range, key] : {std::pair{&commands.lin_vel_x, "env.mjcf.commands.lin_vel_x"},
+                                   {&commands.lin_vel_y, "env.mjcf.commands.lin_vel_y"},
+                                   {&commands.yaw_rate, "env.mjcf.commands.yaw_rate"}}) {
+    if (!range->empty()) CheckRange(key, *range, -1e9, false);
+  }
+  if (!(commands.resample_s > 0) || !std::isfinite(commands.resample_s)) {
+    Reject("env.mjcf.commands.resample_s", "must be > 0 seconds, e.g. 10");
+  }
+  if (!(commands.standing_share >= 0 && commands.standing_share <= 1)) {
+    Reject("env.mjcf.commands.standing_share", "must lie in [0, 1], e.g. 0.1");
   }
 }
 

@@ -120,8 +120,8 @@ struct ObservationTerm {
 };
 
 // The kinds of ObservationTerm; the first two take a name, the others `true`.
-inline const std::vector<std::string> kObservationKinds = {"sensor", "gravity", "joint_pos",
-                                                           "joint_vel", "last_action"};
+inline const std::vector<std::string> kObservationKinds = {"sensor",    "gravity",     "joint_pos",
+                                                           "joint_vel", "last_action", "command"};
 
 // How the mjcf task turns an action in [-1, 1] into actuator controls.
 struct MjcfActionConfig {
@@ -135,6 +135,34 @@ struct MjcfActionConfig {
             "ctrl = the default pose's joint angle + scale * action, clipped to ctrlrange (every "
             "actuator must be a position servo on a hinge or slide joint)");
     v.Field("scale", scale, "position mode: radians (or metres) per unit of action");
+  }
+};
+
+// Velocity commands of the mjcf task, as a joystick gives them: the robot's
+// forward and sideways speed (m/s) and its yaw rate (rad/s), each drawn
+// uniformly from its [low, high] range at the start of an episode and again
+// every resample_s seconds. With no range given there are no commands.
+struct MjcfCommandConfig {
+  std::vector<double> lin_vel_x;
+  std::vector<double> lin_vel_y;
+  std::vector<double> yaw_rate;
+  double resample_s = 10.0;
+  double standing_share = 0.0;
+
+  // Any range given; the others then command 0.
+  bool Enabled() const { return !lin_vel_x.empty() || !lin_vel_y.empty() || !yaw_rate.empty(); }
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("lin_vel_x", lin_vel_x,
+            "[low, high] forward speed commands in m/s, e.g. [-1, 1]; empty (all three): no "
+            "commands");
+    v.Field("lin_vel_y", lin_vel_y, "[low, high] sideways (leftward) speed commands in m/s");
+    v.Field("yaw_rate", yaw_rate, "[low, high] turning rate commands in rad/s (left positive)");
+    v.Field("resample_s", resample_s,
+            "seconds of simulated time between two draws of a command within an episode");
+    v.Field("standing_share", standing_share,
+            "share of draws, in [0, 1], that command standing still (all three 0)");
   }
 };
 
@@ -158,6 +186,7 @@ struct MjcfTaskConfig {
   std::string keyframe;
   MjcfActionConfig action;
   std::vector<ObservationTerm> observations;
+  MjcfCommandConfig commands;
 
   template <class V>
   void Visit(V& v) {
@@ -201,6 +230,9 @@ struct MjcfTaskConfig {
             "[{sensor: imu_gyro, scale: 0.25}, {gravity: imu}, {joint_pos: true}, {joint_vel: "
             "true, noise: 0.1}, {last_action: true}]; see docs/config.md, Robot observations");
     v.Section("action", action, "how actions become actuator controls");
+    v.Section("commands", commands,
+              "velocity commands drawn per episode and redrawn on an interval; the policy sees "
+              "them through a {command: true} observation term");
   }
   void Validate() const;
 };

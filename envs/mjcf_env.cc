@@ -201,6 +201,9 @@ MjcfEnv::Setup MjcfEnv::Resolve(const EnvConfig& config) {
                         Listing(m, mjOBJ_BODY, m->nbody, "bodies"));
       }
       t.dim = 3;
+    } else if (term.kind == "command") {
+      t.kind = ObsTerm::Kind::kCommand;
+      t.dim = 3;
     } else {
       t.kind = term.kind == "joint_pos"   ? ObsTerm::Kind::kJointPos
                : term.kind == "joint_vel" ? ObsTerm::Kind::kJointVel
@@ -214,6 +217,9 @@ MjcfEnv::Setup MjcfEnv::Resolve(const EnvConfig& config) {
         names.push_back(term.kind + ":" + Name(m, mjOBJ_JOINT, m->actuator_trnid[2 * k], "joint_"));
       } else if (t.kind == ObsTerm::Kind::kLastAction) {
         names.push_back(term.kind + ":" + Name(m, mjOBJ_ACTUATOR, k, "actuator_"));
+      } else if (t.kind == ObsTerm::Kind::kCommand) {
+        static const char* const kEntries[3] = {"lin_vel_x", "lin_vel_y", "yaw_rate"};
+        names.push_back(term.kind + ":" + kEntries[k]);
       } else {
         names.push_back(t.dim == 1 ? label : label + "[" + std::to_string(k) + "]");
       }
@@ -235,6 +241,7 @@ MjcfEnv::MjcfEnv(const EnvConfig& config, Setup setup)
       actuated_dof_(std::move(setup.actuated_dof)),
       default_qpos_(std::move(setup.default_qpos)) {
   for (int k = 0; k < 3; ++k) gravity_[k] = setup.gravity[k];
+  commands_ = CommandSchedule(task_.commands, spec().control_dt);
 }
 
 void MjcfEnv::InitializeEpisode(mjData* data, EnvRandom& rng) {
@@ -273,6 +280,13 @@ void MjcfEnv::WriteObservation(const mjData& data, float* obs) const {
       case ObsTerm::Kind::kLastAction:
         for (int i = 0; i < nu; ++i) put(last_action()[i]);
         break;
+      case ObsTerm::Kind::kCommand: {
+        const VelocityCommand c = command();
+        put(c.lin_vel_x);
+        put(c.lin_vel_y);
+        put(c.yaw_rate);
+        break;
+      }
     }
   }
 }

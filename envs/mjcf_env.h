@@ -38,6 +38,9 @@
 //   {joint_vel: true}   per actuator, its joint's velocity (joint_vel:JOINT)
 //   {last_action: true} the previous action, clipped to [-1, 1]; zeros after
 //                       a reset (last_action:ACTUATOR)
+//   {command: true}     the velocity command in force (env.mjcf.commands,
+//                       envs/commands.h): command:lin_vel_x, command:lin_vel_y,
+//                       command:yaw_rate
 //
 // Reward per step, with B the body env.mjcf.body (default: the first body
 // below the world):
@@ -59,6 +62,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "envs/commands.h"
 #include "envs/locomotion.h"
 
 namespace robofleet::envs {
@@ -71,6 +75,11 @@ class MjcfEnv : public LocomotionEnv {
   // position mode.
   explicit MjcfEnv(const EnvConfig& config);
 
+  // The velocity command in force at this step of the episode (zeros
+  // without env.mjcf.commands).
+  VelocityCommand command() const { return commands_.At(episode_seed(), episode_step()); }
+  const CommandSchedule& commands() const { return commands_; }
+
  protected:
   void InitializeEpisode(mjData* data, EnvRandom& rng) override;
   void WriteObservation(const mjData& data, float* obs) const override;
@@ -81,7 +90,15 @@ class MjcfEnv : public LocomotionEnv {
   // One observation term resolved against the model, as WriteObservation
   // reads it: no lookups by name in the step loop.
   struct ObsTerm {
-    enum class Kind { kSensor, kSiteGravity, kBodyGravity, kJointPos, kJointVel, kLastAction };
+    enum class Kind {
+      kSensor,
+      kSiteGravity,
+      kBodyGravity,
+      kJointPos,
+      kJointVel,
+      kLastAction,
+      kCommand
+    };
     Kind kind = Kind::kSensor;
     int id = 0;  // sensordata address (kSensor) or site / body id (gravity)
     int dim = 0;
@@ -98,6 +115,7 @@ class MjcfEnv : public LocomotionEnv {
   std::vector<int> actuated_dof_;     // per actuator, its joint's dof address
   std::vector<double> default_qpos_;  // per actuator, its joint's default position
   double gravity_[3] = {0, 0, -1};    // unit gravity direction in world coordinates
+  CommandSchedule commands_;
 };
 
 }  // namespace robofleet::envs

@@ -140,6 +140,8 @@ class MujocoEnv : public Env {
 
   // Control steps taken in the current episode.
   int episode_step() const { return episode_step_; }
+  // The seed the current episode was reset with.
+  uint64_t episode_seed() const { return episode_seed_; }
 
   // The MJCF file this env was built from.
   const std::string& model_path() const { return model_path_; }

@@ -293,3 +293,110 @@ TEST_F(RobotObsTest, UnknownNamesAndMotorsInPositionModeAreOneLineNamingTheKey) 
 
 }  // namespace
 }  // namespace robofleet::envs
+
+namespace robofleet::envs {
+namespace {
+
+// The quadruped with joystick commands: every 0.2 s (50 control steps of
+// 4 ms) a new one, observed as the only term.
+EnvConfig Joystick(double standing_share) {
+  EnvConfig config = Quadruped({{"command", "", 1.0, 0.0}});
+  config.mjcf.commands.lin_vel_x = {-1.0, 1.0};
+  config.mjcf.commands.lin_vel_y = {-0.5, 0.5};
+  config.mjcf.commands.yaw_rate = {-2.0, 2.0};
+  config.mjcf.commands.resample_s = 0.2;
+  config.mjcf.commands.standing_share = standing_share;
+  return config;
+}
+
+// The command observations of 200 steps of zero actions from `seed`.
+std::vector<std::vector<float>> CommandsSeen(MjcfEnv& env, uint64_t seed) {
+  std::vector<float> obs(env.spec().obs_dim), action(env.spec().act_dim, 0.0f);
+  env.Reset(seed, obs.data());
+  std::vector<std::vector<float>> seen{obs};
+  for (int t = 0; t < 200; ++t) {
+    env.Step(action.data(), obs.data());
+    seen.push_back(obs);
+  }
+  return seen;
+}
+
+TEST_F(RobotObsTest, CommandsAreDrawnFromTheirRangesAndRedrawnOnTheInterval) {
+  MjcfEnv env(Joystick(0.0));
+  ASSERT_EQ(env.spec().obs_dim, 3);
+  EXPECT_EQ(
+      env.spec().obs_names,
+      (std::vector<std::string>{"command:lin_vel_x", "command:lin_vel_y", "command:yaw_rate"}));
+  ASSERT_EQ(env.commands().steps_per_draw(), 50);
+  const std::vector<std::vector<float>> seen = CommandsSeen(env, 11);
+  int changes = 0;
+  for (size_t t = 0; t < seen.size(); ++t) {
+    const std::vector<float>& c = seen[t];
+    EXPECT_GE(c[0], -1.0f);
+    EXPECT_LT(c[0], 1.0f);
+    EXPECT_GE(c[1], -0.5f);
+    EXPECT_LT(c[1], 0.5f);
+    EXPECT_GE(c[2], -2.0f);
+    EXPECT_LT(c[2], 2.0f);
+    if (t == 0) continue;
+    // a new command exactly at each 50th step, and only there
+    const bool changed = c != seen[t - 1];
+    EXPECT_EQ(changed, t % 50 == 0) << t;
+    changes += changed;
+  }
+  EXPECT_EQ(changes, 4);
+  // the observation is the command in force, which follows the seed alone
+  const VelocityCommand now = env.command();
+  EXPECT_FLOAT_EQ(seen.back()[0], static_cast<float>(now.lin_vel_x));
+  EXPECT_FLOAT_EQ(seen.back()[2], static_cast<float>(now.yaw_rate));
+  MjcfEnv again(Joystick(0.0));
+  EXPECT_EQ(CommandsSeen(again, 11), seen);
+  EXPECT_NE(CommandsSeen(again, 12), seen);
+}
+
+TEST_F(RobotObsTest, StandingShareCommandsStandingStill) {
+  MjcfEnv always(Joystick(1.0));
+  for (const std::vector<float>& c : CommandsSeen(always, 3)) {
+    EXPECT_EQ(c, (std::vector<float>{0.0f, 0.0f, 0.0f}));
+  }
+  // a share of one half stands in about half of many draws
+  const CommandSchedule schedule(Joystick(0.5).mjcf.commands, 0.004);
+  int standing = 0;
+  for (int segment = 0; segment < 2000; ++segment) {
+    standing += schedule.At(7, segment * schedule.steps_per_draw()) == VelocityCommand{};
+  }
+  EXPECT_GT(standing, 900);
+  EXPECT_LT(standing, 1100);
+}
+
+TEST_F(RobotObsTest, ARestoredEnvSeesTheSameCommands) {
+  MjcfEnv a(Joystick(0.0)), b(Joystick(0.0));
+  std::vector<float> obs_a(3), obs_b(3), action(a.spec().act_dim, 0.1f);
+  a.Reset(5, obs_a.data());
+  for (int t = 0; t < 30; ++t) a.Step(action.data(), obs_a.data());
+  b.Reset(99, obs_b.data());
+  b.LoadState(a.SaveState());
+  for (int t = 0; t < 100; ++t) {
+    a.Step(action.data(), obs_a.data());
+    b.Step(action.data(), obs_b.data());
+    ASSERT_EQ(obs_a, obs_b) << t;
+  }
+}
+
+TEST_F(RobotObsTest, BadCommandSettingsAreOneLineNamingTheKey) {
+  EnvConfig config = Joystick(0.0);
+  config.mjcf.commands.lin_vel_x = {1.0, -1.0};
+  EXPECT_HAS(ErrorOf(config), "config key 'env.mjcf.commands.lin_vel_x' has low > high");
+  config = Joystick(0.0);
+  config.mjcf.commands.standing_share = 1.5;
+  EXPECT_HAS(ErrorOf(config), "env.mjcf.commands.standing_share");
+  config = Joystick(0.0);
+  config.mjcf.commands.resample_s = 0.0;
+  EXPECT_HAS(ErrorOf(config), "env.mjcf.commands.resample_s");
+  // a command term with no commands to observe
+  config = Quadruped({{"command", "", 1.0, 0.0}});
+  EXPECT_HAS(ErrorOf(config), "env.mjcf.observations[0].command");
+}
+
+}  // namespace
+}  // namespace robofleet::envs
