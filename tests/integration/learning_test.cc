@@ -39,11 +39,17 @@ TEST(LearningTest, DefaultExperimentSwingsUpTheCartpole) {
 TEST(LearningTest, AppoLearnsTheSwingUpFromStaleFragments) {
   const std::string dir = MakeTempDir("learning-appo");
   const std::string run = dir + "/run";
+  // Twice the experiment's 4M env steps: an asynchronous run is not the same
+  // run twice, and under MuJoCo 3.17 some runs of it stay near 250-370 until
+  // about 4M before rising to 750-860 (five runs at 4M, two of them with the
+  // learner's BLAS on two threads: 783, 849, 857, 366, 371;
+  // one at 8M: 746 at 4M, 856 at 8M). The claim is that APPO learns the
+  // swing-up from stale fragments, not how fast.
   Child train({ROBOFLEET_BINARY, "train",
                std::string(ROBOFLEET_SOURCE_DIR) + "/experiments/cartpole_swingup_appo.yaml",
-               "--run-dir", run},
+               "--run-dir", run, "--set", "train.total_env_steps=8000000"},
               dir + "/train");
-  ASSERT_TRUE(train.Wait(300)) << "no result within 5 minutes\n" << train.out();
+  ASSERT_TRUE(train.Wait(400)) << "no result within 400 s\n" << train.out();
   ASSERT_EQ(train.exit_code(), 0) << train.err();
 
   std::vector<double> returns = CsvColumn(run + "/metrics.csv", "episode_return_mean");
@@ -56,7 +62,7 @@ TEST(LearningTest, AppoLearnsTheSwingUpFromStaleFragments) {
   // the run must have trained on fragments PPO would have dropped
   EXPECT_GE(oldest, 2.0);
   EXPECT_LE(oldest, 16.0);
-  // most seeds pass 700 well within the run; the bound leaves room for slow ones
+  // most runs pass 750 well within the run; the bound leaves room for slow ones
   EXPECT_GE(best, 500.0) << train.out();
   std::filesystem::remove_all(dir);
 }
