@@ -201,6 +201,8 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
   venv.StaggerEpisodes(venv.spec().max_episode_steps);
   std::vector<float> episode_returns;
   std::vector<int32_t> episode_lengths;
+  std::vector<float> episode_info;  // [E, M]
+  const int M = static_cast<int>(venv.spec().episode_info_names.size());
   uint64_t sequence = 0;
   const bool deterministic = config.train.deterministic;
   const int64_t fragments_per_update = FragmentsPerBatch(config);
@@ -296,7 +298,8 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
 
     episode_returns.clear();
     episode_lengths.clear();
-    for (const auto& e : venv.TakeFinishedEpisodes()) {
+    episode_info.clear();
+    for (const auto& e : venv.TakeFinishedEpisodes(&episode_info)) {
       episode_returns.push_back(e.ret);
       episode_lengths.push_back(e.length);
     }
@@ -304,10 +307,10 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
     const int E = static_cast<int>(episode_returns.size());
 
     wire::Header header = wire::FragmentHeader(static_cast<uint64_t>(version), options.index,
-                                               sequence++, T, K, D, A, N, E);
+                                               sequence++, T, K, D, A, N, E, M);
     std::vector<uint8_t> head = wire::EncodeHeader(header);
     std::vector<zmq::message_t> parts;
-    parts.reserve(10);
+    parts.reserve(11);
     parts.emplace_back(head.data(), head.size());
     parts.push_back(std::move(obs_msg));
     parts.push_back(std::move(act_msg));
@@ -318,6 +321,7 @@ int RunActor(const ExperimentConfig& config, const ActorOptions& options) {
     parts.emplace_back(truncated_obs.data(), truncated_obs.size() * sizeof(float));
     parts.emplace_back(episode_returns.data(), episode_returns.size() * sizeof(float));
     parts.emplace_back(episode_lengths.data(), episode_lengths.size() * sizeof(int32_t));
+    parts.emplace_back(episode_info.data(), episode_info.size() * sizeof(float));
     for (const zmq::message_t& part : parts) times.bytes += static_cast<int64_t>(part.size());
     phase.Lap(&times.serialise_s);
     const bool had_room = (push.get(zmq::sockopt::events) & ZMQ_POLLOUT) != 0;

@@ -28,6 +28,7 @@ std::string TypeName() {
   if constexpr (std::is_same_v<T, std::string>) return "string";
   if constexpr (std::is_same_v<T, std::vector<int>>) return "list of int";
   if constexpr (std::is_same_v<T, std::vector<double>>) return "list of number";
+  if constexpr (std::is_same_v<T, std::vector<std::string>>) return "list of string";
   if constexpr (std::is_same_v<T, std::vector<ObservationTerm>>) return "list of observation terms";
   if constexpr (std::is_floating_point_v<T>) return "number";
   if constexpr (std::is_integral_v<T>) return "integer";
@@ -80,6 +81,8 @@ std::string Expected() {
            std::to_string(std::numeric_limits<int>::max());
   } else if constexpr (std::is_same_v<T, std::vector<double>>) {
     return "a list of numbers";
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+    return "a list of names, e.g. [trunk, FR_thigh]";
   } else if constexpr (std::is_same_v<T, std::vector<ObservationTerm>>) {
     return "a list of observation terms, e.g. [{sensor: imu_gyro, scale: 0.25}, {joint_pos: true}]";
   } else if constexpr (std::is_same_v<T, bool>) {
@@ -135,6 +138,13 @@ bool DecodeInteger(const std::string& text, T* out) {
 template <class T>
 bool Decode(const YAML::Node& node, T* out);
 
+// "sensor, gravity, ...": the observation kinds, for messages.
+std::string ObservationKindList() {
+  std::string kinds;
+  for (const std::string& k : kObservationKinds) kinds += (kinds.empty() ? "" : ", ") + k;
+  return kinds;
+}
+
 // Reads one observation term. On a bad term returns false with `problem`
 // (what is wrong and the fix) and `sub` (".KIND" or ".scale" when one value
 // is at fault, "" for the term as a whole) and `bad` (the node at fault;
@@ -143,8 +153,7 @@ bool DecodeTerm(const YAML::Node& node, ObservationTerm* term, std::string* prob
                 std::string* sub, YAML::Node* bad) {
   bad->reset(node);
   *sub = "";
-  std::string kinds;
-  for (const std::string& k : kObservationKinds) kinds += (kinds.empty() ? "" : ", ") + k;
+  const std::string kinds = ObservationKindList();
   if (!node.IsMap()) {
     *problem = "must be a map with one kind key (" + kinds + "), e.g. {sensor: imu_gyro}";
     return false;
@@ -648,9 +657,7 @@ void MjcfTaskConfig::Validate() const {
     const ObservationTerm& t = observations[i];
     if (std::find(kObservationKinds.begin(), kObservationKinds.end(), t.kind) ==
         kObservationKinds.end()) {
-      std::string kinds;
-      for (const std::string& k : kObservationKinds) kinds += (kinds.empty() ? "" : ", ") + k;
-      Reject(key, "has kind '" + t.kind + "'; valid kinds: " + kinds);
+      Reject(key, "has kind '" + t.kind + "'; valid kinds: " + ObservationKindList());
     }
     if ((t.kind == "sensor" || t.kind == "gravity") == t.name.empty()) {
       Reject(key + "." + t.kind,
@@ -677,6 +684,29 @@ void MjcfTaskConfig::Validate() const {
   if (!(commands.standing_share >= 0 && commands.standing_share <= 1)) {
     Reject("env.mjcf.commands.standing_share", "must lie in [0, 1], e.g. 0.1");
   }
+  for (const auto& [sigma, key] :
+       {std::pair{rewards.track_lin_vel.sigma, "env.mjcf.rewards.track_lin_vel.sigma"},
+        {rewards.track_yaw_rate.sigma, "env.mjcf.rewards.track_yaw_rate.sigma"}}) {
+    if (!(sigma > 0)) Reject(key, "must be > 0, e.g. 0.25");
+  }
+  if (!(rewards.feet_air_time.target_s >= 0)) {
+    Reject("env.mjcf.rewards.feet_air_time.target_s", "must be >= 0 seconds, e.g. 0.5");
+  }
+  if (feet.empty() && (rewards.feet_air_time.weight != 0 || rewards.foot_slip.weight != 0)) {
+    Reject(rewards.feet_air_time.weight != 0 ? "env.mjcf.rewards.feet_air_time.weight"
+                                             : "env.mjcf.rewards.foot_slip.weight",
+           "needs the robot's feet; list their geoms in env.mjcf.feet, e.g. [FR_foot, FL_foot, "
+           "RR_foot, RL_foot]");
+  }
+  if (rewards.contacts.weight != 0 && rewards.contacts.bodies.empty()) {
+    Reject("env.mjcf.rewards.contacts.bodies",
+           "is empty, so the contacts term counts nothing; name bodies, e.g. [trunk, FR_thigh]");
+  }
+  if (!(termination.max_tilt_deg >= 0 && termination.max_tilt_deg <= 180)) {
+    Reject("env.mjcf.termination.max_tilt_deg", "must lie in [0, 180] degrees (0: off), e.g. 60");
+  }
+  if (!(push.interval_s >= 0)) Reject("env.mjcf.push.interval_s", "must be >= 0 (0: no pushes)");
+  if (!(push.max_vel >= 0)) Reject("env.mjcf.push.max_vel", "must be >= 0 m/s, e.g. 0.5");
 }
 
 void EnvConfig::Validate() const {

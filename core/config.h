@@ -166,6 +166,163 @@ struct MjcfCommandConfig {
   }
 };
 
+// One reward term of env.mjcf.rewards: its weight (0 switches it off) and,
+// for some terms, a parameter. Each step adds weight * the term's value;
+// penalties take negative weights, as in legged_gym.
+struct RewardWeight {
+  double weight = 0.0;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("weight", weight,
+            "reward per unit of the term per control step; 0: off. Its sum over each episode "
+            "is the metric reward/NAME");
+  }
+};
+
+// A velocity tracking term: exp(-error^2 / sigma).
+struct TrackingReward {
+  double weight = 0.0;
+  double sigma = 0.25;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("weight", weight, "reward per unit of exp(-error^2 / sigma) per control step; 0: off");
+    v.Field("sigma", sigma, "tolerance of the exp kernel, in (m/s)^2 or (rad/s)^2");
+  }
+};
+
+struct HeightReward {
+  double weight = 0.0;
+  double target = 0.3;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("weight", weight,
+            "reward per m^2 of (height - target)^2 per control step; negative: a penalty; 0: off");
+    v.Field("target", target, "the body's wanted height above z = 0 in metres");
+  }
+};
+
+struct AirTimeReward {
+  double weight = 0.0;
+  double target_s = 0.5;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("weight", weight,
+            "reward per second of (air time - target_s), paid when a foot touches down; only "
+            "while the command asks to move; 0: off");
+    v.Field("target_s", target_s, "seconds of swing that earn nothing; longer swings earn more");
+  }
+};
+
+struct ContactReward {
+  double weight = 0.0;
+  std::vector<std::string> bodies;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("weight", weight,
+            "reward per listed body touching anything (contact force > 1 N) per control step; "
+            "negative: a penalty; 0: off");
+    v.Field("bodies", bodies, "bodies whose contacts count, e.g. [trunk, FR_thigh]");
+  }
+};
+
+// The reward terms of a legged robot task, in the style of legged_gym and
+// MuJoCo Playground. Velocities are the root body's (env.mjcf.body, which
+// must then have a free joint), in its own frame.
+struct MjcfRewardsConfig {
+  TrackingReward track_lin_vel;
+  TrackingReward track_yaw_rate;
+  RewardWeight lin_vel_z;
+  RewardWeight ang_vel_xy;
+  RewardWeight orientation;
+  HeightReward base_height;
+  RewardWeight torques;
+  RewardWeight action_rate;
+  RewardWeight joint_acc;
+  AirTimeReward feet_air_time;
+  RewardWeight foot_slip;
+  ContactReward contacts;
+  RewardWeight stand_still;
+  RewardWeight termination;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Section("track_lin_vel", track_lin_vel,
+              "exp(-|command xy - body velocity xy|^2 / sigma), velocities in the body's frame");
+    v.Section("track_yaw_rate", track_yaw_rate,
+              "exp(-(command yaw rate - body yaw rate)^2 / sigma)");
+    v.Section("lin_vel_z", lin_vel_z, "the body's vertical speed squared, (m/s)^2");
+    v.Section("ang_vel_xy", ang_vel_xy, "the body's roll and pitch rates squared, (rad/s)^2");
+    v.Section("orientation", orientation,
+              "gravity's x and y in the body's frame, squared (0 when level)");
+    v.Section("base_height", base_height, "(height of the body - target)^2");
+    v.Section("torques", torques, "sum of squared actuator forces, (N m)^2");
+    v.Section("action_rate", action_rate, "sum of squared changes of the action since last step");
+    v.Section("joint_acc", joint_acc,
+              "sum of squared accelerations of the actuated joints, (rad/s^2)^2");
+    v.Section("feet_air_time", feet_air_time,
+              "sum over env.mjcf.feet touching down of (seconds in the air - target_s)");
+    v.Section("foot_slip", foot_slip,
+              "sum over env.mjcf.feet in contact of their horizontal speed squared, (m/s)^2");
+    v.Section("contacts", contacts, "number of the listed bodies in contact");
+    v.Section("stand_still", stand_still,
+              "sum of |joint position - default pose| while the command is to stand (all 0)");
+    v.Section("termination", termination,
+              "1 on the step that ends an episode for real (a fall), not at the time limit");
+  }
+};
+
+// Calls f(name, weight) for every term of `rewards`, in declaration order.
+template <class F>
+struct RewardTermLister {
+  F& f;
+  template <class T>
+  void Field(const char*, T&, const char*) {}
+  template <class S>
+  void Section(const char* name, S& term, const char*) {
+    f(std::string(name), term.weight);
+  }
+};
+template <class F>
+void ForEachRewardTerm(MjcfRewardsConfig& rewards, F f) {
+  RewardTermLister<F> lister{f};
+  rewards.Visit(lister);
+}
+
+// Episode ends of the mjcf task besides healthy_height.
+struct MjcfTerminationConfig {
+  double max_tilt_deg = 0.0;
+  std::vector<std::string> contact_bodies;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("max_tilt_deg", max_tilt_deg,
+            "the episode ends when the body's z axis leans further than this from world z, in "
+            "degrees; 0: never");
+    v.Field("contact_bodies", contact_bodies,
+            "the episode ends when one of these bodies touches anything (force > 1 N), e.g. "
+            "[trunk]");
+  }
+};
+
+// Random pushes: a velocity kick of the body every interval_s.
+struct MjcfPushConfig {
+  double interval_s = 0.0;
+  double max_vel = 0.5;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("interval_s", interval_s,
+            "seconds of simulated time between two pushes; 0: no pushes");
+    v.Field("max_vel", max_vel,
+            "each push adds uniform [-max_vel, max_vel] m/s to the body's world x and y velocity");
+  }
+};
+
 // The generic `mjcf` task: any MJCF file, with its reward and termination
 // built from weighted terms. The terms about a body all use `body`.
 struct MjcfTaskConfig {
@@ -187,6 +344,10 @@ struct MjcfTaskConfig {
   MjcfActionConfig action;
   std::vector<ObservationTerm> observations;
   MjcfCommandConfig commands;
+  std::vector<std::string> feet;
+  MjcfRewardsConfig rewards;
+  MjcfTerminationConfig termination;
+  MjcfPushConfig push;
 
   template <class V>
   void Visit(V& v) {
@@ -233,6 +394,14 @@ struct MjcfTaskConfig {
     v.Section("commands", commands,
               "velocity commands drawn per episode and redrawn on an interval; the policy sees "
               "them through a {command: true} observation term");
+    v.Field("feet", feet,
+            "the robot's feet, as geoms (or bodies: all their geoms), for the feet_air_time and "
+            "foot_slip rewards, e.g. [FR_foot, FL_foot, RR_foot, RL_foot]");
+    v.Section("rewards", rewards,
+              "weighted reward terms added to the ones above; each term's sum over an episode "
+              "is its own metric (reward/NAME in metrics.csv and TensorBoard)");
+    v.Section("termination", termination, "more ways an episode ends");
+    v.Section("push", push, "random velocity kicks of the body during episodes");
   }
   void Validate() const;
 };

@@ -188,7 +188,7 @@ DecodeStatus DecodeHeader(const Frame* frames, size_t num_frames, Header* header
 }
 
 Header FragmentHeader(uint64_t policy_version, uint32_t sender_id, uint64_t sequence, int T, int K,
-                      int D, int A, int N, int E) {
+                      int D, int A, int N, int E, int M) {
   Header h;
   h.kind = MessageKind::kFragment;
   h.policy_version = policy_version;
@@ -205,24 +205,26 @@ Header FragmentHeader(uint64_t policy_version, uint32_t sender_id, uint64_t sequ
       MakeDesc(Field::kTruncatedObs, DType::kFloat32, {u(N), u(D)}),
       MakeDesc(Field::kEpisodeReturns, DType::kFloat32, {u(E)}),
       MakeDesc(Field::kEpisodeLengths, DType::kInt32, {u(E)}),
+      MakeDesc(Field::kEpisodeInfo, DType::kFloat32, {u(E), u(M)}),
   };
   return h;
 }
 
 DecodeStatus DecodeFragment(const Frame* frames, size_t num_frames, int obs_dim, int act_dim,
-                            FragmentView* out) {
+                            int info_dim, FragmentView* out) {
   Header h;
   DecodeStatus status = DecodeHeader(frames, num_frames, &h);
   if (!status.ok()) return status;
   if (h.kind != MessageKind::kFragment) return {"not a fragment"};
-  if (h.arrays.size() != 9) return {"a fragment has 9 arrays"};
+  if (h.arrays.size() != 10) return {"a fragment has 10 arrays"};
 
   // sizes come from the rewards array; everything else must agree with them
   int idx = FindField(h, Field::kRewards);
   if (idx < 0 || h.arrays[idx].ndim != 2) return {"missing or malformed array 'rewards'"};
   const uint64_t T = h.arrays[idx].dims[0], K = h.arrays[idx].dims[1];
   if (T == 0 || K == 0) return {"empty fragment"};
-  const uint64_t D = static_cast<uint64_t>(obs_dim), A = static_cast<uint64_t>(act_dim);
+  const uint64_t D = static_cast<uint64_t>(obs_dim), A = static_cast<uint64_t>(act_dim),
+                 M = static_cast<uint64_t>(info_dim);
   int tobs = FindField(h, Field::kTruncatedObs);
   int eret = FindField(h, Field::kEpisodeReturns);
   if (tobs < 0 || eret < 0 || h.arrays[eret].ndim != 1) return {"missing episode arrays"};
@@ -232,7 +234,7 @@ DecodeStatus DecodeFragment(const Frame* frames, size_t num_frames, int obs_dim,
     return {"fragment dimensions out of range"};
   }
 
-  int i_obs, i_act, i_logp, i_rew, i_term, i_trunc, i_tobs, i_eret, i_elen;
+  int i_obs, i_act, i_logp, i_rew, i_term, i_trunc, i_tobs, i_eret, i_elen, i_einfo;
   for (const DecodeStatus& s :
        {Expect(h, Field::kObs, DType::kFloat32, {T + 1, K, D}, "obs", &i_obs),
         Expect(h, Field::kActions, DType::kFloat32, {T, K, A}, "actions", &i_act),
@@ -242,7 +244,8 @@ DecodeStatus DecodeFragment(const Frame* frames, size_t num_frames, int obs_dim,
         Expect(h, Field::kTruncated, DType::kUInt8, {T, K}, "truncated", &i_trunc),
         Expect(h, Field::kTruncatedObs, DType::kFloat32, {N, D}, "truncated_obs", &i_tobs),
         Expect(h, Field::kEpisodeReturns, DType::kFloat32, {E}, "episode_returns", &i_eret),
-        Expect(h, Field::kEpisodeLengths, DType::kInt32, {E}, "episode_lengths", &i_elen)}) {
+        Expect(h, Field::kEpisodeLengths, DType::kInt32, {E}, "episode_lengths", &i_elen),
+        Expect(h, Field::kEpisodeInfo, DType::kFloat32, {E, M}, "episode_info", &i_einfo)}) {
     if (!s.ok()) return s;
   }
 
@@ -256,6 +259,7 @@ DecodeStatus DecodeFragment(const Frame* frames, size_t num_frames, int obs_dim,
   out->A = act_dim;
   out->N = static_cast<int>(N);
   out->E = static_cast<int>(E);
+  out->M = info_dim;
   out->obs = static_cast<const float*>(data(i_obs));
   out->actions = static_cast<const float*>(data(i_act));
   out->log_probs = static_cast<const float*>(data(i_logp));
@@ -265,6 +269,7 @@ DecodeStatus DecodeFragment(const Frame* frames, size_t num_frames, int obs_dim,
   out->truncated_obs = static_cast<const float*>(data(i_tobs));
   out->episode_returns = static_cast<const float*>(data(i_eret));
   out->episode_lengths = static_cast<const int32_t*>(data(i_elen));
+  out->episode_info = static_cast<const float*>(data(i_einfo));
 
   // contents: flags are 0/1, truncations match N, floats are finite
   uint64_t truncations = 0;
@@ -276,7 +281,8 @@ DecodeStatus DecodeFragment(const Frame* frames, size_t num_frames, int obs_dim,
   if (truncations != N) return {"truncated_obs rows do not match truncated steps"};
   if (!AllFinite(out->obs, (T + 1) * K * D) || !AllFinite(out->actions, T * K * A) ||
       !AllFinite(out->log_probs, T * K) || !AllFinite(out->rewards, T * K) ||
-      !AllFinite(out->truncated_obs, N * D) || !AllFinite(out->episode_returns, E)) {
+      !AllFinite(out->truncated_obs, N * D) || !AllFinite(out->episode_returns, E) ||
+      !AllFinite(out->episode_info, E * M)) {
     return {"non-finite value in fragment"};
   }
   for (uint64_t i = 0; i < E; ++i) {

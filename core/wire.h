@@ -32,7 +32,7 @@
 namespace robofleet::wire {
 
 inline constexpr uint32_t kMagic = 0x544C4652;  // "RFLT"
-inline constexpr uint16_t kProtocolVersion = 1;
+inline constexpr uint16_t kProtocolVersion = 2;
 inline constexpr int kMaxArrays = 16;
 inline constexpr int kMaxDims = 4;
 inline constexpr size_t kFixedHeaderBytes = 32;
@@ -59,6 +59,7 @@ enum class Field : uint16_t {
   kTruncatedObs = 7,    // f32 [N, D] final obs of each truncated step, in (t, k) order
   kEpisodeReturns = 8,  // f32 [E] returns of episodes that finished in this fragment
   kEpisodeLengths = 9,  // i32 [E] their lengths in control steps
+  kEpisodeInfo = 10,    // f32 [E, M] what the env reports of each (EnvSpec.episode_info_names)
   // weights
   kParameters = 20,  // f32 [P] every policy parameter, flattened in module order
   kObsMean = 21,     // f32 [D] normaliser mean
@@ -114,7 +115,7 @@ struct FragmentView {
   uint64_t policy_version = 0;
   uint32_t sender_id = 0;
   uint64_t sequence = 0;
-  int T = 0, K = 0, D = 0, A = 0, N = 0, E = 0;
+  int T = 0, K = 0, D = 0, A = 0, N = 0, E = 0, M = 0;
   const float* obs = nullptr;
   const float* actions = nullptr;
   const float* log_probs = nullptr;
@@ -124,17 +125,20 @@ struct FragmentView {
   const float* truncated_obs = nullptr;
   const float* episode_returns = nullptr;
   const int32_t* episode_lengths = nullptr;
+  const float* episode_info = nullptr;  // [E, M], row e is episode e's
 };
 
 // Decodes a fragment and checks it: every array present once with the shape
-// its dims imply, obs and action sizes equal to `obs_dim`/`act_dim`, flags 0
-// or 1, N equal to the number of truncated steps, and every float finite.
+// its dims imply, obs, action and episode-info sizes equal to `obs_dim`,
+// `act_dim` and `info_dim`, flags 0 or 1, N equal to the number of truncated
+// steps, and every float finite.
 DecodeStatus DecodeFragment(const Frame* frames, size_t num_frames, int obs_dim, int act_dim,
-                            FragmentView* out);
+                            int info_dim, FragmentView* out);
 
-// The header of a fragment with these sizes.
+// The header of a fragment with these sizes (M: episode-info values per
+// finished episode).
 Header FragmentHeader(uint64_t policy_version, uint32_t sender_id, uint64_t sequence, int T, int K,
-                      int D, int A, int N, int E);
+                      int D, int A, int N, int E, int M);
 
 // A decoded weights message; pointers alias the frames.
 struct WeightsView {

@@ -48,6 +48,11 @@ struct EnvSpec {
   std::vector<std::string> act_names;  // one name per action entry (actuator)
   std::vector<double> act_low;         // actuator ctrlrange lower bound, per action entry
   std::vector<double> act_high;        // ... and upper bound: action -1 maps to low, +1 to high
+  // What the env reports of each finished episode besides its return and
+  // length, one value per name (e.g. "reward/track_lin_vel", a reward term's
+  // sum over the episode); Env::WriteEpisodeInfo writes them. The learner
+  // logs the mean of each over recent episodes as a metric of that name.
+  std::vector<std::string> episode_info_names;
 };
 
 class Env {
@@ -64,6 +69,10 @@ class Env {
   // observation into obs[0 .. obs_dim). After terminated or truncated the
   // caller must Reset before stepping again.
   virtual StepResult Step(const float* action, float* obs) = 0;
+
+  // Writes the values of spec().episode_info_names for the episode that the
+  // last Step ended, before the next Reset. Default: none to write.
+  virtual void WriteEpisodeInfo(float* /*info*/) const {}
 
   // Everything that decides what the env does next, as bytes; LoadState puts
   // it into an env made with the same config, after which both step bit for

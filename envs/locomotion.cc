@@ -166,7 +166,7 @@ double LocomotionEnv::TrackedPosition(const mjData& data) const {
   return p[0] * axis_[0] + p[1] * axis_[1] + p[2] * axis_[2];
 }
 
-void LocomotionEnv::BeforeStep(const mjData& data) { position_before_ = TrackedPosition(data); }
+void LocomotionEnv::BeforeStep(mjData* data) { position_before_ = TrackedPosition(*data); }
 
 double LocomotionEnv::ForwardVelocity(const mjData& data) const {
   return (TrackedPosition(data) - position_before_) / spec().control_dt;

@@ -106,7 +106,7 @@ class LocomotionEnv : public MujocoEnv {
   virtual bool IsHealthy(const mjData& /*data*/) const { return true; }
 
   void InitializeEpisode(mjData* data, EnvRandom& rng) override;
-  void BeforeStep(const mjData& data) override;
+  void BeforeStep(mjData* data) override;
   void WriteObservation(const mjData& data, float* obs) const override;
   float ComputeReward(const mjData& data, const float* action) const override;
   bool IsTerminal(const mjData& data) const final { return !IsHealthy(data); }

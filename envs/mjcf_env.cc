@@ -1,5 +1,6 @@
 #include "envs/mjcf_env.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -7,6 +8,10 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "core/bytes.h"
+#include "core/check.h"
+#include "core/seeds.h"
 
 namespace robofleet::envs {
 namespace {
@@ -74,6 +79,23 @@ std::string ServoProblem(const mjModel* m, int i) {
   return "";
 }
 
+// The terms that read the root body's free joint.
+bool ReadsRoot(const std::string& term) {
+  return term == "track_lin_vel" || term == "track_yaw_rate" || term == "lin_vel_z" ||
+         term == "ang_vel_xy" || term == "orientation" || term == "base_height";
+}
+
+// Normal force of contact i, in newtons (0 when it is not in the constraint set).
+double NormalForce(const mjModel* m, const mjData& d, int i) {
+  if (d.contact[i].efc_address < 0) return 0.0;
+  mjtNum wrench[6];
+  mj_contactForce(m, &d, i, wrench);
+  return wrench[0];
+}
+
+// A contact counts when it pushes harder than this (legged_gym's threshold).
+constexpr double kContactForceN = 1.0;
+
 LocomotionEnv::Settings MjcfSettings(const MjcfTaskConfig& c, const mjModel* m) {
   LocomotionEnv::Settings s;
   s.forward_weight = c.forward_weight;
@@ -103,6 +125,10 @@ struct MjcfEnv::Setup {
   std::vector<int> actuated_dof;
   std::vector<double> default_qpos;
   double gravity[3] = {0, 0, -1};
+  std::vector<RewardTerm> reward_terms;
+  int root_qpos = -1, root_dof = -1;
+  std::vector<int> foot_geom, geom_foot;
+  std::vector<uint8_t> body_role;
 };
 
 MjcfEnv::Setup MjcfEnv::Resolve(const EnvConfig& config) {
@@ -227,7 +253,74 @@ MjcfEnv::Setup MjcfEnv::Resolve(const EnvConfig& config) {
     }
     s.obs_terms.push_back(t);
   }
+  ResolveRewards(c, m, &s);
   return s;
+}
+
+void MjcfEnv::ResolveRewards(const MjcfTaskConfig& c, const mjModel* m, Setup* s) {
+  const int body = c.body.empty() ? 1 : BodyId(m, c.body, c.path);
+  const std::string body_name = Name(m, mjOBJ_BODY, body, "body_");
+  MjcfRewardsConfig rewards = c.rewards;
+  std::string root_key;  // the first key that needs the root's free joint
+  int index = 0;  // RewardTerm::Kind lists the terms in the config's order
+  ForEachRewardTerm(rewards, [&](const std::string& name, double weight) {
+    const auto kind = static_cast<RewardTerm::Kind>(index++);
+    if (weight == 0) return;
+    s->reward_terms.push_back({kind, weight});
+    s->task.episode_info_names.push_back("reward/" + name);
+    if (root_key.empty() && ReadsRoot(name)) root_key = "env.mjcf.rewards." + name;
+  });
+  ROBOFLEET_CHECK(index == static_cast<int>(RewardTerm::Kind::kTermination) + 1);
+  if (root_key.empty() && c.termination.max_tilt_deg > 0) {
+    root_key = "env.mjcf.termination.max_tilt_deg";
+  }
+  if (root_key.empty() && c.push.interval_s > 0) root_key = "env.mjcf.push.interval_s";
+  if (!root_key.empty()) {
+    const int j = m->body_jntadr[body];
+    if (m->body_jntnum[body] < 1 || m->jnt_type[j] != mjJNT_FREE) {
+      throw UserError(root_key + ": needs body '" + body_name + "' (env.mjcf.body) of " + c.path +
+                      " to be a floating base with a free joint (<freejoint/>); it has none");
+    }
+    s->root_qpos = m->jnt_qposadr[j];
+    s->root_dof = m->jnt_dofadr[j];
+  }
+
+  // feet: geoms, or bodies standing for all their geoms
+  s->geom_foot.assign(m->ngeom, -1);
+  for (size_t f = 0; f < c.feet.size(); ++f) {
+    const std::string key = "env.mjcf.feet[" + std::to_string(f) + "]";
+    int geom = mj_name2id(m, mjOBJ_GEOM, c.feet[f].c_str());
+    if (geom >= 0) {
+      s->geom_foot[geom] = static_cast<int>(f);
+    } else {
+      const int b = mj_name2id(m, mjOBJ_BODY, c.feet[f].c_str());
+      if (b < 0 || m->body_geomnum[b] == 0) {
+        throw UserError(key + ": no geom or body with geoms called '" + c.feet[f] + "' in " +
+                        c.path + "; " + Listing(m, mjOBJ_GEOM, m->ngeom, "geoms"));
+      }
+      geom = m->body_geomadr[b];
+      for (int g = geom; g < geom + m->body_geomnum[b]; ++g) s->geom_foot[g] = static_cast<int>(f);
+    }
+    s->foot_geom.push_back(geom);
+  }
+
+  // bodies whose contacts are counted or end the episode
+  s->body_role.assign(m->nbody, 0);
+  const auto mark = [&](const std::vector<std::string>& names, const std::string& key,
+                        uint8_t role) {
+    for (size_t i = 0; i < names.size(); ++i) {
+      const int b = mj_name2id(m, mjOBJ_BODY, names[i].c_str());
+      if (b <= 0) {
+        throw UserError(key + "[" + std::to_string(i) + "]: no body '" + names[i] + "' in " +
+                        c.path + "; " + Listing(m, mjOBJ_BODY, m->nbody, "bodies"));
+      }
+      s->body_role[b] |= role;
+    }
+  };
+  if (c.rewards.contacts.weight != 0) {
+    mark(c.rewards.contacts.bodies, "env.mjcf.rewards.contacts.bodies", kRewardContact);
+  }
+  mark(c.termination.contact_bodies, "env.mjcf.termination.contact_bodies", kEndContact);
 }
 
 MjcfEnv::MjcfEnv(const EnvConfig& config) : MjcfEnv(config, Resolve(config)) {}
@@ -242,11 +335,201 @@ MjcfEnv::MjcfEnv(const EnvConfig& config, Setup setup)
       default_qpos_(std::move(setup.default_qpos)) {
   for (int k = 0; k < 3; ++k) gravity_[k] = setup.gravity[k];
   commands_ = CommandSchedule(task_.commands, spec().control_dt);
+  reward_terms_ = std::move(setup.reward_terms);
+  root_qpos_ = setup.root_qpos;
+  root_dof_ = setup.root_dof;
+  foot_geom_ = std::move(setup.foot_geom);
+  geom_foot_ = std::move(setup.geom_foot);
+  body_role_ = std::move(setup.body_role);
+  if (task_.termination.max_tilt_deg > 0) {
+    cos_max_tilt_ = std::cos(task_.termination.max_tilt_deg * M_PI / 180.0);
+  }
+  if (task_.push.interval_s > 0) {
+    push_every_ = std::max(1, static_cast<int>(std::lround(task_.push.interval_s /
+                                                           spec().control_dt)));
+  }
+  reward_sums_.assign(reward_terms_.size(), 0.0);
+  prev_action_.assign(spec().act_dim, 0.0f);
+  air_time_.assign(foot_geom_.size(), 0.0);
+  foot_contact_.assign(foot_geom_.size(), 0);
+  qvel_before_.assign(actuated_dof_.size(), 0.0);
+  touching_.assign(foot_geom_.size() + model()->nbody, 0);
 }
 
 void MjcfEnv::InitializeEpisode(mjData* data, EnvRandom& rng) {
   if (keyframe_ >= 0) mj_resetDataKeyframe(model(), data, keyframe_);
   LocomotionEnv::InitializeEpisode(data, rng);
+  std::fill(reward_sums_.begin(), reward_sums_.end(), 0.0);
+  std::fill(prev_action_.begin(), prev_action_.end(), 0.0f);
+  std::fill(air_time_.begin(), air_time_.end(), 0.0);
+  std::fill(foot_contact_.begin(), foot_contact_.end(), 0);
+  step_reward_ = 0.0;
+  terminal_ = false;
+}
+
+void MjcfEnv::BeforeStep(mjData* data) {
+  LocomotionEnv::BeforeStep(data);
+  for (size_t i = 0; i < actuated_dof_.size(); ++i) qvel_before_[i] = data->qvel[actuated_dof_[i]];
+  // a push at the start of every push_every_ steps but the first
+  const int step = episode_step();
+  if (push_every_ > 0 && step > 0 && step % push_every_ == 0) {
+    constexpr uint64_t kPushStream = 0x7075736855ULL;  // apart from every other draw
+    const uint64_t base =
+        DeriveSeed(DeriveSeed(episode_seed(), kPushStream), static_cast<uint64_t>(step));
+    for (int k = 0; k < 2; ++k) {
+      const double unit = static_cast<double>(DeriveSeed(base, k) >> 11) * 0x1.0p-53;
+      data->qvel[root_dof_ + k] += task_.push.max_vel * (2.0 * unit - 1.0);
+    }
+  }
+}
+
+// A foot is on the ground when it touches now or touched after the step
+// before: one step without contact (a bounce, solver chatter) is no swing.
+bool MjcfEnv::Grounded(size_t foot, const uint8_t* foot_now) const {
+  return foot_now[foot] || foot_contact_[foot];
+}
+
+void MjcfEnv::AfterStep(const mjData& data) {
+  const mjModel* m = model();
+  const double dt = spec().control_dt;
+
+  // contacts of the feet and of the bodies that are counted or end the episode
+  std::fill(touching_.begin(), touching_.end(), 0);
+  for (int i = 0; i < data.ncon; ++i) {
+    const int* geom = data.contact[i].geom;
+    if (geom[0] < 0 || geom[1] < 0) continue;  // a flex
+    const bool watched = geom_foot_[geom[0]] >= 0 || geom_foot_[geom[1]] >= 0 ||
+                         body_role_[m->geom_bodyid[geom[0]]] != 0 ||
+                         body_role_[m->geom_bodyid[geom[1]]] != 0;
+    if (!watched || NormalForce(m, data, i) <= kContactForceN) continue;
+    for (int k = 0; k < 2; ++k) {
+      if (geom_foot_[geom[k]] >= 0) touching_[geom_foot_[geom[k]]] = 1;
+      touching_[foot_geom_.size() + m->geom_bodyid[geom[k]]] = 1;
+    }
+  }
+  const uint8_t* foot_now = touching_.data();
+  const uint8_t* body_now = foot_now + foot_geom_.size();
+  int bodies_in_contact = 0;
+  bool end_contact = false;
+  for (int b = 1; b < m->nbody; ++b) {
+    if (!body_now[b]) continue;
+    if (body_role_[b] & kRewardContact) ++bodies_in_contact;
+    if (body_role_[b] & kEndContact) end_contact = true;
+  }
+
+  // the root's velocity and gravity in its own frame, from the end of the step
+  double v[3] = {0, 0, 0}, w[3] = {0, 0, 0}, g[3] = {0, 0, -1}, up = 1.0;
+  if (root_dof_ >= 0) {
+    const double* quat = data.qpos + root_qpos_ + 3;
+    double inverse[4];
+    mju_negQuat(inverse, quat);
+    mju_rotVecQuat(v, data.qvel + root_dof_, inverse);  // world linear velocity into the body
+    for (int k = 0; k < 3; ++k) w[k] = data.qvel[root_dof_ + 3 + k];  // already in the body
+    mju_rotVecQuat(g, gravity_, inverse);
+    double z[3];
+    const double unit_z[3] = {0, 0, 1};
+    mju_rotVecQuat(z, unit_z, quat);
+    up = z[2];
+  }
+
+  // the episode ends for real
+  bool healthy = true;
+  if (!task_.healthy_height.empty()) {
+    const double height = data.xpos[3 * tracked_body() + 2];
+    healthy = height >= task_.healthy_height[0] && height <= task_.healthy_height[1];
+  }
+  terminal_ = !healthy || up < cos_max_tilt_ || end_contact;
+
+  // the reward terms, with the command the policy saw when it chose this step's action
+  const VelocityCommand cmd = commands_.At(episode_seed(), std::max(episode_step() - 1, 0));
+  const bool moving = std::hypot(cmd.lin_vel_x, cmd.lin_vel_y) > 0.1;
+  const bool standing = cmd.lin_vel_x == 0 && cmd.lin_vel_y == 0 && cmd.yaw_rate == 0;
+  const std::vector<float>& action = last_action();
+  step_reward_ = 0.0;
+  for (size_t i = 0; i < reward_terms_.size(); ++i) {
+    const RewardTerm& term = reward_terms_[i];
+    double value = 0.0;
+    switch (term.kind) {
+      case RewardTerm::Kind::kTrackLinVel: {
+        const double ex = cmd.lin_vel_x - v[0], ey = cmd.lin_vel_y - v[1];
+        value = std::exp(-(ex * ex + ey * ey) / task_.rewards.track_lin_vel.sigma);
+        break;
+      }
+      case RewardTerm::Kind::kTrackYawRate: {
+        const double e = cmd.yaw_rate - w[2];
+        value = std::exp(-e * e / task_.rewards.track_yaw_rate.sigma);
+        break;
+      }
+      case RewardTerm::Kind::kLinVelZ:
+        value = v[2] * v[2];
+        break;
+      case RewardTerm::Kind::kAngVelXy:
+        value = w[0] * w[0] + w[1] * w[1];
+        break;
+      case RewardTerm::Kind::kOrientation:
+        value = g[0] * g[0] + g[1] * g[1];
+        break;
+      case RewardTerm::Kind::kBaseHeight: {
+        const double e = data.qpos[root_qpos_ + 2] - task_.rewards.base_height.target;
+        value = e * e;
+        break;
+      }
+      case RewardTerm::Kind::kTorques:
+        for (int a = 0; a < m->nu; ++a) value += data.actuator_force[a] * data.actuator_force[a];
+        break;
+      case RewardTerm::Kind::kActionRate:
+        for (size_t a = 0; a < action.size(); ++a) {
+          const double d = static_cast<double>(action[a]) - prev_action_[a];
+          value += d * d;
+        }
+        break;
+      case RewardTerm::Kind::kJointAcc:
+        for (size_t a = 0; a < actuated_dof_.size(); ++a) {
+          const double acc = (data.qvel[actuated_dof_[a]] - qvel_before_[a]) / dt;
+          value += acc * acc;
+        }
+        break;
+      case RewardTerm::Kind::kFeetAirTime:
+        // paid at touch-down for the swing that ended, while asked to move
+        for (size_t f = 0; f < foot_geom_.size(); ++f) {
+          if (Grounded(f, foot_now) && air_time_[f] > 0) {
+            value += air_time_[f] + dt - task_.rewards.feet_air_time.target_s;
+          }
+        }
+        if (commands_.enabled() && !moving) value = 0.0;
+        break;
+      case RewardTerm::Kind::kFootSlip:
+        for (size_t f = 0; f < foot_geom_.size(); ++f) {
+          if (!foot_now[f]) continue;
+          double velocity[6];
+          mj_objectVelocity(m, &data, mjOBJ_GEOM, foot_geom_[f], velocity, 0);
+          value += velocity[3] * velocity[3] + velocity[4] * velocity[4];
+        }
+        break;
+      case RewardTerm::Kind::kContacts:
+        value = bodies_in_contact;
+        break;
+      case RewardTerm::Kind::kStandStill:
+        if (standing) {
+          for (size_t a = 0; a < actuated_qpos_.size(); ++a) {
+            value += std::fabs(data.qpos[actuated_qpos_[a]] - default_qpos_[a]);
+          }
+        }
+        break;
+      case RewardTerm::Kind::kTermination:
+        value = terminal_ ? 1.0 : 0.0;
+        break;
+    }
+    step_reward_ += term.weight * value;
+    reward_sums_[i] += term.weight * value;
+  }
+
+  // what the next step starts from
+  for (size_t f = 0; f < foot_geom_.size(); ++f) {
+    air_time_[f] = Grounded(f, foot_now) ? 0.0 : air_time_[f] + dt;
+    foot_contact_[f] = foot_now[f];
+  }
+  std::copy(action.begin(), action.end(), prev_action_.begin());
 }
 
 void MjcfEnv::WriteObservation(const mjData& data, float* obs) const {
@@ -296,13 +579,33 @@ float MjcfEnv::ComputeReward(const mjData& data, const float* action) const {
   const double height = data.xpos[3 * b + 2];
   const double upright = data.xmat[9 * b + 8];  // z axis . world z
   return LocomotionEnv::ComputeReward(data, action) +
-         static_cast<float>(task_.height_weight * height + task_.upright_weight * upright);
+         static_cast<float>(task_.height_weight * height + task_.upright_weight * upright +
+                            step_reward_);
 }
 
-bool MjcfEnv::IsHealthy(const mjData& data) const {
-  if (task_.healthy_height.empty()) return true;
-  const double height = data.xpos[3 * tracked_body() + 2];
-  return height >= task_.healthy_height[0] && height <= task_.healthy_height[1];
+// AfterStep decided it for the state the step left behind
+bool MjcfEnv::IsHealthy(const mjData& /*data*/) const { return !terminal_; }
+
+void MjcfEnv::WriteEpisodeInfo(float* info) const {
+  for (double sum : reward_sums_) *info++ = static_cast<float>(sum);
+}
+
+std::string MjcfEnv::SaveTaskState() const {
+  ByteWriter w;
+  for (double x : reward_sums_) w.Put(x);
+  for (float x : prev_action_) w.Put(x);
+  for (double x : air_time_) w.Put(x);
+  for (uint8_t x : foot_contact_) w.Put(x);
+  return w.str();
+}
+
+void MjcfEnv::LoadTaskState(std::string_view state) {
+  ByteReader r(state);
+  for (double& x : reward_sums_) x = r.Get<double>();
+  for (float& x : prev_action_) x = r.Get<float>();
+  for (double& x : air_time_) x = r.Get<double>();
+  for (uint8_t& x : foot_contact_) x = r.Get<uint8_t>();
+  if (!r.done()) throw std::runtime_error("env 'mjcf': saved task state is from another config");
 }
 
 }  // namespace robofleet::envs

@@ -52,13 +52,30 @@
 //   - ctrl_cost_weight * sum(action^2)
 //   - contact_cost_weight * sum over bodies of squared cfrc_ext entries
 //
+// Reward terms of env.mjcf.rewards (core/config.h names and defines each),
+// added to the above: each term with a weight adds weight * value per step,
+// and its sum over the episode is reported as episode info
+// "reward/NAME" (a metric of that name). They read B's free joint (its
+// velocity and orientation from qpos and qvel, so they are those of the end
+// of the step), the command in force during the step, the feet
+// (env.mjcf.feet: geoms, or bodies standing for all their geoms) and
+// contacts: a geom or body is in contact when a contact of it carries a
+// normal force above 1 N.
+//
 // Termination: when env.mjcf.healthy_height is set and B's height leaves it,
-// or on divergence. Truncation: at max_episode_steps. Initial state: the
+// when B tilts more than env.mjcf.termination.max_tilt_deg, when a body of
+// env.mjcf.termination.contact_bodies is in contact, or on divergence.
+// Pushes (env.mjcf.push): every interval_s, B's world x and y velocity get a
+// uniform kick in [-max_vel, max_vel], a pure function of the episode seed
+// and the push's index, like the commands. Truncation: at max_episode_steps. Initial state: the
 // keyframe's qpos, qvel and ctrl (without one: qpos0, at rest), plus uniform
 // noise in [-reset_noise, reset_noise] on every qpos and qvel entry.
 #ifndef ROBOFLEET_ENVS_MJCF_ENV_H_
 #define ROBOFLEET_ENVS_MJCF_ENV_H_
 
+#include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/config.h"
@@ -80,11 +97,19 @@ class MjcfEnv : public LocomotionEnv {
   VelocityCommand command() const { return commands_.At(episode_seed(), episode_step()); }
   const CommandSchedule& commands() const { return commands_; }
 
+  // The episode's sum of each weighted reward term (episode_info_names:
+  // reward/NAME, in env.mjcf.rewards order).
+  void WriteEpisodeInfo(float* info) const override;
+
  protected:
   void InitializeEpisode(mjData* data, EnvRandom& rng) override;
+  void BeforeStep(mjData* data) override;
+  void AfterStep(const mjData& data) override;
   void WriteObservation(const mjData& data, float* obs) const override;
   float ComputeReward(const mjData& data, const float* action) const override;
   bool IsHealthy(const mjData& data) const override;
+  std::string SaveTaskState() const override;
+  void LoadTaskState(std::string_view state) override;
 
  private:
   // One observation term resolved against the model, as WriteObservation
@@ -104,8 +129,32 @@ class MjcfEnv : public LocomotionEnv {
     int dim = 0;
     double scale = 1.0;
   };
+  // One reward term of env.mjcf.rewards with a weight.
+  struct RewardTerm {
+    // in the order of MjcfRewardsConfig's fields
+    enum class Kind {
+      kTrackLinVel,
+      kTrackYawRate,
+      kLinVelZ,
+      kAngVelXy,
+      kOrientation,
+      kBaseHeight,
+      kTorques,
+      kActionRate,
+      kJointAcc,
+      kFeetAirTime,
+      kFootSlip,
+      kContacts,
+      kStandStill,
+      kTermination
+    };
+    Kind kind = Kind::kTermination;
+    double weight = 0.0;
+  };
   struct Setup;  // everything resolved from the config and the model
   static Setup Resolve(const EnvConfig& config);
+  static void ResolveRewards(const MjcfTaskConfig& c, const mjModel* m, Setup* s);
+  bool Grounded(size_t foot, const uint8_t* foot_now) const;
   MjcfEnv(const EnvConfig& config, Setup setup);
 
   MjcfTaskConfig task_;
@@ -116,6 +165,28 @@ class MjcfEnv : public LocomotionEnv {
   std::vector<double> default_qpos_;  // per actuator, its joint's default position
   double gravity_[3] = {0, 0, -1};    // unit gravity direction in world coordinates
   CommandSchedule commands_;
+
+  // the reward terms, terminations and pushes
+  std::vector<RewardTerm> reward_terms_;
+  int root_qpos_ = -1, root_dof_ = -1;  // B's free joint; -1: none (no term needs it)
+  std::vector<int> foot_geom_;          // per foot, the geom whose speed is its speed
+  std::vector<int> geom_foot_;          // per geom, its foot, or -1
+  std::vector<uint8_t> body_role_;      // per body: kRewardContact | kEndContact bits
+  static constexpr uint8_t kRewardContact = 1, kEndContact = 2;
+  double cos_max_tilt_ = -2.0;  // below -1: no tilt termination
+  int push_every_ = 0;          // control steps between pushes; 0: none
+
+  // state of the episode, kept by AfterStep (SaveTaskState)
+  std::vector<double> reward_sums_;   // per term, the episode's weighted sum
+  std::vector<float> prev_action_;    // the action of the step before
+  std::vector<double> air_time_;      // per foot, seconds in the air before this step
+  std::vector<uint8_t> foot_contact_; // per foot, in contact after the last step
+  // per step, not state: set by BeforeStep / AfterStep within one Step
+  std::vector<double> qvel_before_;   // per actuator, its joint's velocity before the physics
+  // scratch of AfterStep: per foot, then per body, whether in contact now
+  std::vector<uint8_t> touching_;
+  double step_reward_ = 0.0;
+  bool terminal_ = false;
 };
 
 }  // namespace robofleet::envs

@@ -187,6 +187,7 @@ MujocoEnv::MujocoEnv(const EnvConfig& config, TaskInfo task) {
       config.max_episode_steps > 0 ? config.max_episode_steps : task.default_max_episode_steps;
   spec_.control_dt = m->opt.timestep * spec_.frame_skip;
   spec_.obs_names = std::move(task.obs_names);
+  spec_.episode_info_names = std::move(task.episode_info_names);
   for (int i = 0; i < m->nu; ++i) {
     const char* name = mj_id2name(m, mjOBJ_ACTUATOR, i);
     spec_.act_names.push_back(name != nullptr && name[0] != '\0' ? name
@@ -318,7 +319,7 @@ StepResult MujocoEnv::Step(const float* action, float* obs) {
           std::clamp(d->ctrl[i], m->actuator_ctrlrange[2 * i], m->actuator_ctrlrange[2 * i + 1]);
     }
   }
-  BeforeStep(*d);
+  BeforeStep(d);
 
   // physics; stop at the first sign of divergence. A MuJoCo error inside
   // the step (e.g. the arena overflowing on a contact explosion) leaves the
@@ -351,6 +352,7 @@ StepResult MujocoEnv::Step(const float* action, float* obs) {
     result.diverged = true;
   } else {
     ComputeDerived();
+    AfterStep(*d);
     Observe(obs);
     result.reward = ComputeReward(*d, applied);
     result.terminated = IsTerminal(*d);
@@ -418,6 +420,7 @@ std::string MujocoEnv::SaveState() const {
   w.PutString(std::string_view(reinterpret_cast<const char*>(offsets.data()),
                                offsets.size() * sizeof(int64_t)));
   w.PutString(randomizer_ != nullptr ? randomizer_->SaveQueue() : std::string());
+  w.PutString(SaveTaskState());
   return w.str();
 }
 
@@ -429,7 +432,8 @@ void MujocoEnv::LoadState(std::string_view state) {
   const int step = r.Get<int>();
   const bool live = r.Get<bool>();
   const std::string_view header = r.GetString(), buffer = r.GetString(), arena = r.GetString(),
-                         offset_bytes = r.GetString(), queue = r.GetString();
+                         offset_bytes = r.GetString(), queue = r.GetString(),
+                         task_state = r.GetString();
   mjData saved;
   if (header.size() == kDataHeader) std::memcpy(&saved, header.data(), kDataHeader);
   const std::string from_another_model =
@@ -462,6 +466,7 @@ void MujocoEnv::LoadState(std::string_view state) {
   episode_seed_ = seed;
   episode_step_ = step;
   episode_live_ = live;
+  LoadTaskState(task_state);
 }
 
 void MujocoEnv::ComputeDerived() {

@@ -127,8 +127,9 @@ class MujocoEnv : public Env {
   StepResult Step(const float* action, float* obs) final;
 
   // The simulation state (MuJoCo's whole mjData), the random stream, the
-  // episode's counters and the randomiser's action queue. A randomised model
-  // is not stored: it is redrawn from the episode's reset seed.
+  // episode's counters, the randomiser's action queue and the task's own
+  // state (SaveTaskState). A randomised model is not stored: it is redrawn
+  // from the episode's reset seed.
   std::string SaveState() const final;
   void LoadState(std::string_view state) final;
 
@@ -167,6 +168,8 @@ class MujocoEnv : public Env {
     // obs_names entry, drawn from the env's seeded stream whenever an
     // observation is written); empty or 0: none.
     std::vector<double> obs_noise = {};
+    // EnvSpec.episode_info_names: what WriteEpisodeInfo reports.
+    std::vector<std::string> episode_info_names = {};
   };
 
   // Loads (or reuses) the model and allocates this env's data. Throws
@@ -180,8 +183,20 @@ class MujocoEnv : public Env {
 
   // Called at the start of every Step, before the physics, with the state the
   // step starts from (e.g. to remember a position and reward the distance
-  // travelled). Default: nothing.
-  virtual void BeforeStep(const mjData& /*data*/) {}
+  // travelled, or to push the robot: the task may change the state). Default:
+  // nothing.
+  virtual void BeforeStep(mjData* /*data*/) {}
+
+  // Called after the physics of a step that did not diverge, before the
+  // observation, reward and termination are read: a task updates its own
+  // per-step state here (e.g. how long each foot has been in the air).
+  // Default: nothing.
+  virtual void AfterStep(const mjData& /*data*/) {}
+
+  // The task's own state beyond mjData (what AfterStep keeps), as bytes, for
+  // SaveState; LoadTaskState gets them back. Default: none.
+  virtual std::string SaveTaskState() const { return {}; }
+  virtual void LoadTaskState(std::string_view /*state*/) {}
 
   // Writes the task's observation (obs_names as TaskInfo gave them) of
   // `data` into obs; privileged entries, if any, follow and are not the

@@ -77,6 +77,7 @@ std::string VectorEnv::SaveState() const {
   }
   w.Put<uint64_t>(finished_.size());
   for (const Episode& e : finished_) w.Put(e);
+  for (float x : finished_info_) w.Put(x);
   w.Put(diverged_episodes_);
   w.Put(started_);
   return w.str();
@@ -100,6 +101,8 @@ void VectorEnv::LoadState(std::string_view state) {
   if (finished > (uint64_t{1} << 20)) throw std::runtime_error("saved state is malformed");
   finished_.resize(finished);
   for (Episode& e : finished_) e = r.Get<Episode>();
+  finished_info_.resize(finished * spec_.episode_info_names.size());
+  for (float& x : finished_info_) x = r.Get<float>();
   diverged_episodes_ = r.Get<int64_t>();
   started_ = r.Get<bool>();
   if (!r.done()) throw std::runtime_error("saved state has trailing bytes");
@@ -145,16 +148,21 @@ void VectorEnv::Step(const float* actions, float* obs, float* reward, uint8_t* t
     }
     if (!cut) {
       finished_.push_back(Episode{static_cast<float>(slot.ret), slot.length, result.diverged});
+      const size_t m = spec_.episode_info_names.size();
+      finished_info_.resize(finished_info_.size() + m);
+      if (m > 0) slot.env->WriteEpisodeInfo(finished_info_.data() + finished_info_.size() - m);
     }
     if (result.diverged) ++diverged_episodes_;
     ResetSlot(slot, row);
   }
 }
 
-std::vector<VectorEnv::Episode> VectorEnv::TakeFinishedEpisodes() {
-  // copy out and keep our buffer's capacity for the next steps
+std::vector<VectorEnv::Episode> VectorEnv::TakeFinishedEpisodes(std::vector<float>* info) {
+  // copy out and keep our buffers' capacity for the next steps
   std::vector<Episode> out(finished_.begin(), finished_.end());
+  if (info != nullptr) info->insert(info->end(), finished_info_.begin(), finished_info_.end());
   finished_.clear();
+  finished_info_.clear();
   return out;
 }
 

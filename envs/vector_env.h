@@ -83,8 +83,10 @@ class VectorEnv {
   // lockstep forever. Cut episodes are not reported as finished episodes.
   void StaggerEpisodes(int max_steps);
 
-  // Episodes completed since the last call, in completion order.
-  std::vector<Episode> TakeFinishedEpisodes();
+  // Episodes completed since the last call, in completion order. With
+  // `info`, their episode-info rows (spec().episode_info_names, one row per
+  // episode in the same order) are appended to it.
+  std::vector<Episode> TakeFinishedEpisodes(std::vector<float>* info = nullptr);
 
   // Episodes ended by divergence since construction.
   int64_t diverged_episodes() const { return diverged_episodes_; }
@@ -112,6 +114,7 @@ class VectorEnv {
   EnvSpec spec_;
   std::vector<Slot> envs_;
   std::vector<Episode> finished_;
+  std::vector<float> finished_info_;  // [finished_.size(), episode_info_names.size()]
   int64_t diverged_episodes_ = 0;
   bool started_ = false;
 };

@@ -259,7 +259,8 @@ OnPolicyRun::OnPolicyRun(const ExperimentConfig& config, const LearnerOptions& o
   // on resume every piece of state comes back: model, optimiser (with the
   // adaptive learning rate), normaliser, counters, the sampling RNG; a
   // deterministic run continues only where its actor's state was saved too
-  metrics_ = StartOrResume(options_, kMetricColumns, policy_, algorithm_->optimizer(), normalizer_,
+  metric_columns_ = WithEpisodeInfo(kMetricColumns);
+  metrics_ = StartOrResume(options_, metric_columns_, policy_, algorithm_->optimizer(), normalizer_,
                            counters_, owner_, {},
                            ResumableCheckpoints(checkpoint_dir_, config_.train.deterministic));
   policy_->to(device);  // checkpoints load into host memory
@@ -340,7 +341,7 @@ void OnPolicyRun::Advance() {
 
 void OnPolicyRun::Report(const algorithms::UpdateStats& stats) {
   if (!leader_) return;
-  MetricsRow row = StartRow(kMetricColumns, lag_);
+  MetricsRow row = StartRow(metric_columns_, lag_);
   row.Set("policy_loss", stats.policy_loss)
       .Set("value_loss", stats.value_loss)
       .Set("entropy", stats.entropy)

@@ -36,6 +36,9 @@ struct TaskInfo {
   std::vector<double> act_low;  // actuator ctrlrange per action entry
   std::vector<double> act_high;
   int privileged_dim = 0;  // the last obs entries, for the critic alone (EnvSpec)
+  // what actors report of each finished episode (EnvSpec); each name is a
+  // metrics column, the mean over the recent episodes
+  std::vector<std::string> episode_info_names;
 };
 
 struct LearnerOptions {

@@ -138,7 +138,8 @@ FragmentIntake::FragmentIntake(zmq::socket_t& pull, const TaskInfo& task, int T,
       max_policy_lag_(max_policy_lag),
       malformed_(restored.dropped_fragments),
       recent_returns_(restored.recent_returns.begin(), restored.recent_returns.end()),
-      recent_lengths_(restored.recent_lengths.begin(), restored.recent_lengths.end()) {}
+      recent_lengths_(restored.recent_lengths.begin(), restored.recent_lengths.end()),
+      recent_info_(task.episode_info_names.size()) {}
 
 bool FragmentIntake::Receive(FragmentBatcher& into, std::vector<int64_t>& lags, int64_t version,
                              int timeout_ms) {
@@ -146,7 +147,8 @@ bool FragmentIntake::Receive(FragmentBatcher& into, std::vector<int64_t>& lags, 
   std::vector<wire::Frame> frames = FramesOf(parts_);
   wire::FragmentView fragment;
   wire::DecodeStatus status =
-      wire::DecodeFragment(frames.data(), frames.size(), task_.obs_dim, task_.act_dim, &fragment);
+      wire::DecodeFragment(frames.data(), frames.size(), task_.obs_dim, task_.act_dim,
+                           static_cast<int>(task_.episode_info_names.size()), &fragment);
   if (status.ok() && (fragment.T != T_ || fragment.K != K_)) status.error = "unexpected shape";
   if (!status.ok()) {
     // the first few reasons are worth a line; all are counted
@@ -174,12 +176,18 @@ bool FragmentIntake::Receive(FragmentBatcher& into, std::vector<int64_t>& lags, 
       recent_returns_.pop_front();
       recent_lengths_.pop_front();
     }
+    for (int i = 0; i < fragment.M; ++i) {
+      std::deque<float>& window = recent_info_[i];
+      window.push_back(fragment.episode_info[static_cast<size_t>(e) * fragment.M + i]);
+      if (window.size() > kEpisodeWindow) window.pop_front();
+    }
   }
   return true;
 }
 
 double FragmentIntake::mean_return() const { return MeanOf(recent_returns_); }
 double FragmentIntake::mean_length() const { return MeanOf(recent_lengths_); }
+double FragmentIntake::mean_info(size_t i) const { return MeanOf(recent_info_.at(i)); }
 
 void FragmentIntake::SaveTo(TrainingCounters& counters) const {
   counters.recent_returns.assign(recent_returns_.begin(), recent_returns_.end());
@@ -316,10 +324,19 @@ bool LearnerRun::AllRanksStop() {
   return AnyRank(*comm_, stop, [this] { RepublishIfDue(); });
 }
 
+std::vector<std::string> LearnerRun::WithEpisodeInfo(std::vector<std::string> loop_columns) const {
+  loop_columns.insert(loop_columns.end(), task_.episode_info_names.begin(),
+                      task_.episode_info_names.end());
+  return loop_columns;
+}
+
 MetricsRow LearnerRun::StartRow(const std::vector<std::string>& columns,
                                 const LagSummary& lag) const {
   const double wall = counters_.wall_s + Seconds(start_);
   MetricsRow row(columns);
+  for (size_t i = 0; i < task_.episode_info_names.size(); ++i) {
+    row.Set(task_.episode_info_names[i], intake_->mean_info(i));
+  }
   row.Set("env_steps", static_cast<double>(counters_.env_steps))
       .Set("wall_s", wall)
       .Set("sps", counters_.env_steps / std::max(wall, 1e-9))

@@ -93,6 +93,10 @@ class FragmentIntake {
   double mean_return() const;
   double mean_length() const;
   size_t episodes() const { return recent_returns_.size(); }
+  // The mean of episode-info value i (TaskInfo.episode_info_names) over the
+  // window; NaN before any episode reported it (a resumed run starts its
+  // window afresh).
+  double mean_info(size_t i) const;
   // The window and dropped count into `counters`, for a checkpoint.
   void SaveTo(TrainingCounters& counters) const;
 
@@ -105,6 +109,7 @@ class FragmentIntake {
   // a restarted actor starts its sequence numbers again: that is how restarts are counted
   std::map<uint32_t, uint64_t> last_sequence_;
   std::deque<float> recent_returns_, recent_lengths_;
+  std::vector<std::deque<float>> recent_info_;  // per episode-info name
 };
 
 // The text of a progress line: the share of train.total_env_steps done, at
@@ -185,8 +190,11 @@ class LearnerRun {
   bool MustStop() const;
   void Publish();         // the current weights, now
   void RepublishIfDue();  // the current weights, when kRepublishIntervalS passed
+  // The loop's own metrics columns followed by one per episode-info name
+  // of the task (the mean over recent episodes, e.g. reward/track_lin_vel).
+  std::vector<std::string> WithEpisodeInfo(std::vector<std::string> loop_columns) const;
   // A metrics row with the columns every loop has set: progress, returns,
-  // policy lag of `lag`, dropped fragments, actor restarts.
+  // episode info, policy lag of `lag`, dropped fragments, actor restarts.
   MetricsRow StartRow(const std::vector<std::string>& columns, const LagSummary& lag) const;
   // Rank 0: writes `row` to metrics.csv and TensorBoard.
   void WriteRow(const MetricsRow& row);
@@ -209,6 +217,7 @@ class LearnerRun {
   RunningNormalizer normalizer_;
   TrainingCounters counters_;
   const CheckpointOwner owner_;                   // written into every checkpoint's manifest
+  std::vector<std::string> metric_columns_;       // the loop's, WithEpisodeInfo
   std::unique_ptr<CsvWriter> metrics_;            // rank 0, from StartOrResume
   std::optional<TensorBoardWriter> tensorboard_;  // rank 0
   std::optional<LearnerSockets> sockets_;

@@ -113,7 +113,8 @@ OffPolicyRun::OffPolicyRun(const ExperimentConfig& config, const LearnerOptions&
       replay_(config.algorithm.replay_capacity, options.task.obs_dim, options.task.act_dim),
       replay_path_(checkpoint_dir_ + "/replay-rank" + std::to_string(options.rank) + ".pt") {
   algorithm_ = algorithms::CreateOffPolicyAlgorithm(ac_, policy_);
-  metrics_ = StartOrResume(options_, kOffPolicyColumns, policy_, algorithm_->optimizer(),
+  metric_columns_ = WithEpisodeInfo(kOffPolicyColumns);
+  metrics_ = StartOrResume(options_, metric_columns_, policy_, algorithm_->optimizer(),
                            normalizer_, counters_, owner_,
                            [this](torch::serialize::InputArchive& a) { algorithm_->LoadState(a); });
   if (comm_) BroadcastParameters(*comm_, policy_);
@@ -204,7 +205,7 @@ void OffPolicyRun::Report() {
     return;
   }
   const double updates_per_s = gradient_steps_ / std::max(Seconds(start_), 1e-9);
-  MetricsRow row = StartRow(kOffPolicyColumns, lag_);
+  MetricsRow row = StartRow(metric_columns_, lag_);
   row.Set("policy_loss", round_.Mean(round_.policy_loss))
       .Set("value_loss", round_.Mean(round_.value_loss))
       .Set("entropy", round_.Mean(round_.entropy))

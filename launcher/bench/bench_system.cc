@@ -317,7 +317,8 @@ LearnerSide RunNullLearner(const ExperimentConfig& config, const learner::TaskIn
     std::vector<wire::Frame> frames = FramesOf(parts);
     wire::FragmentView fragment;
     wire::DecodeStatus status =
-        wire::DecodeFragment(frames.data(), frames.size(), task.obs_dim, task.act_dim, &fragment);
+        wire::DecodeFragment(frames.data(), frames.size(), task.obs_dim, task.act_dim,
+                             static_cast<int>(task.episode_info_names.size()), &fragment);
     if (status.ok() && (fragment.T != T || fragment.K != K)) status.error = "unexpected shape";
     ++out.fragments;
     if (!status.ok()) {

@@ -104,7 +104,7 @@ class ActorTest : public ::testing::Test {
       for (const auto& part : parts) frames.push_back({part.data(), part.size()});
       wire::FragmentView view;
       const wire::DecodeStatus status =
-          wire::DecodeFragment(frames.data(), frames.size(), D, A, &view);
+          wire::DecodeFragment(frames.data(), frames.size(), D, A, 0, &view);
       EXPECT_TRUE(status.ok()) << status.error;
       if (!status.ok()) break;
       Received r;

@@ -166,5 +166,54 @@ TEST_F(RobotConfigTest, QuadrupedStandExperimentLoads) {
   EXPECT_TRUE(std::filesystem::exists(c.env.mjcf.path)) << c.env.mjcf.path;
 }
 
+TEST_F(RobotConfigTest, RewardTermsTerminationsAndPushesReadAndFailAtTheirLine) {
+  const std::string path = Write("rewards.yaml",
+                                 "env:\n  mjcf:\n    feet: [FR_foot, FL_foot]\n"
+                                 "    rewards:\n"
+                                 "      track_lin_vel: {weight: 1.5, sigma: 0.5}\n"
+                                 "      contacts: {weight: -1, bodies: [trunk]}\n"
+                                 "    termination: {max_tilt_deg: 45, contact_bodies: [trunk]}\n"
+                                 "    push: {interval_s: 5, max_vel: 0.3}\n");
+  const ExperimentConfig c = LoadExperiment(path);
+  const MjcfTaskConfig& m = c.env.mjcf;
+  EXPECT_EQ(m.feet, (std::vector<std::string>{"FR_foot", "FL_foot"}));
+  EXPECT_DOUBLE_EQ(m.rewards.track_lin_vel.weight, 1.5);
+  EXPECT_DOUBLE_EQ(m.rewards.track_lin_vel.sigma, 0.5);
+  EXPECT_DOUBLE_EQ(m.rewards.track_yaw_rate.weight, 0.0);  // off unless given
+  EXPECT_EQ(m.rewards.contacts.bodies, (std::vector<std::string>{"trunk"}));
+  EXPECT_DOUBLE_EQ(m.termination.max_tilt_deg, 45);
+  EXPECT_DOUBLE_EQ(m.push.max_vel, 0.3);
+  EXPECT_EQ(ToYaml(ParseExperiment(ToYaml(c), folder_ / "dump.yaml")), ToYaml(c));
+  // one weight from the command line
+  EXPECT_DOUBLE_EQ(
+      LoadExperiment(path, {"env.mjcf.rewards.torques.weight=-2e-4"}).env.mjcf.rewards.torques.weight,
+      -2e-4);
+
+  std::string err = ErrorOf(path, {"env.mjcf.rewards.track_lin_vl.weight=1"});
+  EXPECT_HAS(err, "did you mean 'env.mjcf.rewards.track_lin_vel'?");
+  err = ErrorOf(path, {"env.mjcf.feet=[]", "env.mjcf.rewards.foot_slip.weight=-0.1"});
+  EXPECT_HAS(err, "config key 'env.mjcf.rewards.foot_slip.weight' needs the robot's feet");
+  err = ErrorOf(path, {"env.mjcf.rewards.contacts.bodies=[]"});
+  EXPECT_HAS(err, "'env.mjcf.rewards.contacts.bodies' is empty");
+  err = ErrorOf(path, {"env.mjcf.rewards.track_yaw_rate.sigma=0"});
+  EXPECT_HAS(err, "'env.mjcf.rewards.track_yaw_rate.sigma' must be > 0");
+  err = ErrorOf(Write("tilt.yaml", "env:\n  mjcf:\n    termination:\n      max_tilt_deg: 200\n"));
+  EXPECT_HAS(err, "tilt.yaml:4: config key 'env.mjcf.termination.max_tilt_deg' must lie in [0, 180]");
+  err = ErrorOf(path, {"env.mjcf.push.max_vel=-1"});
+  EXPECT_HAS(err, "'env.mjcf.push.max_vel' must be >= 0");
+  err = ErrorOf(Write("feet.yaml", "env:\n  mjcf:\n    feet: FR_foot\n"));
+  EXPECT_HAS(err, "feet.yaml:3: key 'env.mjcf.feet' must be a list of names");
+}
+
+TEST_F(RobotConfigTest, QuadrupedJoystickExperimentLoads) {
+  const ExperimentConfig c = LoadExperiment(std::string(ROBOFLEET_SOURCE_DIR) +
+                                            "/experiments/quadruped_joystick_flat.yaml");
+  EXPECT_EQ(c.env.id, "mjcf");
+  EXPECT_EQ(c.env.mjcf.feet.size(), 4u);
+  EXPECT_GT(c.env.mjcf.rewards.track_lin_vel.weight, 0);
+  EXPECT_TRUE(c.env.mjcf.commands.Enabled());
+  EXPECT_TRUE(std::filesystem::exists(c.env.mjcf.path)) << c.env.mjcf.path;
+}
+
 }  // namespace
 }  // namespace robofleet

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 
 namespace robofleet::wire {
@@ -26,7 +27,7 @@ std::vector<uint8_t> Bytes(const std::vector<T>& v) {
   return out;
 }
 
-constexpr int T = 3, K = 2, D = 4, A = 1;
+constexpr int T = 3, K = 2, D = 4, A = 1, M = 2;
 
 // A valid fragment: env 0 truncated after step 1, env 1 terminated after step 2.
 OwnedMessage ValidFragment() {
@@ -41,10 +42,11 @@ OwnedMessage ValidFragment() {
   std::vector<float> truncated_obs = {9, 8, 7, 6};
   std::vector<float> returns = {12.5f, 3.0f};
   std::vector<int32_t> lengths = {1000, 17};
+  std::vector<float> info = {1.5f, -2.0f, 0.25f, 4.0f};  // [E, M]
   OwnedMessage m;
-  m.buffers.push_back(EncodeHeader(FragmentHeader(5, 3, 11, T, K, D, A, 1, 2)));
+  m.buffers.push_back(EncodeHeader(FragmentHeader(5, 3, 11, T, K, D, A, 1, 2, M)));
   for (auto b : {Bytes(obs), Bytes(actions), Bytes(logp), Bytes(rewards), terminated, truncated,
-                 Bytes(truncated_obs), Bytes(returns), Bytes(lengths)}) {
+                 Bytes(truncated_obs), Bytes(returns), Bytes(lengths), Bytes(info)}) {
     m.buffers.push_back(b);
   }
   return m;
@@ -53,7 +55,7 @@ OwnedMessage ValidFragment() {
 DecodeStatus Decode(const OwnedMessage& m, FragmentView* view = nullptr) {
   FragmentView local;
   auto frames = m.frames();
-  return DecodeFragment(frames.data(), frames.size(), D, A, view ? view : &local);
+  return DecodeFragment(frames.data(), frames.size(), D, A, M, view ? view : &local);
 }
 
 TEST(WireTest, FragmentRoundTrip) {
@@ -76,6 +78,8 @@ TEST(WireTest, FragmentRoundTrip) {
   EXPECT_FLOAT_EQ(v.truncated_obs[3], 6.0f);
   EXPECT_FLOAT_EQ(v.episode_returns[0], 12.5f);
   EXPECT_EQ(v.episode_lengths[1], 17);
+  EXPECT_EQ(v.M, M);
+  EXPECT_FLOAT_EQ(v.episode_info[1 * M + 0], 0.25f);  // episode 1's first value
 }
 
 TEST(WireTest, EveryTruncatedHeaderIsRejected) {
@@ -144,12 +148,16 @@ TEST(WireTest, ShapeMismatchesAreRejected) {
   OwnedMessage m = ValidFragment();
   auto frames = m.frames();
   FragmentView v;
-  EXPECT_FALSE(DecodeFragment(frames.data(), frames.size(), D + 1, A, &v).ok());
-  EXPECT_FALSE(DecodeFragment(frames.data(), frames.size(), D, A + 1, &v).ok());
+  EXPECT_FALSE(DecodeFragment(frames.data(), frames.size(), D + 1, A, M, &v).ok());
+  EXPECT_FALSE(DecodeFragment(frames.data(), frames.size(), D, A + 1, M, &v).ok());
+  // the sender's env reports other episode values than ours
+  const DecodeStatus info = DecodeFragment(frames.data(), frames.size(), D, A, M + 1, &v);
+  EXPECT_NE(info.error.find("episode_info"), std::string::npos) << info.error;
+  EXPECT_TRUE(info.wrong_shape);
 
   // consistent frames, but actions claim T+1 steps
   OwnedMessage wrong = ValidFragment();
-  Header h = FragmentHeader(5, 3, 11, T, K, D, A, 1, 2);
+  Header h = FragmentHeader(5, 3, 11, T, K, D, A, 1, 2, M);
   h.arrays[1].dims[0] = T + 1;
   wrong.buffers[0] = EncodeHeader(h);
   wrong.buffers[2].resize((T + 1) * K * A * sizeof(float));
@@ -178,6 +186,12 @@ TEST(WireTest, BadContentsAreRejected) {
     int32_t zero = 0;
     std::memcpy(m.buffers[9].data(), &zero, sizeof(zero));  // episode of length 0
     EXPECT_FALSE(Decode(m).ok());
+  }
+  {
+    OwnedMessage m = ValidFragment();
+    float inf = std::numeric_limits<float>::infinity();
+    std::memcpy(m.buffers[10].data() + sizeof(float), &inf, sizeof(float));  // an info value
+    EXPECT_NE(Decode(m).error.find("non-finite"), std::string::npos);
   }
 }
 
@@ -216,7 +230,7 @@ TEST(WireTest, WeightsRoundTripAndChecks) {
   auto ff = f.frames();
   EXPECT_FALSE(DecodeWeights(ff.data(), ff.size(), 5, 2, &w).ok());
   FragmentView v;
-  EXPECT_FALSE(DecodeFragment(frames.data(), frames.size(), 2, 1, &v).ok());
+  EXPECT_FALSE(DecodeFragment(frames.data(), frames.size(), 2, 1, 0, &v).ok());
   // negative variance
   var[0] = -1;
   m.buffers[3] = Bytes(var);

@@ -31,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     frames.push_back({storage.back().data(), length});
   }
   robofleet::wire::FragmentView fragment;
-  robofleet::wire::DecodeFragment(frames.data(), frames.size(), 5, 1, &fragment);
+  robofleet::wire::DecodeFragment(frames.data(), frames.size(), 5, 1, 2, &fragment);
   robofleet::wire::WeightsView weights;
   robofleet::wire::DecodeWeights(frames.data(), frames.size(), 4, 5, &weights);
   return 0;

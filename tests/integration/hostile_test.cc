@@ -25,7 +25,7 @@ std::vector<zmq::message_t> Malformed(std::mt19937& rng, int kind) {
     for (size_t i = 0; i < n; ++i) static_cast<uint8_t*>(m.data())[i] = rng();
     return m;
   };
-  wire::Header header = wire::FragmentHeader(0, 9, rng(), 16, 4, 5, 1, 0, 0);
+  wire::Header header = wire::FragmentHeader(0, 9, rng(), 16, 4, 5, 1, 0, 0, 0);
   std::vector<uint8_t> head = wire::EncodeHeader(header);
   switch (kind % 4) {
     case 0:  // noise
