@@ -707,6 +707,30 @@ void MjcfTaskConfig::Validate() const {
   }
   if (!(push.interval_s >= 0)) Reject("env.mjcf.push.interval_s", "must be >= 0 (0: no pushes)");
   if (!(push.max_vel >= 0)) Reject("env.mjcf.push.max_vel", "must be >= 0 m/s, e.g. 0.5");
+  if (terrain.Enabled()) {
+    if (terrain.types.empty()) {
+      Reject("env.mjcf.terrain.types", "is empty; list tile types, e.g. [rough, slope, stairs]");
+    }
+    for (size_t i = 0; i < terrain.types.size(); ++i) {
+      const std::string& t = terrain.types[i];
+      if (t != "flat" && t != "rough" && t != "slope" && t != "stairs") {
+        Reject("env.mjcf.terrain.types[" + std::to_string(i) + "]",
+               "is '" + t + "'; valid types: flat, rough, slope, stairs");
+      }
+    }
+    if (terrain.levels < 1 || terrain.levels > 100) {
+      Reject("env.mjcf.terrain.levels", "must lie in [1, 100], e.g. 8");
+    }
+    if (!(terrain.tile_m >= 1.0)) Reject("env.mjcf.terrain.tile_m", "must be >= 1 metre, e.g. 4");
+    if (terrain.start_level < 0 || terrain.start_level >= terrain.levels) {
+      Reject("env.mjcf.terrain.start_level", "must lie in [0, levels - 1]");
+    }
+    for (const auto& [x, key] : {std::pair{terrain.max_bump_m, "env.mjcf.terrain.max_bump_m"},
+                                 {terrain.max_slope, "env.mjcf.terrain.max_slope"},
+                                 {terrain.max_step_m, "env.mjcf.terrain.max_step_m"}}) {
+      if (!(x >= 0)) Reject(key, "must be >= 0");
+    }
+  }
 }
 
 void EnvConfig::Validate() const {

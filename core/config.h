@@ -323,6 +323,41 @@ struct MjcfPushConfig {
   }
 };
 
+// Rough ground for the mjcf task: the model's height field `hfield`, filled
+// once per process from `seed` with a grid of square tiles, difficulty rising
+// with the level along world x and the tile's type cycling along y; each
+// env has a level that a curriculum moves (envs/terrain.h).
+struct MjcfTerrainConfig {
+  std::string hfield;
+  std::vector<std::string> types = {"rough", "slope", "stairs"};
+  int levels = 8;
+  double tile_m = 4.0;
+  int seed = 0;
+  int start_level = 0;
+  double max_bump_m = 0.08;
+  double max_slope = 0.4;
+  double max_step_m = 0.12;
+
+  bool Enabled() const { return !hfield.empty(); }
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("hfield", hfield,
+            "name of the model's <hfield> to fill with terrain (its geom is the ground); empty: "
+            "the model's own ground, no curriculum");
+    v.Field("types", types,
+            "tile types, cycling along world y: flat, rough (random bumps), slope (a pyramid "
+            "to a plateau in the middle), stairs (a pyramid of steps)");
+    v.Field("levels", levels, "difficulty levels, one row of tiles each along world x");
+    v.Field("tile_m", tile_m, "side of a square tile in metres");
+    v.Field("seed", seed, "seed of the bumps; every process fills the same terrain from it");
+    v.Field("start_level", start_level, "the level every env starts on");
+    v.Field("max_bump_m", max_bump_m, "height of the bumps of rough tiles at the top level");
+    v.Field("max_slope", max_slope, "rise per metre of slope tiles at the top level");
+    v.Field("max_step_m", max_step_m, "step height of stairs tiles at the top level");
+  }
+};
+
 // The generic `mjcf` task: any MJCF file, with its reward and termination
 // built from weighted terms. The terms about a body all use `body`.
 struct MjcfTaskConfig {
@@ -348,6 +383,7 @@ struct MjcfTaskConfig {
   MjcfRewardsConfig rewards;
   MjcfTerminationConfig termination;
   MjcfPushConfig push;
+  MjcfTerrainConfig terrain;
 
   template <class V>
   void Visit(V& v) {
@@ -402,6 +438,9 @@ struct MjcfTaskConfig {
               "is its own metric (reward/NAME in metrics.csv and TensorBoard)");
     v.Section("termination", termination, "more ways an episode ends");
     v.Section("push", push, "random velocity kicks of the body during episodes");
+    v.Section("terrain", terrain,
+              "rough ground in a height field, with a curriculum of levels (docs/config.md, "
+              "Terrain)");
   }
   void Validate() const;
 };

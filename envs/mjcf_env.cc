@@ -96,6 +96,27 @@ double NormalForce(const mjModel* m, const mjData& d, int i) {
 // A contact counts when it pushes harder than this (legged_gym's threshold).
 constexpr double kContactForceN = 1.0;
 
+// Everything that decides the terrain's heights, as the model cache's key.
+std::string TerrainVariant(const MjcfTerrainConfig& t) {
+  std::string types;
+  for (const std::string& type : t.types) types += type + ",";
+  return "terrain " + t.hfield + " " + types + " " + std::to_string(t.levels) + " " +
+         std::to_string(t.tile_m) + " " + std::to_string(t.seed) + " " +
+         std::to_string(t.max_bump_m) + " " + std::to_string(t.max_slope) + " " +
+         std::to_string(t.max_step_m);
+}
+
+// Uniform in [0, 1) from 53 bits.
+double Unit(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
+
+// The streams of an episode's seed kept apart from every other draw.
+constexpr uint64_t kPushStream = 0x7075736855ULL;
+constexpr uint64_t kTerrainStream = 0x74657272ULL;
+// Episodes start this far (metres, in x and y) around their tile's middle.
+constexpr double kSpawnSpreadM = 0.25;
+// The ground under a start is the highest within this radius (the feet's reach).
+constexpr double kFootprintM = 0.35;
+
 LocomotionEnv::Settings MjcfSettings(const MjcfTaskConfig& c, const mjModel* m) {
   LocomotionEnv::Settings s;
   s.forward_weight = c.forward_weight;
@@ -129,6 +150,7 @@ struct MjcfEnv::Setup {
   int root_qpos = -1, root_dof = -1;
   std::vector<int> foot_geom, geom_foot;
   std::vector<uint8_t> body_role;
+  std::optional<Terrain> terrain;
 };
 
 MjcfEnv::Setup MjcfEnv::Resolve(const EnvConfig& config) {
@@ -254,6 +276,14 @@ MjcfEnv::Setup MjcfEnv::Resolve(const EnvConfig& config) {
     s.obs_terms.push_back(t);
   }
   ResolveRewards(c, m, &s);
+  if (c.terrain.Enabled()) {
+    s.terrain.emplace(c.terrain, m, c.path);
+    // every env of the process shares the model with the terrain filled in
+    const Terrain terrain = *s.terrain;
+    s.task.model_variant = TerrainVariant(c.terrain);
+    s.task.prepare_model = [terrain](mjModel* filled) { terrain.Fill(filled); };
+    s.task.episode_info_names.push_back("terrain/level");
+  }
   return s;
 }
 
@@ -275,6 +305,7 @@ void MjcfEnv::ResolveRewards(const MjcfTaskConfig& c, const mjModel* m, Setup* s
     root_key = "env.mjcf.termination.max_tilt_deg";
   }
   if (root_key.empty() && c.push.interval_s > 0) root_key = "env.mjcf.push.interval_s";
+  if (root_key.empty() && c.terrain.Enabled()) root_key = "env.mjcf.terrain.hfield";
   if (!root_key.empty()) {
     const int j = m->body_jntadr[body];
     if (m->body_jntnum[body] < 1 || m->jnt_type[j] != mjJNT_FREE) {
@@ -336,6 +367,8 @@ MjcfEnv::MjcfEnv(const EnvConfig& config, Setup setup)
   for (int k = 0; k < 3; ++k) gravity_[k] = setup.gravity[k];
   commands_ = CommandSchedule(task_.commands, spec().control_dt);
   reward_terms_ = std::move(setup.reward_terms);
+  terrain_ = std::move(setup.terrain);
+  level_ = task_.terrain.start_level;
   root_qpos_ = setup.root_qpos;
   root_dof_ = setup.root_dof;
   foot_geom_ = std::move(setup.foot_geom);
@@ -365,6 +398,33 @@ void MjcfEnv::InitializeEpisode(mjData* data, EnvRandom& rng) {
   std::fill(foot_contact_.begin(), foot_contact_.end(), 0);
   step_reward_ = 0.0;
   terminal_ = false;
+  if (terrain_) StartOnTerrain(data);
+}
+
+void MjcfEnv::StartOnTerrain(mjData* data) {
+  // the curriculum, on the episode that just ended: up after walking out of
+  // the tile's middle half, down after less than half the commanded distance
+  if (played_) {
+    if (distance_ > 0.5 * terrain_->tile_m()) {
+      level_ = std::min(level_ + 1, terrain_->levels() - 1);
+    } else if (distance_ < 0.5 * commanded_distance_) {
+      level_ = std::max(level_ - 1, 0);
+    }
+  }
+  played_ = false;
+  distance_ = commanded_distance_ = 0.0;
+
+  // a tile of this level, drawn from the episode's seed, and a start around its middle
+  const uint64_t base = DeriveSeed(episode_seed(), kTerrainStream);
+  column_ = static_cast<int>(DeriveSeed(base, 0) % static_cast<uint64_t>(terrain_->columns()));
+  double centre[2];
+  terrain_->TileCentre(level_, column_, centre);
+  double* root = data->qpos + root_qpos_;
+  for (int k = 0; k < 2; ++k) {
+    root[k] += centre[k] + kSpawnSpreadM * (2 * Unit(DeriveSeed(base, 1 + k)) - 1);
+    start_xy_[k] = root[k];
+  }
+  root[2] += terrain_->GroundHeight(model(), root[0], root[1], kFootprintM);
 }
 
 void MjcfEnv::BeforeStep(mjData* data) {
@@ -373,12 +433,10 @@ void MjcfEnv::BeforeStep(mjData* data) {
   // a push at the start of every push_every_ steps but the first
   const int step = episode_step();
   if (push_every_ > 0 && step > 0 && step % push_every_ == 0) {
-    constexpr uint64_t kPushStream = 0x7075736855ULL;  // apart from every other draw
     const uint64_t base =
         DeriveSeed(DeriveSeed(episode_seed(), kPushStream), static_cast<uint64_t>(step));
     for (int k = 0; k < 2; ++k) {
-      const double unit = static_cast<double>(DeriveSeed(base, k) >> 11) * 0x1.0p-53;
-      data->qvel[root_dof_ + k] += task_.push.max_vel * (2.0 * unit - 1.0);
+      data->qvel[root_dof_ + k] += task_.push.max_vel * (2.0 * Unit(DeriveSeed(base, k)) - 1.0);
     }
   }
 }
@@ -524,6 +582,14 @@ void MjcfEnv::AfterStep(const mjData& data) {
     reward_sums_[i] += term.weight * value;
   }
 
+  // how far the robot went, and was asked to go, for the terrain curriculum
+  if (terrain_) {
+    const double* root = data.qpos + root_qpos_;
+    distance_ = std::hypot(root[0] - start_xy_[0], root[1] - start_xy_[1]);
+    commanded_distance_ += std::hypot(cmd.lin_vel_x, cmd.lin_vel_y) * dt;
+    played_ = true;
+  }
+
   // what the next step starts from
   for (size_t f = 0; f < foot_geom_.size(); ++f) {
     air_time_[f] = Grounded(f, foot_now) ? 0.0 : air_time_[f] + dt;
@@ -588,6 +654,7 @@ bool MjcfEnv::IsHealthy(const mjData& /*data*/) const { return !terminal_; }
 
 void MjcfEnv::WriteEpisodeInfo(float* info) const {
   for (double sum : reward_sums_) *info++ = static_cast<float>(sum);
+  if (terrain_) *info = static_cast<float>(level_);
 }
 
 std::string MjcfEnv::SaveTaskState() const {
@@ -596,6 +663,12 @@ std::string MjcfEnv::SaveTaskState() const {
   for (float x : prev_action_) w.Put(x);
   for (double x : air_time_) w.Put(x);
   for (uint8_t x : foot_contact_) w.Put(x);
+  w.Put(level_);
+  w.Put(column_);
+  for (double x : start_xy_) w.Put(x);
+  w.Put(distance_);
+  w.Put(commanded_distance_);
+  w.Put(played_);
   return w.str();
 }
 
@@ -605,6 +678,12 @@ void MjcfEnv::LoadTaskState(std::string_view state) {
   for (float& x : prev_action_) x = r.Get<float>();
   for (double& x : air_time_) x = r.Get<double>();
   for (uint8_t& x : foot_contact_) x = r.Get<uint8_t>();
+  level_ = r.Get<int>();
+  column_ = r.Get<int>();
+  for (double& x : start_xy_) x = r.Get<double>();
+  distance_ = r.Get<double>();
+  commanded_distance_ = r.Get<double>();
+  played_ = r.Get<bool>();
   if (!r.done()) throw std::runtime_error("env 'mjcf': saved task state is from another config");
 }
 

@@ -67,13 +67,22 @@
 // env.mjcf.termination.contact_bodies is in contact, or on divergence.
 // Pushes (env.mjcf.push): every interval_s, B's world x and y velocity get a
 // uniform kick in [-max_vel, max_vel], a pure function of the episode seed
-// and the push's index, like the commands. Truncation: at max_episode_steps. Initial state: the
+// and the push's index, like the commands.
+//
+// Terrain (env.mjcf.terrain, envs/terrain.h): the model's height field is
+// filled once per process (the filled model is cached like any other) and
+// each episode starts in the middle of a tile of the env's level, the tile
+// drawn from the episode's seed. The level moves at each reset: up when the
+// episode's robot got more than half a tile from its start, else down when
+// it got less than half as far as its commands asked; it is reported as
+// episode info "terrain/level". Truncation: at max_episode_steps. Initial state: the
 // keyframe's qpos, qvel and ctrl (without one: qpos0, at rest), plus uniform
 // noise in [-reset_noise, reset_noise] on every qpos and qvel entry.
 #ifndef ROBOFLEET_ENVS_MJCF_ENV_H_
 #define ROBOFLEET_ENVS_MJCF_ENV_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,6 +90,7 @@
 #include "core/config.h"
 #include "envs/commands.h"
 #include "envs/locomotion.h"
+#include "envs/terrain.h"
 
 namespace robofleet::envs {
 
@@ -155,6 +165,9 @@ class MjcfEnv : public LocomotionEnv {
   static Setup Resolve(const EnvConfig& config);
   static void ResolveRewards(const MjcfTaskConfig& c, const mjModel* m, Setup* s);
   bool Grounded(size_t foot, const uint8_t* foot_now) const;
+  // Moves the episode's start onto a tile of the terrain (after the
+  // curriculum has set the level from the episode that ended).
+  void StartOnTerrain(mjData* data);
   MjcfEnv(const EnvConfig& config, Setup setup);
 
   MjcfTaskConfig task_;
@@ -175,12 +188,21 @@ class MjcfEnv : public LocomotionEnv {
   static constexpr uint8_t kRewardContact = 1, kEndContact = 2;
   double cos_max_tilt_ = -2.0;  // below -1: no tilt termination
   int push_every_ = 0;          // control steps between pushes; 0: none
+  std::optional<Terrain> terrain_;  // env.mjcf.terrain, when set
 
   // state of the episode, kept by AfterStep (SaveTaskState)
   std::vector<double> reward_sums_;   // per term, the episode's weighted sum
   std::vector<float> prev_action_;    // the action of the step before
   std::vector<double> air_time_;      // per foot, seconds in the air before this step
   std::vector<uint8_t> foot_contact_; // per foot, in contact after the last step
+  // the terrain curriculum: this env's level (kept from episode to episode),
+  // and the tile, start and distances of the episode in progress
+  int level_ = 0;
+  int column_ = 0;
+  double start_xy_[2] = {0, 0};
+  double distance_ = 0.0;            // metres from the start, in the plane
+  double commanded_distance_ = 0.0;  // metres the commands asked for so far
+  bool played_ = false;              // a step was taken since the reset
   // per step, not state: set by BeforeStep / AfterStep within one Step
   std::vector<double> qvel_before_;   // per actuator, its joint's velocity before the physics
   // scratch of AfterStep: per foot, then per body, whether in contact now

@@ -114,10 +114,16 @@ std::string AssetPath(const std::string& file) {
 }
 
 std::shared_ptr<const mjModel> LoadModel(const std::string& path) {
+  return LoadModel(path, "", {});
+}
+
+std::shared_ptr<const mjModel> LoadModel(const std::string& path, const std::string& variant,
+                                         const std::function<void(mjModel*)>& prepare) {
   InstallMujocoHandlers();
   ModelCache& cache = Models();
   MutexLock lock(&cache.mu);
-  auto it = cache.models.find(path);
+  const std::string key = variant.empty() ? path : path + '\n' + variant;
+  auto it = cache.models.find(key);
   if (it != cache.models.end()) return it->second;
 
   // parse and compile; MuJoCo reports problems through `error`, or by raising
@@ -143,7 +149,8 @@ std::shared_ptr<const mjModel> LoadModel(const std::string& path) {
   }
   std::shared_ptr<const mjModel> model(
       raw, [](const mjModel* m) { mj_deleteModel(const_cast<mjModel*>(m)); });
-  cache.models.emplace(path, model);
+  if (!variant.empty() && prepare) prepare(raw);
+  cache.models.emplace(key, model);
   return model;
 }
 
@@ -174,7 +181,7 @@ double EnvRandom::Normal() {
 MujocoEnv::MujocoEnv(const EnvConfig& config, TaskInfo task) {
   config.Validate();
   model_path_ = task.model_path;
-  shared_model_ = LoadModel(model_path_);
+  shared_model_ = LoadModel(model_path_, task.model_variant, task.prepare_model);
   model_ = shared_model_.get();
   const mjModel* m = model_;
 

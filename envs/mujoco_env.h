@@ -16,6 +16,7 @@
 #include <mujoco/mujoco.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -61,6 +62,13 @@ std::string AssetPath(const std::string& file);
 // Throws robofleet::UserError, one line naming the path and carrying MuJoCo's
 // own message, when the file is missing or does not compile.
 std::shared_ptr<const mjModel> LoadModel(const std::string& path);
+
+// LoadModel for a model that `prepare` changes once after it is compiled (a
+// height field filled from a seed, say): cached under `path` and `variant`,
+// which must name everything `prepare` does, so that one (path, variant)
+// always gives the same model. An empty variant is LoadModel(path).
+std::shared_ptr<const mjModel> LoadModel(const std::string& path, const std::string& variant,
+                                         const std::function<void(mjModel*)>& prepare);
 
 // Random numbers for initial-state noise. Built only on mt19937_64's
 // bit-exact output, not on std:: distributions (whose results differ between
@@ -170,6 +178,10 @@ class MujocoEnv : public Env {
     std::vector<double> obs_noise = {};
     // EnvSpec.episode_info_names: what WriteEpisodeInfo reports.
     std::vector<std::string> episode_info_names = {};
+    // A model that is changed after compiling (LoadModel's variant and
+    // prepare); empty: the file as it is.
+    std::string model_variant = {};
+    std::function<void(mjModel*)> prepare_model = {};
   };
 
   // Loads (or reuses) the model and allocates this env's data. Throws

@@ -167,11 +167,9 @@ int EvalCommand(int argc, char** argv) {
   // the env and its config come from the metadata unless --env names another
   ExperimentConfig trained =
       ParseExperiment(policy.metadata["config"].as<std::string>(""), path + ":metadata.json");
-  EnvConfig env_config = trained.env;
-  if (args.count("env")) {
-    env_config = EnvConfig{};
-    env_config.id = args["env"].as<std::string>();
-  }
+  EnvConfig other;  // the defaults of the env --env names
+  if (args.count("env")) other.id = args["env"].as<std::string>();
+  const EnvConfig& env_config = args.count("env") ? other : trained.env;
   std::unique_ptr<envs::Env> env = envs::MakeEnv(env_config);
   const envs::EnvSpec& spec = env->spec();
   const int obs_dim = policy.metadata["obs_dim"].as<int>(-1);
