@@ -306,14 +306,13 @@ void MjcfEnv::ResolveRewards(const MjcfTaskConfig& c, const mjModel* m, Setup* s
   }
   if (root_key.empty() && c.push.interval_s > 0) root_key = "env.mjcf.push.interval_s";
   if (root_key.empty() && c.terrain.Enabled()) root_key = "env.mjcf.terrain.hfield";
-  if (!root_key.empty()) {
-    const int j = m->body_jntadr[body];
-    if (m->body_jntnum[body] < 1 || m->jnt_type[j] != mjJNT_FREE) {
-      throw UserError(root_key + ": needs body '" + body_name + "' (env.mjcf.body) of " + c.path +
-                      " to be a floating base with a free joint (<freejoint/>); it has none");
-    }
+  const int j = m->body_jntadr[body];
+  if (m->body_jntnum[body] >= 1 && m->jnt_type[j] == mjJNT_FREE) {
     s->root_qpos = m->jnt_qposadr[j];
     s->root_dof = m->jnt_dofadr[j];
+  } else if (!root_key.empty()) {
+    throw UserError(root_key + ": needs body '" + body_name + "' (env.mjcf.body) of " + c.path +
+                    " to be a floating base with a free joint (<freejoint/>); it has none");
   }
 
   // feet: geoms, or bodies standing for all their geoms
@@ -441,6 +440,27 @@ void MjcfEnv::BeforeStep(mjData* data) {
   }
 }
 
+MjcfEnv::RootMotion MjcfEnv::Root(const mjData& data) const {
+  RootMotion root;
+  if (root_dof_ < 0) return root;
+  const double* quat = data.qpos + root_qpos_ + 3;
+  double inverse[4];
+  mju_negQuat(inverse, quat);
+  mju_rotVecQuat(root.v, data.qvel + root_dof_, inverse);  // world linear velocity into the body
+  for (int k = 0; k < 3; ++k) root.w[k] = data.qvel[root_dof_ + 3 + k];  // already in the body
+  mju_rotVecQuat(root.g, gravity_, inverse);
+  double z[3];
+  const double unit_z[3] = {0, 0, 1};
+  mju_rotVecQuat(z, unit_z, quat);
+  root.up = z[2];
+  return root;
+}
+
+VelocityCommand MjcfEnv::velocity() const {
+  const RootMotion root = Root(*data());
+  return {root.v[0], root.v[1], root.w[2]};
+}
+
 // A foot is on the ground when it touches now or touched after the step
 // before: one step without contact (a bounce, solver chatter) is no swing.
 bool MjcfEnv::Grounded(size_t foot, const uint8_t* foot_now) const {
@@ -476,19 +496,11 @@ void MjcfEnv::AfterStep(const mjData& data) {
   }
 
   // the root's velocity and gravity in its own frame, from the end of the step
-  double v[3] = {0, 0, 0}, w[3] = {0, 0, 0}, g[3] = {0, 0, -1}, up = 1.0;
-  if (root_dof_ >= 0) {
-    const double* quat = data.qpos + root_qpos_ + 3;
-    double inverse[4];
-    mju_negQuat(inverse, quat);
-    mju_rotVecQuat(v, data.qvel + root_dof_, inverse);  // world linear velocity into the body
-    for (int k = 0; k < 3; ++k) w[k] = data.qvel[root_dof_ + 3 + k];  // already in the body
-    mju_rotVecQuat(g, gravity_, inverse);
-    double z[3];
-    const double unit_z[3] = {0, 0, 1};
-    mju_rotVecQuat(z, unit_z, quat);
-    up = z[2];
-  }
+  const RootMotion root = Root(data);
+  const double* v = root.v;
+  const double* w = root.w;
+  const double* g = root.g;
+  const double up = root.up;
 
   // the episode ends for real
   bool healthy = true;
@@ -584,8 +596,8 @@ void MjcfEnv::AfterStep(const mjData& data) {
 
   // how far the robot went, and was asked to go, for the terrain curriculum
   if (terrain_) {
-    const double* root = data.qpos + root_qpos_;
-    distance_ = std::hypot(root[0] - start_xy_[0], root[1] - start_xy_[1]);
+    const double* position = data.qpos + root_qpos_;
+    distance_ = std::hypot(position[0] - start_xy_[0], position[1] - start_xy_[1]);
     commanded_distance_ += std::hypot(cmd.lin_vel_x, cmd.lin_vel_y) * dt;
     played_ = true;
   }

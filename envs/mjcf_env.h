@@ -106,6 +106,10 @@ class MjcfEnv : public LocomotionEnv {
   // without env.mjcf.commands).
   VelocityCommand command() const { return commands_.At(episode_seed(), episode_step()); }
   const CommandSchedule& commands() const { return commands_; }
+  // What the command is compared with: the body's forward and sideways
+  // speed (m/s) and yaw rate (rad/s) in its own frame, from its free joint;
+  // zeros when it has none.
+  VelocityCommand velocity() const;
 
   // The episode's sum of each weighted reward term (episode_info_names:
   // reward/NAME, in env.mjcf.rewards order).
@@ -161,6 +165,13 @@ class MjcfEnv : public LocomotionEnv {
     Kind kind = Kind::kTermination;
     double weight = 0.0;
   };
+  // The root body's motion in its own frame: linear and angular velocity,
+  // gravity's direction, and the world z component of its z axis (1 upright).
+  struct RootMotion {
+    double v[3] = {0, 0, 0}, w[3] = {0, 0, 0}, g[3] = {0, 0, -1};
+    double up = 1.0;
+  };
+  RootMotion Root(const mjData& data) const;
   struct Setup;  // everything resolved from the config and the model
   static Setup Resolve(const EnvConfig& config);
   static void ResolveRewards(const MjcfTaskConfig& c, const mjModel* m, Setup* s);
@@ -181,7 +192,7 @@ class MjcfEnv : public LocomotionEnv {
 
   // the reward terms, terminations and pushes
   std::vector<RewardTerm> reward_terms_;
-  int root_qpos_ = -1, root_dof_ = -1;  // B's free joint; -1: none (no term needs it)
+  int root_qpos_ = -1, root_dof_ = -1;  // B's free joint; -1: it has none
   std::vector<int> foot_geom_;          // per foot, the geom whose speed is its speed
   std::vector<int> geom_foot_;          // per geom, its foot, or -1
   std::vector<uint8_t> body_role_;      // per body: kRewardContact | kEndContact bits

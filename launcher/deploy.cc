@@ -8,6 +8,7 @@
 #include <cxxopts.hpp>
 #include <filesystem>
 
+#include "envs/mjcf_env.h"
 #include "envs/mujoco_env.h"
 #include "envs/registry.h"
 #include "launcher/cli.h"
@@ -51,7 +52,9 @@ LoadedPolicy LoadPolicy(const std::string& path) {
 // The options of `robofleet eval`.
 cxxopts::Options EvalOptions() {
   cxxopts::Options options("robofleet eval",
-                           "Run an exported policy in MuJoCo and report its return.");
+                           "Run an exported policy in MuJoCo and report its return and fall "
+                           "rate; on a task with velocity commands also the RMS tracking "
+                           "errors (the commands drawn from the training ranges).");
   options.positional_help("POLICY.pt");
   options.add_options()("policy", "exported policy file", cxxopts::value<std::string>())(
       "env", "task to run (default: the one in the policy's metadata)",
@@ -73,26 +76,64 @@ cxxopts::Options EvalOptions() {
 // Returns and lengths of the episodes eval ran.
 struct Episodes {
   std::vector<double> returns, lengths;
+  int falls = 0;  // episodes that ended for real (terminated), not at the time limit
+  // on a task with velocity commands: squared tracking errors summed over
+  // every step, and the steps counted
+  bool tracks = false;
+  double lin_sq = 0.0, yaw_sq = 0.0;
+  int64_t steps = 0;
 };
 
+// "vx 0.50  vy -0.20  yaw 0.30" of a command or a measured velocity.
+std::string VelocityText(const envs::VelocityCommand& v) {
+  char text[96];
+  std::snprintf(text, sizeof(text), "vx %+.2f m/s  vy %+.2f m/s  yaw %+.2f rad/s", v.lin_vel_x,
+                v.lin_vel_y, v.yaw_rate);
+  return text;
+}
+
 // Runs `episodes` episodes of `env` with the policy's method `act`, episode
-// e from seed + e; with `video`, one frame per control step of `mujoco_env`.
+// e from seed + e; with `video`, one frame per control step of `mujoco_env`,
+// showing the command and the velocity on a task with commands.
 Episodes RunEpisodes(envs::Env& env, torch::jit::Method& act, int policy_obs_dim, int episodes,
                      uint64_t seed, VideoRecorder* video, const envs::MujocoEnv* mujoco_env) {
   const envs::EnvSpec& spec = env.spec();
+  const auto* robot = dynamic_cast<const envs::MjcfEnv*>(&env);
   torch::Tensor obs = torch::zeros({1, spec.obs_dim});
   Episodes result;
+  result.tracks = robot != nullptr && robot->commands().enabled();
+  // the command of the step about to be taken, and the velocity the last one left
+  const auto frame = [&](const envs::VelocityCommand& command) {
+    if (!video) return;
+    if (result.tracks) {
+      video->AddFrame(mujoco_env->data(), "command\nvelocity",
+                      VelocityText(command) + "\n" + VelocityText(robot->velocity()));
+    } else {
+      video->AddFrame(mujoco_env->data());
+    }
+  };
   for (int e = 0; e < episodes; ++e) {
     env.Reset(seed + static_cast<uint64_t>(e), obs.data_ptr<float>());
-    if (video) video->AddFrame(mujoco_env->data());
+    frame(result.tracks ? robot->command() : envs::VelocityCommand{});
     double ret = 0.0;
     int length = 0;
     for (;;) {
       torch::Tensor action = act({obs.narrow(1, 0, policy_obs_dim)}).toTensor().contiguous();
+      // the command the policy saw, against the velocity the step reached
+      const envs::VelocityCommand command =
+          result.tracks ? robot->command() : envs::VelocityCommand{};
       envs::StepResult r = env.Step(action.data_ptr<float>(), obs.data_ptr<float>());
-      if (video) video->AddFrame(mujoco_env->data());
+      if (result.tracks) {
+        const envs::VelocityCommand v = robot->velocity();
+        const double ex = command.lin_vel_x - v.lin_vel_x, ey = command.lin_vel_y - v.lin_vel_y;
+        result.lin_sq += ex * ex + ey * ey;
+        result.yaw_sq += (command.yaw_rate - v.yaw_rate) * (command.yaw_rate - v.yaw_rate);
+        ++result.steps;
+      }
+      frame(result.tracks ? robot->command() : envs::VelocityCommand{});
       ret += r.reward;
       ++length;
+      if (r.terminated) ++result.falls;
       if (r.terminated || r.truncated) break;
     }
     result.returns.push_back(ret);
@@ -209,17 +250,34 @@ int EvalCommand(int argc, char** argv) {
 
   auto [ret_mean, ret_std] = MeanStd(result.returns);
   auto [len_mean, len_std] = MeanStd(result.lengths);
+  const double fall_rate = static_cast<double>(result.falls) / episodes;
+  const double steps = static_cast<double>(std::max<int64_t>(result.steps, 1));
+  const double lin_rms = std::sqrt(result.lin_sq / steps), yaw_rms = std::sqrt(result.yaw_sq / steps);
   if (args.count("json")) {
+    std::string tracking;
+    if (result.tracks) {
+      char text[160];
+      std::snprintf(text, sizeof(text),
+                    ", \"lin_vel_rms_error\": %.4f, \"yaw_rate_rms_error\": %.4f", lin_rms,
+                    yaw_rms);
+      tracking = text;
+    }
     std::printf(
         "{\"policy\": \"%s\", \"env\": \"%s\", \"episodes\": %d, \"seed\": %llu, "
         "\"return_mean\": %.4f, \"return_std\": %.4f, \"length_mean\": %.2f, "
-        "\"length_std\": %.2f}\n",
+        "\"length_std\": %.2f, \"fall_rate\": %.4f%s}\n",
         path.c_str(), spec.id.c_str(), episodes, static_cast<unsigned long long>(seed), ret_mean,
-        ret_std, len_mean, len_std);
+        ret_std, len_mean, len_std, fall_rate, tracking.c_str());
   } else {
-    std::printf("%s on %s, %d episodes from seed %llu: return %.1f ± %.1f, length %.0f ± %.0f\n",
+    std::printf("%s on %s, %d episodes from seed %llu: return %.1f ± %.1f, length %.0f ± %.0f, "
+                "falls %.0f%%\n",
                 path.c_str(), spec.id.c_str(), episodes, static_cast<unsigned long long>(seed),
-                ret_mean, ret_std, len_mean, len_std);
+                ret_mean, ret_std, len_mean, len_std, 100.0 * fall_rate);
+    if (result.tracks) {
+      std::printf("tracking over commands from the training ranges: RMS error %.3f m/s linear, "
+                  "%.3f rad/s yaw\n",
+                  lin_rms, yaw_rms);
+    }
   }
   if (video) {
     std::fprintf(args.count("json") ? stderr : stdout, "video: %d frames -> %s\n", frames,

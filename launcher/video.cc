@@ -144,12 +144,17 @@ VideoRecorder::~VideoRecorder() {
   if (model_ != nullptr) mj_deleteModel(model_);
 }
 
-void VideoRecorder::AddFrame(const mjData* data) {
+void VideoRecorder::AddFrame(const mjData* data, const std::string& labels,
+                             const std::string& values) {
   // mjv_updateScene takes mutable data but only reads it
   mjv_updateScene(model_, const_cast<mjData*>(data), &option_, nullptr, &camera_, mjCAT_ALL,
                   &scene_);
   const mjrRect viewport = {0, 0, options_.width, options_.height};
   mjr_render(viewport, &scene_, &context_);
+  if (!labels.empty()) {
+    mjr_overlay(mjFONT_NORMAL, mjGRID_TOPLEFT, viewport, labels.c_str(), values.c_str(),
+                &context_);
+  }
   mjr_readPixels(rgb_.data(), nullptr, viewport, &context_);
   const std::string_view frame(reinterpret_cast<const char*>(rgb_.data()), rgb_.size());
   if (!ffmpeg_lost_ && !ffmpeg_.WriteStdin(frame)) ffmpeg_lost_ = true;

@@ -35,8 +35,11 @@ class VideoRecorder {
   VideoRecorder(const VideoRecorder&) = delete;
   VideoRecorder& operator=(const VideoRecorder&) = delete;
 
-  // Renders the state in `data` (of the model given at construction) as the next frame.
-  void AddFrame(const mjData* data);
+  // Renders the state in `data` (of the model given at construction) as the
+  // next frame, with `labels` and `values` (lines of text, side by side) in
+  // its top left corner when given.
+  void AddFrame(const mjData* data, const std::string& labels = "",
+                const std::string& values = "");
 
   // Ends the file; returns the number of frames written. Throws if ffmpeg failed.
   int Finish();

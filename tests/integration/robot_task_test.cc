@@ -90,5 +90,63 @@ TEST_F(RobotTaskTest, TensorBoardHasTheRewardTermsToo) {
   EXPECT_NE(check.out().find("0 problems"), std::string::npos) << check.out();
 }
 
+double JsonNumber(const std::string& json, const std::string& key) {
+  const size_t at = json.find("\"" + key + "\": ");
+  if (at == std::string::npos) return std::nan("");
+  return std::stod(json.substr(at + key.size() + 4));
+}
+
+TEST_F(RobotTaskTest, EvalReportsTrackingErrorsAndFallsInTextAndJson) {
+  Child json({ROBOFLEET_BINARY, "eval", Run() + "/policy.pt", "--episodes", "3", "--json"},
+             *dir_ + "/eval_json");
+  ASSERT_TRUE(json.Wait(60));
+  ASSERT_EQ(json.exit_code(), 0) << json.err();
+  const double lin = JsonNumber(json.out(), "lin_vel_rms_error");
+  const double yaw = JsonNumber(json.out(), "yaw_rate_rms_error");
+  const double falls = JsonNumber(json.out(), "fall_rate");
+  // an untrained policy barely moves: its error is about the commands' own
+  // RMS, sqrt(1/3 + 0.36/3) = 0.67 m/s and sqrt(1/3) = 0.58 rad/s
+  EXPECT_GT(lin, 0.2) << json.out();
+  EXPECT_LT(lin, 1.5) << json.out();
+  EXPECT_GT(yaw, 0.2) << json.out();
+  EXPECT_LT(yaw, 1.5) << json.out();
+  EXPECT_GE(falls, 0.0);
+  EXPECT_LE(falls, 1.0);
+
+  Child text({ROBOFLEET_BINARY, "eval", Run() + "/policy.pt", "--episodes", "3"},
+             *dir_ + "/eval_text");
+  ASSERT_TRUE(text.Wait(60));
+  EXPECT_NE(text.out().find("falls "), std::string::npos) << text.out();
+  EXPECT_NE(text.out().find("RMS error"), std::string::npos) << text.out();
+}
+
+TEST_F(RobotTaskTest, EvalVideoShowsTheCommandBesideTheVelocity) {
+  ASSERT_TRUE(fs::exists("/usr/bin/ffmpeg")) << "install ffmpeg (scripts/setup.sh does)";
+  const std::string video = *dir_ + "/eval.mp4", frame = *dir_ + "/frame.ppm";
+  Child eval({ROBOFLEET_BINARY, "eval", Run() + "/policy.pt", "--episodes", "1", "--video", video,
+              "--width", "320", "--height", "240"},
+             *dir_ + "/eval_video");
+  ASSERT_TRUE(eval.Wait(120));
+  ASSERT_EQ(eval.exit_code(), 0) << eval.err();
+  EXPECT_NE(eval.out().find("video: 21 frames"), std::string::npos) << eval.out();
+  // the first frame's top left corner holds the overlay's light text on the
+  // dark box MuJoCo draws under it: many pixels near white
+  Child extract({"/usr/bin/ffmpeg", "-v", "error", "-y", "-i", video, "-frames:v", "1", "-vf",
+                 "crop=160:40:0:0", "-f", "image2", "-c:v", "ppm", frame},
+                *dir_ + "/extract");
+  ASSERT_TRUE(extract.Wait(60));
+  ASSERT_EQ(extract.exit_code(), 0) << extract.err();
+  const std::string ppm = Child::Slurp(frame);
+  ASSERT_GT(ppm.size(), 160u * 40 * 3);
+  const std::string pixels = ppm.substr(ppm.size() - 160 * 40 * 3);
+  int bright = 0;
+  for (size_t i = 0; i + 2 < pixels.size(); i += 3) {
+    bright += static_cast<unsigned char>(pixels[i]) > 200 &&
+              static_cast<unsigned char>(pixels[i + 1]) > 200 &&
+              static_cast<unsigned char>(pixels[i + 2]) > 200;
+  }
+  EXPECT_GT(bright, 50) << "no text in the corner";
+}
+
 }  // namespace
 }  // namespace robofleet::testing
