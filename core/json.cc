@@ -1,5 +1,6 @@
 #include "core/json.h"
 
+#include <cmath>
 #include <cstdio>
 
 namespace robofleet {
@@ -31,6 +32,13 @@ std::string JsonString(const std::string& s) {
     }
   }
   return out + "\"";
+}
+
+std::string JsonNumber(double x) {
+  if (!std::isfinite(x)) return "null";
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.17g", x);
+  return text;
 }
 
 }  // namespace robofleet

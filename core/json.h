@@ -10,6 +10,10 @@ namespace robofleet {
 // `s` as a JSON string literal, quotes included.
 std::string JsonString(const std::string& s);
 
+// `x` as a JSON number with the digits that read back as the same double
+// (17 significant digits); non-finite values as null.
+std::string JsonNumber(double x);
+
 }  // namespace robofleet
 
 #endif  // ROBOFLEET_CORE_JSON_H_

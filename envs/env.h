@@ -53,6 +53,12 @@ struct EnvSpec {
   // sum over the episode); Env::WriteEpisodeInfo writes them. The learner
   // logs the mean of each over recent episodes as a metric of that name.
   std::vector<std::string> episode_info_names;
+  // How a robot's controller rebuilds the observation from its own readings
+  // and turns an action into actuator targets, as a JSON object (the
+  // "controller" of the exported policy's metadata.json, which
+  // examples/deploy_cpp/controller.h reads);
+  // empty for tasks that do not describe it.
+  std::string controller_json;
 };
 
 class Env {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "core/bytes.h"
 #include "core/check.h"
+#include "core/json.h"
 #include "core/seeds.h"
 
 namespace robofleet::envs {
@@ -276,6 +278,7 @@ MjcfEnv::Setup MjcfEnv::Resolve(const EnvConfig& config) {
     s.obs_terms.push_back(t);
   }
   ResolveRewards(c, m, &s);
+  if (!c.observations.empty()) s.task.controller_json = ControllerJson(config, m, s);
   if (c.terrain.Enabled()) {
     s.terrain.emplace(c.terrain, m, c.path);
     // every env of the process shares the model with the terrain filled in
@@ -285,6 +288,63 @@ MjcfEnv::Setup MjcfEnv::Resolve(const EnvConfig& config) {
     s.task.episode_info_names.push_back("terrain/level");
   }
   return s;
+}
+
+std::string MjcfEnv::ControllerJson(const EnvConfig& config, const mjModel* m, const Setup& s) {
+  const MjcfTaskConfig& c = config.mjcf;
+  const auto numbers = [](const std::vector<double>& v) {
+    std::string out = "[";
+    for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + JsonNumber(v[i]);
+    return out + "]";
+  };
+  const auto names = [m](int type, int count, const std::function<int(int)>& id, const char* fb) {
+    std::string out = "[";
+    for (int i = 0; i < count; ++i) out += (i ? ", " : "") + JsonString(Name(m, type, id(i), fb));
+    return out + "]";
+  };
+  const int frame_skip = config.frame_skip > 0 ? config.frame_skip : 1;
+  std::string json = "{\"control_dt\": " + JsonNumber(m->opt.timestep * frame_skip);
+  json += ", \"gravity\": " +
+          numbers({s.gravity[0], s.gravity[1], s.gravity[2]});
+  json += ", \"joints\": " +
+          names(mjOBJ_JOINT, m->nu, [m](int i) { return m->actuator_trnid[2 * i]; }, "joint_");
+  json += ", \"actuators\": " + names(mjOBJ_ACTUATOR, m->nu, [](int i) { return i; }, "actuator_");
+  json += ", \"default_pose\": " + numbers(s.default_qpos);
+  json += ", \"observation\": [";
+  for (size_t i = 0; i < s.obs_terms.size(); ++i) {
+    const ObservationTerm& term = c.observations[i];
+    const ObsTerm& t = s.obs_terms[i];
+    json += std::string(i ? ", " : "") + "{\"kind\": " + JsonString(term.kind);
+    if (!term.name.empty()) json += ", \"name\": " + JsonString(term.name);
+    if (term.kind == "gravity") {
+      json += std::string(", \"frame\": ") +
+              (t.kind == ObsTerm::Kind::kSiteGravity ? "\"site\"" : "\"body\"");
+    }
+    json += ", \"dim\": " + std::to_string(t.dim) + ", \"scale\": " + JsonNumber(t.scale) +
+            ", \"noise\": " + JsonNumber(term.noise) + "}";
+  }
+  json += "]";
+  // ctrl = offset + scale * clip(action, -1, 1), clipped to ctrlrange where limited
+  std::vector<double> offset(m->nu, 0.0), scale(m->nu, 1.0), low(m->nu), high(m->nu);
+  std::vector<double> limited(m->nu);
+  for (int i = 0; i < m->nu; ++i) {
+    low[i] = m->actuator_ctrlrange[2 * i];
+    high[i] = m->actuator_ctrlrange[2 * i + 1];
+    limited[i] = m->actuator_ctrllimited[i] ? 1 : 0;
+    if (c.action.mode == "position") {
+      offset[i] = s.default_qpos[i];
+      scale[i] = c.action.scale;
+    } else if (limited[i]) {
+      offset[i] = 0.5 * (high[i] + low[i]);
+      scale[i] = 0.5 * (high[i] - low[i]);
+    }
+  }
+  json += ", \"action\": {\"mode\": " + JsonString(c.action.mode) +
+          ", \"ctrl_offset\": " + numbers(offset) + ", \"ctrl_scale\": " + numbers(scale) +
+          ", \"clip_to_ctrlrange\": " + (c.action.mode == "position" ? "true" : "false") +
+          ", \"ctrl_limited\": " + numbers(limited) + ", \"ctrl_low\": " + numbers(low) +
+          ", \"ctrl_high\": " + numbers(high) + "}}";
+  return json;
 }
 
 void MjcfEnv::ResolveRewards(const MjcfTaskConfig& c, const mjModel* m, Setup* s) {
@@ -663,6 +723,49 @@ float MjcfEnv::ComputeReward(const mjData& data, const float* action) const {
 
 // AfterStep decided it for the state the step left behind
 bool MjcfEnv::IsHealthy(const mjData& /*data*/) const { return !terminal_; }
+
+std::string MjcfEnv::Readings() const {
+  const mjData& data = *this->data();
+  const int nu = model()->nu;
+  std::string out;
+  char number[40];
+  const auto put = [&](double x) {
+    std::snprintf(number, sizeof(number), " %a", x);
+    out += number;
+  };
+  for (size_t i = 0; i < obs_terms_.size(); ++i) {
+    const ObsTerm& t = obs_terms_[i];
+    out += task_.observations[i].kind;
+    switch (t.kind) {
+      case ObsTerm::Kind::kSensor:
+        for (int k = 0; k < t.dim; ++k) put(data.sensordata[t.id + k]);
+        break;
+      case ObsTerm::Kind::kSiteGravity:
+        for (int k = 0; k < 9; ++k) put(data.site_xmat[9 * t.id + k]);
+        break;
+      case ObsTerm::Kind::kBodyGravity:
+        for (int k = 0; k < 9; ++k) put(data.xmat[9 * t.id + k]);
+        break;
+      case ObsTerm::Kind::kJointPos:
+        for (int a = 0; a < nu; ++a) put(data.qpos[actuated_qpos_[a]]);
+        break;
+      case ObsTerm::Kind::kJointVel:
+        for (int a = 0; a < nu; ++a) put(data.qvel[actuated_dof_[a]]);
+        break;
+      case ObsTerm::Kind::kLastAction:
+        break;  // the controller keeps its own
+      case ObsTerm::Kind::kCommand: {
+        const VelocityCommand c = command();
+        put(c.lin_vel_x);
+        put(c.lin_vel_y);
+        put(c.yaw_rate);
+        break;
+      }
+    }
+    out += "\n";
+  }
+  return out;
+}
 
 void MjcfEnv::WriteEpisodeInfo(float* info) const {
   for (double sum : reward_sums_) *info++ = static_cast<float>(sum);

@@ -111,6 +111,14 @@ class MjcfEnv : public LocomotionEnv {
   // zeros when it has none.
   VelocityCommand velocity() const;
 
+  // What a robot's controller reads at this state for each observation term
+  // (spec().controller_json), one line per term: its kind, then the raw
+  // values in C's hex float notation: a sensor's sensordata; for gravity
+  // the frame's rotation matrix (9, MuJoCo's row-major xmat); per actuator
+  // its joint's position or velocity; the command; nothing for last_action
+  // (the controller keeps its own). examples/deploy_cpp --replay reads it.
+  std::string Readings() const;
+
   // The episode's sum of each weighted reward term (episode_info_names:
   // reward/NAME, in env.mjcf.rewards order).
   void WriteEpisodeInfo(float* info) const override;
@@ -175,6 +183,7 @@ class MjcfEnv : public LocomotionEnv {
   struct Setup;  // everything resolved from the config and the model
   static Setup Resolve(const EnvConfig& config);
   static void ResolveRewards(const MjcfTaskConfig& c, const mjModel* m, Setup* s);
+  static std::string ControllerJson(const EnvConfig& config, const mjModel* m, const Setup& s);
   bool Grounded(size_t foot, const uint8_t* foot_now) const;
   // Moves the episode's start onto a tile of the terrain (after the
   // curriculum has set the level from the episode that ended).

@@ -195,6 +195,7 @@ MujocoEnv::MujocoEnv(const EnvConfig& config, TaskInfo task) {
   spec_.control_dt = m->opt.timestep * spec_.frame_skip;
   spec_.obs_names = std::move(task.obs_names);
   spec_.episode_info_names = std::move(task.episode_info_names);
+  spec_.controller_json = std::move(task.controller_json);
   for (int i = 0; i < m->nu; ++i) {
     const char* name = mj_id2name(m, mjOBJ_ACTUATOR, i);
     spec_.act_names.push_back(name != nullptr && name[0] != '\0' ? name

@@ -178,6 +178,7 @@ class MujocoEnv : public Env {
     std::vector<double> obs_noise = {};
     // EnvSpec.episode_info_names: what WriteEpisodeInfo reports.
     std::vector<std::string> episode_info_names = {};
+    std::string controller_json = {};  // EnvSpec.controller_json
     // A model that is changed after compiling (LoadModel's variant and
     // prepare); empty: the file as it is.
     std::string model_variant = {};

@@ -68,7 +68,11 @@ cxxopts::Options EvalOptions() {
       cxxopts::value<std::string>()->default_value(""))(
       "width", "video width in pixels", cxxopts::value<int>()->default_value("640"))(
       "height", "video height in pixels", cxxopts::value<int>()->default_value("480"))(
-      "json", "print one JSON object")("h,help", "show this help");
+      "json", "print one JSON object")(
+      "record",
+      "write every step's sensor readings, observation, action and actuator targets to this "
+      "file (a robot task with an observation list), for examples/deploy_cpp --replay",
+      cxxopts::value<std::string>())("h,help", "show this help");
   options.parse_positional({"policy"});
   return options;
 }
@@ -84,6 +88,14 @@ struct Episodes {
   int64_t steps = 0;
 };
 
+// One line of a recording: `label` and n values in hex floats (exact).
+template <class T>
+void WriteHex(std::FILE* out, const char* label, const T* values, int n) {
+  std::fputs(label, out);
+  for (int i = 0; i < n; ++i) std::fprintf(out, " %a", static_cast<double>(values[i]));
+  std::fputc('\n', out);
+}
+
 // "vx 0.50  vy -0.20  yaw 0.30" of a command or a measured velocity.
 std::string VelocityText(const envs::VelocityCommand& v) {
   char text[96];
@@ -95,8 +107,13 @@ std::string VelocityText(const envs::VelocityCommand& v) {
 // Runs `episodes` episodes of `env` with the policy's method `act`, episode
 // e from seed + e; with `video`, one frame per control step of `mujoco_env`,
 // showing the command and the velocity on a task with commands.
+//   With `record`, every step as examples/deploy_cpp --replay reads it:
+//   "step EPISODE T", the readings (MjcfEnv::Readings), then "obs", "action"
+//   and "ctrl" lines of hex floats: the observation, the policy's output and
+//   the actuator targets the env wrote.
 Episodes RunEpisodes(envs::Env& env, torch::jit::Method& act, int policy_obs_dim, int episodes,
-                     uint64_t seed, VideoRecorder* video, const envs::MujocoEnv* mujoco_env) {
+                     uint64_t seed, VideoRecorder* video, const envs::MujocoEnv* mujoco_env,
+                     std::FILE* record) {
   const envs::EnvSpec& spec = env.spec();
   const auto* robot = dynamic_cast<const envs::MjcfEnv*>(&env);
   torch::Tensor obs = torch::zeros({1, spec.obs_dim});
@@ -119,10 +136,16 @@ Episodes RunEpisodes(envs::Env& env, torch::jit::Method& act, int policy_obs_dim
     int length = 0;
     for (;;) {
       torch::Tensor action = act({obs.narrow(1, 0, policy_obs_dim)}).toTensor().contiguous();
+      if (record != nullptr) {
+        std::fprintf(record, "step %d %d\n%s", e, length, robot->Readings().c_str());
+        WriteHex(record, "obs", obs.data_ptr<float>(), policy_obs_dim);
+        WriteHex(record, "action", action.data_ptr<float>(), spec.act_dim);
+      }
       // the command the policy saw, against the velocity the step reached
       const envs::VelocityCommand command =
           result.tracks ? robot->command() : envs::VelocityCommand{};
       envs::StepResult r = env.Step(action.data_ptr<float>(), obs.data_ptr<float>());
+      if (record != nullptr) WriteHex(record, "ctrl", mujoco_env->data()->ctrl, spec.act_dim);
       if (result.tracks) {
         const envs::VelocityCommand v = robot->velocity();
         const double ex = command.lin_vel_x - v.lin_vel_x, ey = command.lin_vel_y - v.lin_vel_y;
@@ -242,8 +265,29 @@ int EvalCommand(int argc, char** argv) {
   torch::NoGradGuard no_grad;
   torch::jit::Method act =
       policy.module.get_method(args.count("stochastic") ? "stochastic_action" : "forward");
+  // a recording for the controller example, written whole or not at all
+  std::string record_path, record_temp;
+  std::FILE* record = nullptr;
+  if (args.count("record")) {
+    record_path = args["record"].as<std::string>();
+    CheckOutputFile(record_path, "--record");
+    if (spec.controller_json.empty() || dynamic_cast<const envs::MjcfEnv*>(env.get()) == nullptr) {
+      throw UserError("--record: env '" + spec.id +
+                      "' does not describe how a controller builds its observation; record a "
+                      "robot task (env.mjcf with env.mjcf.observations)");
+    }
+    record_temp = record_path + ".tmp";
+    record = std::fopen(record_temp.c_str(), "w");
+    if (record == nullptr) throw UserError("--record: cannot write " + record_temp);
+  }
   const Episodes result =
-      RunEpisodes(*env, act, policy_obs_dim, episodes, seed, video.get(), mujoco_env);
+      RunEpisodes(*env, act, policy_obs_dim, episodes, seed, video.get(), mujoco_env, record);
+  if (record != nullptr) {
+    const bool written = std::fflush(record) == 0 && std::fclose(record) == 0;
+    if (!written || std::rename(record_temp.c_str(), record_path.c_str()) != 0) {
+      throw UserError("--record: cannot write " + record_path);
+    }
+  }
 
   int frames = 0;
   if (video) frames = video->Finish();

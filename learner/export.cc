@@ -203,6 +203,9 @@ std::string MetadataJson(const ActorCritic& policy, const PolicyMetadata& metada
   json += "  \"env_id\": " + JsonString(metadata.env_id) + ",\n";
   json += "  \"env_config\": " + JsonString(env_config) + ",\n";
   json += "  \"env_steps\": " + std::to_string(metadata.env_steps) + ",\n";
+  if (!metadata.controller_json.empty()) {
+    json += "  \"controller\": " + metadata.controller_json + ",\n";
+  }
   json += "  \"config\": " + JsonString(metadata.config_yaml) + "\n";
   return json + "}\n";
 }

@@ -36,6 +36,7 @@ struct PolicyMetadata {
   std::vector<double> act_high;
   int64_t env_steps = 0;    // env steps trained on
   std::string config_yaml;  // the resolved experiment config
+  std::string controller_json;  // EnvSpec.controller_json; "" when the task has none
 };
 
 // Builds the TorchScript module for `policy` and `normalizer`; act_low and
@@ -47,7 +48,9 @@ torch::jit::Module BuildPolicyModule(ActorCritic& policy, const RunningNormalize
 // The metadata.json text: format, robofleet_version, obs_dim, act_dim,
 // obs_names (what forward() takes), privileged_dim, privileged_names (what
 // value() takes after them), act_names, act_low, act_high, env_id, env_config (the env
-// section as YAML), env_steps, config (the whole resolved config as YAML).
+// section as YAML), env_steps, controller (when the task describes how a
+// robot's controller builds the observation: EnvSpec.controller_json),
+// config (the whole resolved config as YAML).
 std::string MetadataJson(const ActorCritic& policy, const PolicyMetadata& metadata);
 
 // Builds the module and saves it with metadata.json to `path`, atomically:

@@ -39,6 +39,7 @@ struct TaskInfo {
   // what actors report of each finished episode (EnvSpec); each name is a
   // metrics column, the mean over the recent episodes
   std::vector<std::string> episode_info_names;
+  std::string controller_json;  // EnvSpec.controller_json, into metadata.json
 };
 
 struct LearnerOptions {

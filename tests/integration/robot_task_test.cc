@@ -35,7 +35,11 @@ class RobotTaskTest : public ::testing::Test {
                  "--run-dir", Run(), "--set", "env.max_episode_steps=20", "--set",
                  "actors.count=1", "--set", "actors.envs_per_actor=8", "--set",
                  "actors.rollout_length=16", "--set", "learner.batch_size=256", "--set",
-                 "policy.hidden=[16, 16]", "--set", "train.total_env_steps=2048"},
+                 "policy.hidden=[16, 16]", "--set", "train.total_env_steps=2048", "--set",
+                 // noiseless terms, so that a controller can rebuild the observation exactly
+                 "env.mjcf.observations=[{sensor: imu_gyro, scale: 0.25}, {gravity: imu}, "
+                 "{command: true}, {joint_pos: true}, {joint_vel: true, scale: 0.05}, "
+                 "{last_action: true}]"},
                 *dir_ + "/train");
     ASSERT_TRUE(train.Wait(120)) << train.err();
     ASSERT_EQ(train.exit_code(), 0) << train.err();
@@ -146,6 +150,65 @@ TEST_F(RobotTaskTest, EvalVideoShowsTheCommandBesideTheVelocity) {
               static_cast<unsigned char>(pixels[i + 2]) > 200;
   }
   EXPECT_GT(bright, 50) << "no text in the corner";
+}
+
+TEST_F(RobotTaskTest, CppControllerRebuildsObservationsActionsAndTargetsBitForBit) {
+  const std::string recording = *dir_ + "/recording.txt";
+  Child record({ROBOFLEET_BINARY, "eval", Run() + "/policy.pt", "--episodes", "2", "--record",
+                recording},
+               *dir_ + "/record");
+  ASSERT_TRUE(record.Wait(60));
+  ASSERT_EQ(record.exit_code(), 0) << record.err();
+  // the metadata says how: terms, scales, default pose, action scale, period
+  Child unzip({"/usr/bin/python3", "-c",
+               "import sys, zipfile\n"
+               "z = zipfile.ZipFile(sys.argv[1])\n"
+               "name = [n for n in z.namelist() if n.endswith('extra/metadata.json')][0]\n"
+               "print(z.read(name).decode())\n",
+               Run() + "/policy.pt"},
+              *dir_ + "/unzip");
+  ASSERT_TRUE(unzip.Wait(30));
+  const std::string metadata = unzip.out();
+  for (const char* key : {"\"controller\"", "\"control_dt\": 0.02", "\"default_pose\"",
+                          "\"kind\": \"gravity\"", "\"ctrl_scale\": [0.25"}) {
+    EXPECT_NE(metadata.find(key), std::string::npos) << key << " not in " << metadata;
+  }
+
+  const std::string build = *dir_ + "/deploy_cpp";
+  Child configure({"/usr/bin/cmake", "-S",
+                   std::string(ROBOFLEET_SOURCE_DIR) + "/examples/deploy_cpp", "-B", build},
+                  *dir_ + "/configure");
+  ASSERT_TRUE(configure.Wait(120));
+  ASSERT_EQ(configure.exit_code(), 0) << configure.err();
+  Child make({"/usr/bin/cmake", "--build", build}, *dir_ + "/make");
+  ASSERT_TRUE(make.Wait(300));
+  ASSERT_EQ(make.exit_code(), 0) << make.out() << make.err();
+
+  Child replay({build + "/deploy_policy", Run() + "/policy.pt", "--replay", recording},
+               *dir_ + "/replay");
+  ASSERT_TRUE(replay.Wait(60));
+  EXPECT_EQ(replay.exit_code(), 0) << replay.out() << replay.err();
+  EXPECT_NE(replay.out().find("replayed 40 steps of 2 episodes: 0 observation entries, 0 "
+                              "actions, 0 targets differ"),
+            std::string::npos)
+      << replay.out();
+
+  // the loop runs at the task's control period: 50 Hz
+  Child loop({build + "/deploy_policy", Run() + "/policy.pt", "--steps", "10"}, *dir_ + "/loop");
+  ASSERT_TRUE(loop.Wait(60));
+  EXPECT_EQ(loop.exit_code(), 0) << loop.err();
+  EXPECT_NE(loop.out().find("10 steps at 50 Hz"), std::string::npos) << loop.out();
+
+  // a damaged recording is found out
+  std::string text = Child::Slurp(recording);
+  const size_t obs = text.find("\nobs ");
+  ASSERT_NE(obs, std::string::npos);
+  text.insert(obs + 6, "0x1p+0 ");  // an extra entry shifts the observation
+  std::ofstream(recording) << text;
+  Child damaged({build + "/deploy_policy", Run() + "/policy.pt", "--replay", recording},
+                *dir_ + "/damaged");
+  ASSERT_TRUE(damaged.Wait(60));
+  EXPECT_NE(damaged.exit_code(), 0) << damaged.out();
 }
 
 }  // namespace
