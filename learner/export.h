@@ -36,7 +36,7 @@ struct PolicyMetadata {
   std::vector<double> act_high;
   int64_t env_steps = 0;    // env steps trained on
   std::string config_yaml;  // the resolved experiment config
-  std::string controller_json;  // EnvSpec.controller_json; "" when the task has none
+  std::string controller_json = {};  // EnvSpec.controller_json; "" when the task has none
 };
 
 // Builds the TorchScript module for `policy` and `normalizer`; act_low and

@@ -38,8 +38,8 @@ struct TaskInfo {
   int privileged_dim = 0;  // the last obs entries, for the critic alone (EnvSpec)
   // what actors report of each finished episode (EnvSpec); each name is a
   // metrics column, the mean over the recent episodes
-  std::vector<std::string> episode_info_names;
-  std::string controller_json;  // EnvSpec.controller_json, into metadata.json
+  std::vector<std::string> episode_info_names = {};
+  std::string controller_json = {};  // EnvSpec.controller_json, into metadata.json
 };
 
 struct LearnerOptions {

@@ -365,6 +365,58 @@ TEST_F(RobotRewardTest, RestoredEnvKeepsItsTermsAndSums) {
   EXPECT_EQ(got_info, want_info);
 }
 
+TEST_F(RobotRewardTest, RandomisationWorksWithTheTermsTerminationsAndPushes) {
+  // every randomisation there is, on the joystick task with all its pieces
+  EnvConfig config = Joystick();
+  config.max_episode_steps = 40;
+  RandomizeConfig& r = config.randomize;
+  r.body_mass_scale = {0.8, 1.2};
+  r.geom_friction_scale = {0.5, 1.5};
+  r.joint_damping_scale = {0.8, 1.2};
+  r.actuator_gain_scale = {0.8, 1.2};  // motor strength
+  r.obs_noise = 0.01;
+  r.action_noise = 0.05;
+  r.action_delay = {0, 2};
+  constexpr int K = 3;
+  VectorEnv original(config, K, 6);
+  const int D = original.spec().obs_dim;
+  ASSERT_EQ(original.spec().episode_info_names.size(), 13u);
+  std::vector<float> obs(K * D), actions(K * 12), reward(K);
+  std::vector<uint8_t> term(K), trunc(K);
+  original.Reset(obs.data());
+  test::RandomPolicy policy(2);
+  const auto run = [&](VectorEnv& venv, int steps, test::RandomPolicy& p) {
+    std::vector<float> rewards;
+    for (int s = 0; s < steps; ++s) {
+      p.Fill(actions);
+      for (float& a : actions) a *= 0.5f;
+      venv.Step(actions.data(), obs.data(), reward.data(), term.data(), trunc.data(), nullptr);
+      for (float x : obs) EXPECT_TRUE(std::isfinite(x));
+      rewards.insert(rewards.end(), reward.begin(), reward.end());
+    }
+    return rewards;
+  };
+  run(original, 50, policy);
+  const std::string state = original.SaveState();
+  test::RandomPolicy copy = policy;
+  const std::vector<float> want = run(original, 60, policy);
+  std::vector<float> info, info_again;
+  const std::vector<VectorEnv::Episode> episodes = original.TakeFinishedEpisodes(&info);
+  ASSERT_GE(episodes.size(), 3u);
+  for (size_t e = 0; e < episodes.size(); ++e) {
+    double sum = 0.0;
+    for (size_t i = 0; i < 13; ++i) sum += info[e * 13 + i];
+    EXPECT_NEAR(sum, episodes[e].ret, 1e-3 * std::max(1.0, std::abs(sum))) << e;
+  }
+  // and a randomised env restores bit for bit, model draws, delays and all
+  VectorEnv restored(config, K, 100);
+  restored.Reset(obs.data());
+  restored.LoadState(state);
+  EXPECT_EQ(run(restored, 60, copy), want);
+  restored.TakeFinishedEpisodes(&info_again);
+  EXPECT_EQ(info_again, info);
+}
+
 TEST_F(RobotRewardTest, TermsThatCannotBeComputedAreRefusedNamingTheKey) {
   const auto error_of = [](const EnvConfig& config) -> std::string {
     try {
