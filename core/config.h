@@ -316,8 +316,7 @@ struct MjcfPushConfig {
 
   template <class V>
   void Visit(V& v) {
-    v.Field("interval_s", interval_s,
-            "seconds of simulated time between two pushes; 0: no pushes");
+    v.Field("interval_s", interval_s, "seconds of simulated time between two pushes; 0: no pushes");
     v.Field("max_vel", max_vel,
             "each push adds uniform [-max_vel, max_vel] m/s to the body's world x and y velocity");
   }

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -304,11 +304,12 @@ std::string MjcfEnv::ControllerJson(const EnvConfig& config, const mjModel* m, c
   };
   const int frame_skip = config.frame_skip > 0 ? config.frame_skip : 1;
   std::string json = "{\"control_dt\": " + JsonNumber(m->opt.timestep * frame_skip);
-  json += ", \"gravity\": " +
-          numbers({s.gravity[0], s.gravity[1], s.gravity[2]});
+  json += ", \"gravity\": " + numbers({s.gravity[0], s.gravity[1], s.gravity[2]});
   json += ", \"joints\": " +
-          names(mjOBJ_JOINT, m->nu, [m](int i) { return m->actuator_trnid[2 * i]; }, "joint_");
-  json += ", \"actuators\": " + names(mjOBJ_ACTUATOR, m->nu, [](int i) { return i; }, "actuator_");
+          names(
+              mjOBJ_JOINT, m->nu, [m](int i) { return m->actuator_trnid[2 * i]; }, "joint_");
+  json += ", \"actuators\": " + names(
+                                    mjOBJ_ACTUATOR, m->nu, [](int i) { return i; }, "actuator_");
   json += ", \"default_pose\": " + numbers(s.default_qpos);
   json += ", \"observation\": [";
   for (size_t i = 0; i < s.obs_terms.size(); ++i) {
@@ -352,7 +353,7 @@ void MjcfEnv::ResolveRewards(const MjcfTaskConfig& c, const mjModel* m, Setup* s
   const std::string body_name = Name(m, mjOBJ_BODY, body, "body_");
   MjcfRewardsConfig rewards = c.rewards;
   std::string root_key;  // the first key that needs the root's free joint
-  int index = 0;  // RewardTerm::Kind lists the terms in the config's order
+  int index = 0;         // RewardTerm::Kind lists the terms in the config's order
   ForEachRewardTerm(rewards, [&](const std::string& name, double weight) {
     const auto kind = static_cast<RewardTerm::Kind>(index++);
     if (weight == 0) return;
@@ -437,8 +438,8 @@ MjcfEnv::MjcfEnv(const EnvConfig& config, Setup setup)
     cos_max_tilt_ = std::cos(task_.termination.max_tilt_deg * M_PI / 180.0);
   }
   if (task_.push.interval_s > 0) {
-    push_every_ = std::max(1, static_cast<int>(std::lround(task_.push.interval_s /
-                                                           spec().control_dt)));
+    push_every_ =
+        std::max(1, static_cast<int>(std::lround(task_.push.interval_s / spec().control_dt)));
   }
   reward_sums_.assign(reward_terms_.size(), 0.0);
   prev_action_.assign(spec().act_dim, 0.0f);

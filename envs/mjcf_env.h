@@ -206,15 +206,15 @@ class MjcfEnv : public LocomotionEnv {
   std::vector<int> geom_foot_;          // per geom, its foot, or -1
   std::vector<uint8_t> body_role_;      // per body: kRewardContact | kEndContact bits
   static constexpr uint8_t kRewardContact = 1, kEndContact = 2;
-  double cos_max_tilt_ = -2.0;  // below -1: no tilt termination
-  int push_every_ = 0;          // control steps between pushes; 0: none
+  double cos_max_tilt_ = -2.0;      // below -1: no tilt termination
+  int push_every_ = 0;              // control steps between pushes; 0: none
   std::optional<Terrain> terrain_;  // env.mjcf.terrain, when set
 
   // state of the episode, kept by AfterStep (SaveTaskState)
-  std::vector<double> reward_sums_;   // per term, the episode's weighted sum
-  std::vector<float> prev_action_;    // the action of the step before
-  std::vector<double> air_time_;      // per foot, seconds in the air before this step
-  std::vector<uint8_t> foot_contact_; // per foot, in contact after the last step
+  std::vector<double> reward_sums_;    // per term, the episode's weighted sum
+  std::vector<float> prev_action_;     // the action of the step before
+  std::vector<double> air_time_;       // per foot, seconds in the air before this step
+  std::vector<uint8_t> foot_contact_;  // per foot, in contact after the last step
   // the terrain curriculum: this env's level (kept from episode to episode),
   // and the tile, start and distances of the episode in progress
   int level_ = 0;
@@ -224,7 +224,7 @@ class MjcfEnv : public LocomotionEnv {
   double commanded_distance_ = 0.0;  // metres the commands asked for so far
   bool played_ = false;              // a step was taken since the reset
   // per step, not state: set by BeforeStep / AfterStep within one Step
-  std::vector<double> qvel_before_;   // per actuator, its joint's velocity before the physics
+  std::vector<double> qvel_before_;  // per actuator, its joint's velocity before the physics
   // scratch of AfterStep: per foot, then per body, whether in contact now
   std::vector<uint8_t> touching_;
   double step_reward_ = 0.0;

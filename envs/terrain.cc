@@ -17,8 +17,7 @@ double Unit(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53;
 
 }  // namespace
 
-Terrain::Terrain(const MjcfTerrainConfig& config, const mjModel* m,
-                 const std::string& model_path)
+Terrain::Terrain(const MjcfTerrainConfig& config, const mjModel* m, const std::string& model_path)
     : config_(config) {
   hfield_ = mj_name2id(m, mjOBJ_HFIELD, config.hfield.c_str());
   if (hfield_ < 0) {
@@ -31,8 +30,8 @@ Terrain::Terrain(const MjcfTerrainConfig& config, const mjModel* m,
     if (m->geom_type[g] != mjGEOM_HFIELD || m->geom_dataid[g] != hfield_) continue;
     const mjtNum* pos = m->geom_pos + 3 * g;
     const mjtNum* quat = m->geom_quat + 4 * g;
-    placed = m->geom_bodyid[g] == 0 && pos[0] == 0 && pos[1] == 0 && pos[2] == 0 &&
-             quat[0] == 1 && quat[1] == 0 && quat[2] == 0 && quat[3] == 0;
+    placed = m->geom_bodyid[g] == 0 && pos[0] == 0 && pos[1] == 0 && pos[2] == 0 && quat[0] == 1 &&
+             quat[1] == 0 && quat[2] == 0 && quat[3] == 0;
   }
   if (!placed) {
     throw UserError("env.mjcf.terrain.hfield: no geom of " + model_path + " uses height field '" +

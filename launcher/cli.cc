@@ -60,9 +60,16 @@ std::vector<std::string> SetOverrides(const cxxopts::ParseResult& args) {
 
 learner::TaskInfo TaskInfoFor(const ExperimentConfig& config) {
   envs::EnvSpec spec = envs::GetEnvSpec(config.env);
-  return {spec.id,        spec.obs_dim,  spec.act_dim,        spec.obs_names,
-          spec.act_names, spec.act_low,  spec.act_high,       spec.privileged_dim,
-          spec.episode_info_names, spec.controller_json};
+  return {spec.id,
+          spec.obs_dim,
+          spec.act_dim,
+          spec.obs_names,
+          spec.act_names,
+          spec.act_low,
+          spec.act_high,
+          spec.privileged_dim,
+          spec.episode_info_names,
+          spec.controller_json};
 }
 
 ExperimentConfig LoadCheckedExperiment(const std::string& path,

@@ -296,7 +296,8 @@ int EvalCommand(int argc, char** argv) {
   auto [len_mean, len_std] = MeanStd(result.lengths);
   const double fall_rate = static_cast<double>(result.falls) / episodes;
   const double steps = static_cast<double>(std::max<int64_t>(result.steps, 1));
-  const double lin_rms = std::sqrt(result.lin_sq / steps), yaw_rms = std::sqrt(result.yaw_sq / steps);
+  const double lin_rms = std::sqrt(result.lin_sq / steps),
+               yaw_rms = std::sqrt(result.yaw_sq / steps);
   if (args.count("json")) {
     std::string tracking;
     if (result.tracks) {
@@ -313,14 +314,16 @@ int EvalCommand(int argc, char** argv) {
         path.c_str(), spec.id.c_str(), episodes, static_cast<unsigned long long>(seed), ret_mean,
         ret_std, len_mean, len_std, fall_rate, tracking.c_str());
   } else {
-    std::printf("%s on %s, %d episodes from seed %llu: return %.1f ± %.1f, length %.0f ± %.0f, "
-                "falls %.0f%%\n",
-                path.c_str(), spec.id.c_str(), episodes, static_cast<unsigned long long>(seed),
-                ret_mean, ret_std, len_mean, len_std, 100.0 * fall_rate);
+    std::printf(
+        "%s on %s, %d episodes from seed %llu: return %.1f ± %.1f, length %.0f ± %.0f, "
+        "falls %.0f%%\n",
+        path.c_str(), spec.id.c_str(), episodes, static_cast<unsigned long long>(seed), ret_mean,
+        ret_std, len_mean, len_std, 100.0 * fall_rate);
     if (result.tracks) {
-      std::printf("tracking over commands from the training ranges: RMS error %.3f m/s linear, "
-                  "%.3f rad/s yaw\n",
-                  lin_rms, yaw_rms);
+      std::printf(
+          "tracking over commands from the training ranges: RMS error %.3f m/s linear, "
+          "%.3f rad/s yaw\n",
+          lin_rms, yaw_rms);
     }
   }
   if (video) {

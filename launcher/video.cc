@@ -152,8 +152,7 @@ void VideoRecorder::AddFrame(const mjData* data, const std::string& labels,
   const mjrRect viewport = {0, 0, options_.width, options_.height};
   mjr_render(viewport, &scene_, &context_);
   if (!labels.empty()) {
-    mjr_overlay(mjFONT_NORMAL, mjGRID_TOPLEFT, viewport, labels.c_str(), values.c_str(),
-                &context_);
+    mjr_overlay(mjFONT_NORMAL, mjGRID_TOPLEFT, viewport, labels.c_str(), values.c_str(), &context_);
   }
   mjr_readPixels(rgb_.data(), nullptr, viewport, &context_);
   const std::string_view frame(reinterpret_cast<const char*>(rgb_.data()), rgb_.size());

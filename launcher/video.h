@@ -38,8 +38,7 @@ class VideoRecorder {
   // Renders the state in `data` (of the model given at construction) as the
   // next frame, with `labels` and `values` (lines of text, side by side) in
   // its top left corner when given.
-  void AddFrame(const mjData* data, const std::string& labels = "",
-                const std::string& values = "");
+  void AddFrame(const mjData* data, const std::string& labels = "", const std::string& values = "");
 
   // Ends the file; returns the number of frames written. Throws if ffmpeg failed.
   int Finish();

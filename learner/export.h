@@ -34,8 +34,8 @@ struct PolicyMetadata {
   std::vector<std::string> act_names;  // actuator names, one per action entry
   std::vector<double> act_low;         // actuator ctrlrange, per action entry
   std::vector<double> act_high;
-  int64_t env_steps = 0;    // env steps trained on
-  std::string config_yaml;  // the resolved experiment config
+  int64_t env_steps = 0;             // env steps trained on
+  std::string config_yaml;           // the resolved experiment config
   std::string controller_json = {};  // EnvSpec.controller_json; "" when the task has none
 };
 

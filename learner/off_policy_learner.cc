@@ -114,8 +114,8 @@ OffPolicyRun::OffPolicyRun(const ExperimentConfig& config, const LearnerOptions&
       replay_path_(checkpoint_dir_ + "/replay-rank" + std::to_string(options.rank) + ".pt") {
   algorithm_ = algorithms::CreateOffPolicyAlgorithm(ac_, policy_);
   metric_columns_ = WithEpisodeInfo(kOffPolicyColumns);
-  metrics_ = StartOrResume(options_, metric_columns_, policy_, algorithm_->optimizer(),
-                           normalizer_, counters_, owner_,
+  metrics_ = StartOrResume(options_, metric_columns_, policy_, algorithm_->optimizer(), normalizer_,
+                           counters_, owner_,
                            [this](torch::serialize::InputArchive& a) { algorithm_->LoadState(a); });
   if (comm_) BroadcastParameters(*comm_, policy_);
   // the replay buffer of the checkpoint, on every rank or on none

@@ -26,11 +26,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "controller.h"

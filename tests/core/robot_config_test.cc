@@ -185,9 +185,9 @@ TEST_F(RobotConfigTest, RewardTermsTerminationsAndPushesReadAndFailAtTheirLine) 
   EXPECT_DOUBLE_EQ(m.push.max_vel, 0.3);
   EXPECT_EQ(ToYaml(ParseExperiment(ToYaml(c), folder_ / "dump.yaml")), ToYaml(c));
   // one weight from the command line
-  EXPECT_DOUBLE_EQ(
-      LoadExperiment(path, {"env.mjcf.rewards.torques.weight=-2e-4"}).env.mjcf.rewards.torques.weight,
-      -2e-4);
+  EXPECT_DOUBLE_EQ(LoadExperiment(path, {"env.mjcf.rewards.torques.weight=-2e-4"})
+                       .env.mjcf.rewards.torques.weight,
+                   -2e-4);
 
   std::string err = ErrorOf(path, {"env.mjcf.rewards.track_lin_vl.weight=1"});
   EXPECT_HAS(err, "did you mean 'env.mjcf.rewards.track_lin_vel'?");
@@ -198,7 +198,8 @@ TEST_F(RobotConfigTest, RewardTermsTerminationsAndPushesReadAndFailAtTheirLine) 
   err = ErrorOf(path, {"env.mjcf.rewards.track_yaw_rate.sigma=0"});
   EXPECT_HAS(err, "'env.mjcf.rewards.track_yaw_rate.sigma' must be > 0");
   err = ErrorOf(Write("tilt.yaml", "env:\n  mjcf:\n    termination:\n      max_tilt_deg: 200\n"));
-  EXPECT_HAS(err, "tilt.yaml:4: config key 'env.mjcf.termination.max_tilt_deg' must lie in [0, 180]");
+  EXPECT_HAS(err,
+             "tilt.yaml:4: config key 'env.mjcf.termination.max_tilt_deg' must lie in [0, 180]");
   err = ErrorOf(path, {"env.mjcf.push.max_vel=-1"});
   EXPECT_HAS(err, "'env.mjcf.push.max_vel' must be >= 0");
   err = ErrorOf(Write("feet.yaml", "env:\n  mjcf:\n    feet: FR_foot\n"));

@@ -80,9 +80,9 @@ TEST_F(RobotRewardTest, EachWeightedTermIsAnEpisodeInfoInTheConfigsOrder) {
   config.mjcf.rewards.track_lin_vel.weight = 2.0;
   config.mjcf.rewards.torques.weight = -1e-4;
   MjcfEnv env(config);
-  EXPECT_EQ(env.spec().episode_info_names,
-            (std::vector<std::string>{"reward/track_lin_vel", "reward/torques",
-                                      "reward/termination"}));
+  EXPECT_EQ(
+      env.spec().episode_info_names,
+      (std::vector<std::string>{"reward/track_lin_vel", "reward/torques", "reward/termination"}));
   EXPECT_TRUE(MjcfEnv(Quadruped()).spec().episode_info_names.empty());
 }
 

@@ -32,10 +32,10 @@ class RobotTaskTest : public ::testing::Test {
     dir_ = new std::string(MakeTempDir("robot"));
     Child train({ROBOFLEET_BINARY, "train",
                  std::string(ROBOFLEET_SOURCE_DIR) + "/experiments/quadruped_joystick_flat.yaml",
-                 "--run-dir", Run(), "--set", "env.max_episode_steps=20", "--set",
-                 "actors.count=1", "--set", "actors.envs_per_actor=8", "--set",
-                 "actors.rollout_length=16", "--set", "learner.batch_size=256", "--set",
-                 "policy.hidden=[16, 16]", "--set", "train.total_env_steps=2048", "--set",
+                 "--run-dir", Run(), "--set", "env.max_episode_steps=20", "--set", "actors.count=1",
+                 "--set", "actors.envs_per_actor=8", "--set", "actors.rollout_length=16", "--set",
+                 "learner.batch_size=256", "--set", "policy.hidden=[16, 16]", "--set",
+                 "train.total_env_steps=2048", "--set",
                  // noiseless terms, so that a controller can rebuild the observation exactly
                  "env.mjcf.observations=[{sensor: imu_gyro, scale: 0.25}, {gravity: imu}, "
                  "{command: true}, {joint_pos: true}, {joint_vel: true, scale: 0.05}, "
@@ -154,9 +154,9 @@ TEST_F(RobotTaskTest, EvalVideoShowsTheCommandBesideTheVelocity) {
 
 TEST_F(RobotTaskTest, CppControllerRebuildsObservationsActionsAndTargetsBitForBit) {
   const std::string recording = *dir_ + "/recording.txt";
-  Child record({ROBOFLEET_BINARY, "eval", Run() + "/policy.pt", "--episodes", "2", "--record",
-                recording},
-               *dir_ + "/record");
+  Child record(
+      {ROBOFLEET_BINARY, "eval", Run() + "/policy.pt", "--episodes", "2", "--record", recording},
+      *dir_ + "/record");
   ASSERT_TRUE(record.Wait(60));
   ASSERT_EQ(record.exit_code(), 0) << record.err();
   // the metadata says how: terms, scales, default pose, action scale, period
