@@ -46,8 +46,15 @@ struct EnvSpec {
   // obs_dim - privileged_dim, and so does the exported policy.
   int privileged_dim = 0;
   std::vector<std::string> act_names;  // one name per action entry (actuator)
-  std::vector<double> act_low;         // actuator ctrlrange lower bound, per action entry
-  std::vector<double> act_high;        // ... and upper bound: action -1 maps to low, +1 to high
+  // An action entry a in [-1, 1] drives its actuator with
+  // ctrl = clamp(act_offset + act_scale * a, act_low, act_high): the
+  // ctrlrange's middle and half-width by default (-1 maps to low, +1 to
+  // high), the default pose and action scale in position mode (where the
+  // ctrlrange may clip).
+  std::vector<double> act_low;
+  std::vector<double> act_high;
+  std::vector<double> act_offset;
+  std::vector<double> act_scale;
   // What the env reports of each finished episode besides its return and
   // length, one value per name (e.g. "reward/track_lin_vel", a reward term's
   // sum over the episode); Env::WriteEpisodeInfo writes them. The learner

@@ -235,6 +235,8 @@ MujocoEnv::MujocoEnv(const EnvConfig& config, TaskInfo task) {
     }
     spec_.act_low.push_back(act_low);
     spec_.act_high.push_back(act_high);
+    spec_.act_offset.push_back(ctrl_offset_[i]);
+    spec_.act_scale.push_back(ctrl_scale_[i]);
   }
   obs_noise_ = std::move(task.obs_noise);
   if (!obs_noise_.empty() && obs_noise_.size() != spec_.obs_names.size()) {

@@ -69,7 +69,9 @@ learner::TaskInfo TaskInfoFor(const ExperimentConfig& config) {
           spec.act_high,
           spec.privileged_dim,
           spec.episode_info_names,
-          spec.controller_json};
+          spec.controller_json,
+          spec.act_offset,
+          spec.act_scale};
 }
 
 ExperimentConfig LoadCheckedExperiment(const std::string& path,

@@ -82,9 +82,11 @@ struct Episodes {
   std::vector<double> returns, lengths;
   int falls = 0;  // episodes that ended for real (terminated), not at the time limit
   // on a task with velocity commands: squared tracking errors summed over
-  // every step, and the steps counted
+  // every step, and the steps counted; the squared commands themselves are
+  // the errors of a robot that stands still, the baseline
   bool tracks = false;
   double lin_sq = 0.0, yaw_sq = 0.0;
+  double still_lin_sq = 0.0, still_yaw_sq = 0.0;
   int64_t steps = 0;
 };
 
@@ -151,6 +153,9 @@ Episodes RunEpisodes(envs::Env& env, torch::jit::Method& act, int policy_obs_dim
         const double ex = command.lin_vel_x - v.lin_vel_x, ey = command.lin_vel_y - v.lin_vel_y;
         result.lin_sq += ex * ex + ey * ey;
         result.yaw_sq += (command.yaw_rate - v.yaw_rate) * (command.yaw_rate - v.yaw_rate);
+        result.still_lin_sq +=
+            command.lin_vel_x * command.lin_vel_x + command.lin_vel_y * command.lin_vel_y;
+        result.still_yaw_sq += command.yaw_rate * command.yaw_rate;
         ++result.steps;
       }
       frame(result.tracks ? robot->command() : envs::VelocityCommand{});
@@ -298,13 +303,16 @@ int EvalCommand(int argc, char** argv) {
   const double steps = static_cast<double>(std::max<int64_t>(result.steps, 1));
   const double lin_rms = std::sqrt(result.lin_sq / steps),
                yaw_rms = std::sqrt(result.yaw_sq / steps);
+  const double still_lin_rms = std::sqrt(result.still_lin_sq / steps),
+               still_yaw_rms = std::sqrt(result.still_yaw_sq / steps);
   if (args.count("json")) {
     std::string tracking;
     if (result.tracks) {
-      char text[160];
+      char text[256];
       std::snprintf(text, sizeof(text),
-                    ", \"lin_vel_rms_error\": %.4f, \"yaw_rate_rms_error\": %.4f", lin_rms,
-                    yaw_rms);
+                    ", \"lin_vel_rms_error\": %.4f, \"yaw_rate_rms_error\": %.4f, "
+                    "\"still_lin_vel_rms_error\": %.4f, \"still_yaw_rate_rms_error\": %.4f",
+                    lin_rms, yaw_rms, still_lin_rms, still_yaw_rms);
       tracking = text;
     }
     std::printf(
@@ -322,8 +330,8 @@ int EvalCommand(int argc, char** argv) {
     if (result.tracks) {
       std::printf(
           "tracking over commands from the training ranges: RMS error %.3f m/s linear, "
-          "%.3f rad/s yaw\n",
-          lin_rms, yaw_rms);
+          "%.3f rad/s yaw (standing still: %.3f m/s, %.3f rad/s)\n",
+          lin_rms, yaw_rms, still_lin_rms, still_yaw_rms);
     }
   }
   if (video) {

@@ -57,8 +57,7 @@ std::string RegisterMlp(torch::jit::Module& module, torch::nn::Sequential& mlp,
 }  // namespace
 
 torch::jit::Module BuildPolicyModule(ActorCritic& policy, const RunningNormalizer& normalizer,
-                                     const std::vector<double>& act_low,
-                                     const std::vector<double>& act_high) {
+                                     const PolicyMetadata& metadata) {
   torch::jit::Module module("RoboFleetPolicy");
   const int D = policy->obs_dim(), A = policy->act_dim();
 
@@ -74,16 +73,23 @@ torch::jit::Module BuildPolicyModule(ActorCritic& policy, const RunningNormalize
   module.register_buffer("obs_inv_std", inv_std);
   module.register_attribute("obs_clip", c10::FloatType::get(), clip);
 
-  // actuator ranges for actuator_action
-  ROBOFLEET_CHECK(act_low.size() == act_high.size());
-  ROBOFLEET_CHECK(act_low.empty() || static_cast<int>(act_low.size()) == A);
-  torch::Tensor low = torch::full({A}, -1.0), high = torch::full({A}, 1.0);
-  if (!act_low.empty()) {
-    low = torch::tensor(act_low).to(torch::kFloat32);
-    high = torch::tensor(act_high).to(torch::kFloat32);
-  }
+  // the actuator mapping of actuator_action
+  const auto per_action = [A](const std::vector<double>& v, double fill) {
+    ROBOFLEET_CHECK(v.empty() || static_cast<int>(v.size()) == A);
+    return v.empty() ? torch::full({A}, fill) : torch::tensor(v).to(torch::kFloat32);
+  };
+  ROBOFLEET_CHECK(metadata.act_low.size() == metadata.act_high.size());
+  ROBOFLEET_CHECK(metadata.act_offset.size() == metadata.act_scale.size());
+  const torch::Tensor low = per_action(metadata.act_low, -1.0);
+  const torch::Tensor high = per_action(metadata.act_high, 1.0);
   module.register_buffer("act_low", low);
   module.register_buffer("act_high", high);
+  module.register_buffer("act_offset", metadata.act_offset.empty()
+                                           ? (0.5 * (high + low)).contiguous()
+                                           : per_action(metadata.act_offset, 0.0));
+  module.register_buffer("act_scale", metadata.act_scale.empty()
+                                          ? (0.5 * (high - low)).contiguous()
+                                          : per_action(metadata.act_scale, 1.0));
   const PolicyConfig& config = policy->config();
   const std::string& act = config.activation;
   const std::string act_dim_text = std::to_string(A);
@@ -166,7 +172,8 @@ torch::jit::Module BuildPolicyModule(ActorCritic& policy, const RunningNormalize
                 "\n"
                 "def actuator_action(self, obs: Tensor) -> Tensor:\n"
                 "    a = self.forward(obs)\n"
-                "    return self.act_low + (a + 1.0) * 0.5 * (self.act_high - self.act_low)\n"
+                "    u = self.act_offset + self.act_scale * a\n"
+                "    return torch.maximum(torch.minimum(u, self.act_high), self.act_low)\n"
                 "def value(self, obs: Tensor) -> Tensor:\n"
                 "    x = self.features(obs)\n" +
                 critic + value_return);
@@ -200,6 +207,10 @@ std::string MetadataJson(const ActorCritic& policy, const PolicyMetadata& metada
   json += "  \"act_names\": " + JsonStrings(metadata.act_names) + ",\n";
   json += "  \"act_low\": " + JsonNumbers(metadata.act_low) + ",\n";
   json += "  \"act_high\": " + JsonNumbers(metadata.act_high) + ",\n";
+  if (!metadata.act_offset.empty()) {
+    json += "  \"act_offset\": " + JsonNumbers(metadata.act_offset) + ",\n";
+    json += "  \"act_scale\": " + JsonNumbers(metadata.act_scale) + ",\n";
+  }
   json += "  \"env_id\": " + JsonString(metadata.env_id) + ",\n";
   json += "  \"env_config\": " + JsonString(env_config) + ",\n";
   json += "  \"env_steps\": " + std::to_string(metadata.env_steps) + ",\n";
@@ -213,7 +224,7 @@ std::string MetadataJson(const ActorCritic& policy, const PolicyMetadata& metada
 void ExportPolicy(ActorCritic& policy, const RunningNormalizer& normalizer,
                   const PolicyMetadata& metadata, const std::string& path) {
   torch::jit::Module module =
-      BuildPolicyModule(policy, normalizer, metadata.act_low, metadata.act_high);
+      BuildPolicyModule(policy, normalizer, metadata);
   torch::jit::ExtraFilesMap extra{{"metadata.json", MetadataJson(policy, metadata)}};
   WriteAtomically(path, [&](const std::string& tmp) {
     module.save(tmp, extra);

@@ -10,7 +10,8 @@
 //   value(obs) -> [B]                       the critic's value estimate, in return units
 //                                           (with a privileged critic, obs must carry
 //                                           the privileged entries after the others)
-//   actuator_action(obs) -> [B, act_dim]    forward() mapped onto each ctrlrange
+//   actuator_action(obs) -> [B, act_dim]    forward() as actuator controls, as the env
+//                                           applies it (PolicyMetadata's mapping)
 //   normalize(obs) -> [B, obs_dim]          the normalised observation
 //   action_mean(obs), action_log_std(obs)   the Gaussian before squashing, [B, act_dim]
 // A robot controller needs only LibTorch (C++) or torch (Python) to run it.
@@ -32,18 +33,23 @@ struct PolicyMetadata {
   std::string env_id;
   std::vector<std::string> obs_names;  // observation layout, one name per entry
   std::vector<std::string> act_names;  // actuator names, one per action entry
-  std::vector<double> act_low;         // actuator ctrlrange, per action entry
+  // the actuator mapping (EnvSpec): ctrl = clamp(act_offset + act_scale * a,
+  // act_low, act_high); without offset and scale, a in [-1, 1] spans [low, high]
+  std::vector<double> act_low;
   std::vector<double> act_high;
   int64_t env_steps = 0;             // env steps trained on
   std::string config_yaml;           // the resolved experiment config
   std::string controller_json = {};  // EnvSpec.controller_json; "" when the task has none
+  std::vector<double> act_offset = {};
+  std::vector<double> act_scale = {};
 };
 
-// Builds the TorchScript module for `policy` and `normalizer`; act_low and
-// act_high (each act_dim long, or empty for [-1, 1]) bound actuator_action.
+// Builds the TorchScript module for `policy` and `normalizer`; actuator_action
+// follows the metadata's actuator mapping (act_low and act_high each act_dim
+// long, or empty for [-1, 1]; act_offset and act_scale likewise, or empty for
+// the range's middle and half-width).
 torch::jit::Module BuildPolicyModule(ActorCritic& policy, const RunningNormalizer& normalizer,
-                                     const std::vector<double>& act_low = {},
-                                     const std::vector<double>& act_high = {});
+                                     const PolicyMetadata& metadata = {});
 
 // The metadata.json text: format, robofleet_version, obs_dim, act_dim,
 // obs_names (what forward() takes), privileged_dim, privileged_names (what

@@ -40,6 +40,8 @@ struct TaskInfo {
   // metrics column, the mean over the recent episodes
   std::vector<std::string> episode_info_names = {};
   std::string controller_json = {};  // EnvSpec.controller_json, into metadata.json
+  std::vector<double> act_offset = {};  // ctrl = clamp(offset + scale * a, low, high) (EnvSpec)
+  std::vector<double> act_scale = {};
 };
 
 struct LearnerOptions {

@@ -16,7 +16,8 @@
 // --replay runs the controller on a recording of training's simulator
 // (`robofleet eval POLICY.pt --record RECORDING`: per step the readings, the
 // observation, the action and the targets) and checks that it rebuilds the
-// observation, the action and the targets bit for bit.
+// observation, the action and the targets bit for bit, and that the
+// policy's own actuator_action gives the same targets (in float32).
 #include <ATen/Parallel.h>
 #include <torch/script.h>
 
@@ -56,7 +57,8 @@ std::vector<double> Values(const std::string& line, std::string* label) {
 
 // Replays a recording through the controller and the policy; returns the
 // number of entries that differ from training's.
-int Replay(const char* path, deploy::Controller& controller, torch::jit::Method& forward) {
+int Replay(const char* path, deploy::Controller& controller, torch::jit::Method& forward,
+           torch::jit::Method& actuator_action) {
   std::ifstream in(path);
   if (!in) {
     std::fprintf(stderr, "deploy_policy: cannot read %s\n", path);
@@ -65,6 +67,7 @@ int Replay(const char* path, deploy::Controller& controller, torch::jit::Method&
   const int D = controller.obs_dim(), A = controller.act_dim();
   const size_t terms = controller.terms().size();
   int steps = 0, episodes = 0, obs_differ = 0, action_differ = 0, target_differ = 0;
+  int unit_differ = 0;  // actuator_action beyond float32 rounding of the targets
   std::string line, label;
   torch::Tensor obs = torch::zeros({1, D});
   std::vector<double> ctrl(A);
@@ -99,13 +102,18 @@ int Replay(const char* path, deploy::Controller& controller, torch::jit::Method&
     for (int i = 0; i < A; ++i) action_differ += a[i] != static_cast<float>(want_action[i]);
     controller.Targets(a, ctrl.data());
     for (int i = 0; i < A; ++i) target_differ += ctrl[i] != want_ctrl[i];
+    const torch::Tensor units = actuator_action({obs}).toTensor().contiguous();
+    const float* u = units.data_ptr<float>();
+    for (int i = 0; i < A; ++i) {
+      unit_differ += std::fabs(u[i] - want_ctrl[i]) > 1e-5 * std::max(1.0, std::fabs(want_ctrl[i]));
+    }
     ++steps;
   }
   std::printf(
       "deploy_policy: replayed %d steps of %d episodes: %d observation entries, %d actions, "
-      "%d targets differ from training's\n",
-      steps, episodes, obs_differ, action_differ, target_differ);
-  return steps == 0 ? -1 : obs_differ + action_differ + target_differ;
+      "%d targets differ from training's; actuator_action: %d targets differ\n",
+      steps, episodes, obs_differ, action_differ, target_differ, unit_differ);
+  return steps == 0 ? -1 : obs_differ + action_differ + target_differ + unit_differ;
 }
 
 double Percentile(std::vector<double> v, double p) {
@@ -172,7 +180,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "deploy_policy: %s describes no controller to replay\n", argv[1]);
       return 2;
     }
-    const int differ = Replay(replay, *controller, forward);
+    const int differ = Replay(replay, *controller, forward, actuator_action);
     return differ == 0 ? 0 : 1;
   }
   if (hz == 0) hz = controller ? 1.0 / controller->control_dt() : 500.0;

@@ -36,6 +36,8 @@ class RobotTaskTest : public ::testing::Test {
                  "--set", "actors.envs_per_actor=8", "--set", "actors.rollout_length=16", "--set",
                  "learner.batch_size=256", "--set", "policy.hidden=[16, 16]", "--set",
                  "train.total_env_steps=2048", "--set",
+                 // targets that reach past the ctrlranges, which then clip them
+                 "env.mjcf.action.scale=1.0", "--set",
                  // noiseless terms, so that a controller can rebuild the observation exactly
                  "env.mjcf.observations=[{sensor: imu_gyro, scale: 0.25}, {gravity: imu}, "
                  "{command: true}, {joint_pos: true}, {joint_vel: true, scale: 0.05}, "
@@ -116,12 +118,20 @@ TEST_F(RobotTaskTest, EvalReportsTrackingErrorsAndFallsInTextAndJson) {
   EXPECT_LT(yaw, 1.5) << json.out();
   EXPECT_GE(falls, 0.0);
   EXPECT_LE(falls, 1.0);
+  // the baseline beside them: the commands' own RMS over the same steps
+  const double still_lin = JsonNumber(json.out(), "still_lin_vel_rms_error");
+  const double still_yaw = JsonNumber(json.out(), "still_yaw_rate_rms_error");
+  EXPECT_GT(still_lin, 0.2) << json.out();
+  EXPECT_LT(still_lin, 1.2) << json.out();
+  EXPECT_GT(still_yaw, 0.2) << json.out();
+  EXPECT_LT(still_yaw, 1.0) << json.out();
 
   Child text({ROBOFLEET_BINARY, "eval", Run() + "/policy.pt", "--episodes", "3"},
              *dir_ + "/eval_text");
   ASSERT_TRUE(text.Wait(60));
   EXPECT_NE(text.out().find("falls "), std::string::npos) << text.out();
   EXPECT_NE(text.out().find("RMS error"), std::string::npos) << text.out();
+  EXPECT_NE(text.out().find("(standing still: "), std::string::npos) << text.out();
 }
 
 TEST_F(RobotTaskTest, EvalVideoShowsTheCommandBesideTheVelocity) {
@@ -170,7 +180,7 @@ TEST_F(RobotTaskTest, CppControllerRebuildsObservationsActionsAndTargetsBitForBi
   ASSERT_TRUE(unzip.Wait(30));
   const std::string metadata = unzip.out();
   for (const char* key : {"\"controller\"", "\"control_dt\": 0.02", "\"default_pose\"",
-                          "\"kind\": \"gravity\"", "\"ctrl_scale\": [0.25"}) {
+                          "\"kind\": \"gravity\"", "\"ctrl_scale\": [1,"}) {
     EXPECT_NE(metadata.find(key), std::string::npos) << key << " not in " << metadata;
   }
 
@@ -189,7 +199,8 @@ TEST_F(RobotTaskTest, CppControllerRebuildsObservationsActionsAndTargetsBitForBi
   ASSERT_TRUE(replay.Wait(60));
   EXPECT_EQ(replay.exit_code(), 0) << replay.out() << replay.err();
   EXPECT_NE(replay.out().find("replayed 40 steps of 2 episodes: 0 observation entries, 0 "
-                              "actions, 0 targets differ"),
+                              "actions, 0 targets differ from training's; actuator_action: 0 "
+                              "targets differ"),
             std::string::npos)
       << replay.out();
 
