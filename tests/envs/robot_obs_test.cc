@@ -230,37 +230,24 @@ TEST_F(RobotObsTest, QuadrupedStandExperimentRuns) {
   for (float x : trace.obs) ASSERT_TRUE(std::isfinite(x));
 }
 
-// The one-line error of building an env from `config`.
-std::string ErrorOf(const EnvConfig& config) {
-  try {
-    MjcfEnv env(config);
-  } catch (const UserError& e) {
-    const std::string what = e.what();
-    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
-    return what;
-  }
-  ADD_FAILURE() << "no UserError";
-  return "";
-}
-
 #define EXPECT_HAS(text, fragment) \
   EXPECT_NE((text).find(fragment), std::string::npos) << "in: " << (text)
 
 TEST_F(RobotObsTest, UnknownNamesAndMotorsInPositionModeAreOneLineNamingTheKey) {
   EnvConfig config = Quadruped({{"gravity", "imu", 1.0, 0.0}, {"sensor", "imu_gyr", 1.0, 0.0}});
-  std::string err = ErrorOf(config);
+  std::string err = test::MjcfErrorOf(config);
   EXPECT_HAS(err, "env.mjcf.observations[1].sensor: no sensor 'imu_gyr' in " + config.mjcf.path +
                       "; sensors: imu_gyro, imu_acc");
 
   config.mjcf.observations = {{"joint_pos", "", 1.0, 0.0}, {"gravity", "head", 1.0, 0.0}};
-  err = ErrorOf(config);
+  err = test::MjcfErrorOf(config);
   EXPECT_HAS(err, "env.mjcf.observations[1].gravity: no site or body 'head' in");
   EXPECT_HAS(err, "sites: imu");
   EXPECT_HAS(err, "bodies: world, trunk");
 
   config.mjcf.observations = {};
   config.mjcf.keyframe = "sit";
-  err = ErrorOf(config);
+  err = test::MjcfErrorOf(config);
   EXPECT_HAS(err, "env.mjcf.keyframe: no keyframe 'sit' in " + config.mjcf.path +
                       "; keyframes: home, crouch");
 
@@ -269,7 +256,7 @@ TEST_F(RobotObsTest, UnknownNamesAndMotorsInPositionModeAreOneLineNamingTheKey) 
   config.id = "mjcf";
   config.mjcf.path = AssetPath("hopper.xml");
   config.mjcf.action.mode = "position";
-  err = ErrorOf(config);
+  err = test::MjcfErrorOf(config);
   EXPECT_HAS(err, "env.mjcf.action.mode: position needs every actuator to be a position servo");
   EXPECT_HAS(err, "actuator 'thigh' of " + config.mjcf.path);
   // a servo geared to another length: its control would not be a joint angle
@@ -280,7 +267,7 @@ TEST_F(RobotObsTest, UnknownNamesAndMotorsInPositionModeAreOneLineNamingTheKey) 
   <actuator><position name="servo" joint="j" kp="10" gear="2"/></actuator>
 </mujoco>
 )";
-  err = ErrorOf(config);
+  err = test::MjcfErrorOf(config);
   EXPECT_HAS(err, "actuator 'servo'");
   EXPECT_HAS(err, "use gear 1");
   EXPECT_EQ(err.find('\n'), std::string::npos) << err;
@@ -386,16 +373,16 @@ TEST_F(RobotObsTest, ARestoredEnvSeesTheSameCommands) {
 TEST_F(RobotObsTest, BadCommandSettingsAreOneLineNamingTheKey) {
   EnvConfig config = Joystick(0.0);
   config.mjcf.commands.lin_vel_x = {1.0, -1.0};
-  EXPECT_HAS(ErrorOf(config), "config key 'env.mjcf.commands.lin_vel_x' has low > high");
+  EXPECT_HAS(test::MjcfErrorOf(config), "config key 'env.mjcf.commands.lin_vel_x' has low > high");
   config = Joystick(0.0);
   config.mjcf.commands.standing_share = 1.5;
-  EXPECT_HAS(ErrorOf(config), "env.mjcf.commands.standing_share");
+  EXPECT_HAS(test::MjcfErrorOf(config), "env.mjcf.commands.standing_share");
   config = Joystick(0.0);
   config.mjcf.commands.resample_s = 0.0;
-  EXPECT_HAS(ErrorOf(config), "env.mjcf.commands.resample_s");
+  EXPECT_HAS(test::MjcfErrorOf(config), "env.mjcf.commands.resample_s");
   // a command term with no commands to observe
   config = Quadruped({{"command", "", 1.0, 0.0}});
-  EXPECT_HAS(ErrorOf(config), "env.mjcf.observations[0].command");
+  EXPECT_HAS(test::MjcfErrorOf(config), "env.mjcf.observations[0].command");
 }
 
 }  // namespace

@@ -335,34 +335,9 @@ TEST_F(RobotRewardTest, PushesKickTheBaseOnTheirIntervalAsTheSeedSays) {
 TEST_F(RobotRewardTest, RestoredEnvKeepsItsTermsAndSums) {
   EnvConfig config = Joystick();
   config.max_episode_steps = 30;
-  VectorEnv original(config, 2, 3);
-  std::vector<float> obs(2 * original.spec().obs_dim), actions(2 * 12), reward(2);
-  std::vector<uint8_t> term(2), trunc(2);
-  original.Reset(obs.data());
-  test::RandomPolicy policy(4);
-  const auto run = [&](VectorEnv& venv, int steps, test::RandomPolicy& p) {
-    std::vector<float> rewards;
-    for (int s = 0; s < steps; ++s) {
-      p.Fill(actions);
-      venv.Step(actions.data(), obs.data(), reward.data(), term.data(), trunc.data(), nullptr);
-      rewards.insert(rewards.end(), reward.begin(), reward.end());
-    }
-    return rewards;
-  };
-  run(original, 17, policy);  // mid-episode, feet in the air or not
-  const std::string state = original.SaveState();
-  test::RandomPolicy policy_copy = policy;
-  const std::vector<float> want = run(original, 40, policy);
-  std::vector<float> want_info, got_info;
-  original.TakeFinishedEpisodes(&want_info);
-
-  VectorEnv restored(config, 2, 99);
-  restored.Reset(obs.data());
-  restored.LoadState(state);
-  EXPECT_EQ(run(restored, 40, policy_copy), want);
-  restored.TakeFinishedEpisodes(&got_info);
-  ASSERT_FALSE(want_info.empty());
-  EXPECT_EQ(got_info, want_info);
+  // saved mid-episode, feet in the air or not
+  const test::VectorRun after = test::ExpectRestoresBitForBit(config, 2, 17, 40);
+  EXPECT_FALSE(after.info.empty());
 }
 
 TEST_F(RobotRewardTest, RandomisationWorksWithTheTermsTerminationsAndPushes) {
@@ -377,66 +352,29 @@ TEST_F(RobotRewardTest, RandomisationWorksWithTheTermsTerminationsAndPushes) {
   r.obs_noise = 0.01;
   r.action_noise = 0.05;
   r.action_delay = {0, 2};
-  constexpr int K = 3;
-  VectorEnv original(config, K, 6);
-  const int D = original.spec().obs_dim;
-  ASSERT_EQ(original.spec().episode_info_names.size(), 13u);
-  std::vector<float> obs(K * D), actions(K * 12), reward(K);
-  std::vector<uint8_t> term(K), trunc(K);
-  original.Reset(obs.data());
-  test::RandomPolicy policy(2);
-  const auto run = [&](VectorEnv& venv, int steps, test::RandomPolicy& p) {
-    std::vector<float> rewards;
-    for (int s = 0; s < steps; ++s) {
-      p.Fill(actions);
-      for (float& a : actions) a *= 0.5f;
-      venv.Step(actions.data(), obs.data(), reward.data(), term.data(), trunc.data(), nullptr);
-      for (float x : obs) EXPECT_TRUE(std::isfinite(x));
-      rewards.insert(rewards.end(), reward.begin(), reward.end());
-    }
-    return rewards;
-  };
-  run(original, 50, policy);
-  const std::string state = original.SaveState();
-  test::RandomPolicy copy = policy;
-  const std::vector<float> want = run(original, 60, policy);
-  std::vector<float> info, info_again;
-  const std::vector<VectorEnv::Episode> episodes = original.TakeFinishedEpisodes(&info);
-  ASSERT_GE(episodes.size(), 3u);
-  for (size_t e = 0; e < episodes.size(); ++e) {
+  ASSERT_EQ(MjcfEnv(config).spec().episode_info_names.size(), 13u);
+  // a randomised env restores bit for bit, model draws, delays and all
+  const test::VectorRun after = test::ExpectRestoresBitForBit(config, 3, 50, 60, 0.5f);
+  ASSERT_GE(after.episodes.size(), 3u);
+  for (size_t e = 0; e < after.episodes.size(); ++e) {
     double sum = 0.0;
-    for (size_t i = 0; i < 13; ++i) sum += info[e * 13 + i];
-    EXPECT_NEAR(sum, episodes[e].ret, 1e-3 * std::max(1.0, std::abs(sum))) << e;
+    for (size_t i = 0; i < 13; ++i) sum += after.info[e * 13 + i];
+    EXPECT_NEAR(sum, after.episodes[e].ret, 1e-3 * std::max(1.0, std::abs(sum))) << e;
   }
-  // and a randomised env restores bit for bit, model draws, delays and all
-  VectorEnv restored(config, K, 100);
-  restored.Reset(obs.data());
-  restored.LoadState(state);
-  EXPECT_EQ(run(restored, 60, copy), want);
-  restored.TakeFinishedEpisodes(&info_again);
-  EXPECT_EQ(info_again, info);
 }
 
 TEST_F(RobotRewardTest, TermsThatCannotBeComputedAreRefusedNamingTheKey) {
-  const auto error_of = [](const EnvConfig& config) -> std::string {
-    try {
-      MjcfEnv env(config);
-    } catch (const UserError& e) {
-      return e.what();
-    }
-    return "no error";
-  };
   EnvConfig config = Quadruped();
   config.mjcf.feet = {"FR_foot", "nosuch"};
-  EXPECT_NE(error_of(config).find("env.mjcf.feet[1]: no geom or body with geoms called 'nosuch'"),
+  EXPECT_NE(test::MjcfErrorOf(config).find("env.mjcf.feet[1]: no geom or body with geoms called 'nosuch'"),
             std::string::npos)
-      << error_of(config);
+      << test::MjcfErrorOf(config);
 
   config = Quadruped();
   config.mjcf.termination.contact_bodies = {"trunkk"};
-  EXPECT_NE(error_of(config).find("env.mjcf.termination.contact_bodies[0]: no body 'trunkk'"),
+  EXPECT_NE(test::MjcfErrorOf(config).find("env.mjcf.termination.contact_bodies[0]: no body 'trunkk'"),
             std::string::npos)
-      << error_of(config);
+      << test::MjcfErrorOf(config);
 
   // hopper's torso moves on slide and hinge joints: no floating base to track
   config = EnvConfig();
@@ -444,10 +382,10 @@ TEST_F(RobotRewardTest, TermsThatCannotBeComputedAreRefusedNamingTheKey) {
   config.mjcf.path = AssetPath("hopper.xml");
   config.mjcf.body = "torso";
   config.mjcf.rewards.track_lin_vel.weight = 1.0;
-  EXPECT_NE(error_of(config).find("env.mjcf.rewards.track_lin_vel: needs body 'torso'"),
+  EXPECT_NE(test::MjcfErrorOf(config).find("env.mjcf.rewards.track_lin_vel: needs body 'torso'"),
             std::string::npos)
-      << error_of(config);
-  EXPECT_NE(error_of(config).find("free joint"), std::string::npos);
+      << test::MjcfErrorOf(config);
+  EXPECT_NE(test::MjcfErrorOf(config).find("free joint"), std::string::npos);
 }
 
 }  // namespace

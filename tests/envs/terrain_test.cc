@@ -150,55 +150,23 @@ TEST_F(TerrainTest, RestoredEnvKeepsItsLevelAndTile) {
   config.mjcf.terrain.start_level = 4;
   config.mjcf.commands.lin_vel_x = {0.5, 1.0};
   config.mjcf.rewards.track_lin_vel.weight = 1.0;
-  VectorEnv original(config, 2, 8);
-  std::vector<float> obs(2 * original.spec().obs_dim), actions(24), reward(2), info, info_again;
-  std::vector<uint8_t> term(2), trunc(2);
-  test::RandomPolicy policy(1);
-  const auto run = [&](VectorEnv& venv, int steps, test::RandomPolicy& p) {
-    std::vector<float> out;
-    for (int s = 0; s < steps; ++s) {
-      p.Fill(actions);
-      venv.Step(actions.data(), obs.data(), reward.data(), term.data(), trunc.data(), nullptr);
-      out.insert(out.end(), obs.begin(), obs.end());
-    }
-    return out;
-  };
-  original.Reset(obs.data());
-  run(original, 20, policy);
-  const std::string state = original.SaveState();
-  test::RandomPolicy copy = policy;
-  const std::vector<float> want = run(original, 40, policy);
-  original.TakeFinishedEpisodes(&info);
-  VectorEnv restored(config, 2, 1);
-  restored.Reset(obs.data());
-  restored.LoadState(state);
-  EXPECT_EQ(run(restored, 40, copy), want);
-  restored.TakeFinishedEpisodes(&info_again);
-  ASSERT_FALSE(info.empty());
-  EXPECT_EQ(info_again, info);
+  const test::VectorRun after = test::ExpectRestoresBitForBit(config, 2, 20, 40);
+  EXPECT_FALSE(after.info.empty());
 }
 
 TEST_F(TerrainTest, AFieldThatCannotHoldTheGridIsRefused) {
-  const auto error_of = [](const EnvConfig& config) -> std::string {
-    try {
-      MjcfEnv env(config);
-    } catch (const UserError& e) {
-      return e.what();
-    }
-    return "no error";
-  };
   EnvConfig config = Rough();
   config.mjcf.terrain.hfield = "terain";
-  EXPECT_NE(error_of(config).find("env.mjcf.terrain.hfield: no <hfield> 'terain'"),
+  EXPECT_NE(test::MjcfErrorOf(config).find("env.mjcf.terrain.hfield: no <hfield> 'terain'"),
             std::string::npos)
-      << error_of(config);
+      << test::MjcfErrorOf(config);
   config = Rough();
   config.mjcf.terrain.levels = 9;
-  EXPECT_NE(error_of(config).find("9 levels of 4.000000 m tiles do not fit"), std::string::npos)
-      << error_of(config);
+  EXPECT_NE(test::MjcfErrorOf(config).find("9 levels of 4.000000 m tiles do not fit"), std::string::npos)
+      << test::MjcfErrorOf(config);
   config = Rough();
   config.mjcf.path = AssetPath("quadruped.xml");
-  EXPECT_NE(error_of(config).find("no <hfield> 'terrain'"), std::string::npos);
+  EXPECT_NE(test::MjcfErrorOf(config).find("no <hfield> 'terrain'"), std::string::npos);
 }
 
 }  // namespace
