@@ -65,6 +65,17 @@ std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
                            const TrainingCounters& counters, int keep, const SaveExtra& extra,
                            const CheckpointOwner& owner) {
   std::filesystem::create_directories(dir);
+  // A checkpoint is two files, the archive and its manifest, each replaced
+  // atomically but not together. A whole one of this update at these env
+  // steps (a stop right after the periodic checkpoint) holds the same
+  // training state: it stays, rather than be rewritten with a window in
+  // which a kill leaves an archive its manifest does not describe. Any other
+  // checkpoint of this update stops counting before its archive is replaced.
+  const std::string path = CheckpointPath(dir, counters.updates);
+  if (VerifyCheckpoint(path, nullptr) && CheckpointEnvSteps(path) == counters.env_steps) {
+    return path;
+  }
+  std::remove(ManifestPath(path).c_str());
   torch::serialize::OutputArchive archive;
   torch::serialize::OutputArchive model_archive, optimizer_archive;
   policy->save(model_archive);
@@ -98,7 +109,6 @@ std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
   }
 
   // the archive, then its manifest: a checkpoint exists once both are durable
-  const std::string path = CheckpointPath(dir, counters.updates);
   robofleet::WriteAtomically(path, [&archive](const std::string& tmp) { archive.save_to(tmp); });
   uint64_t bytes = 0;
   uint32_t crc = 0;

@@ -65,8 +65,10 @@ using SaveExtra = std::function<void(torch::serialize::OutputArchive&)>;
 using LoadExtra = std::function<void(torch::serialize::InputArchive&)>;
 
 // Writes a checkpoint into `dir` (created if missing), points `latest` at
-// it and deletes all but the newest `keep`. Returns its path. Throws
-// std::runtime_error on I/O failure.
+// it and deletes all but the newest `keep`. Returns its path. A whole
+// checkpoint of the same update and env steps already there is kept as it
+// is (the final checkpoint of a run stopped right after a periodic one).
+// Throws std::runtime_error on I/O failure.
 std::string SaveCheckpoint(const std::string& dir, ActorCritic& policy,
                            torch::optim::Optimizer& optimizer, const RunningNormalizer& normalizer,
                            const TrainingCounters& counters, int keep = 5,

@@ -243,11 +243,9 @@ TEST_F(StopTest, TwoCtrlCsWhileTrainingEndEveryProcessAtOnce) {
   std::printf("two Ctrl-Cs to exit: %.2f s\n", SecondsSince(start));
   EXPECT_EQ(train->exit_code(), 130) << train->err();
   ExpectNothingLeft(train->pid(), seen);
-  // what is left to resume from is a checkpoint, and the launcher says which.
-  // Known defect, open: in about one run of four the second Ctrl-C, 20 ms
-  // after the first, leaves the launcher naming a checkpoint one or two
-  // updates older than the newest whole one (which --resume then takes); so
-  // here the named one must be one of the run's checkpoints, not the newest.
+  // what is left to resume from is the newest checkpoint, and the launcher
+  // names it (the final checkpoint of the stop, started by the first Ctrl-C
+  // and cut short by the second, never leaves a checkpoint half rewritten)
   const int64_t newest = NewestCheckpointSteps(run_);
   ASSERT_GT(newest, 0);
   const std::string out = train->out();
@@ -257,7 +255,7 @@ TEST_F(StopTest, TwoCtrlCsWhileTrainingEndEveryProcessAtOnce) {
       << out;
   const int64_t steps = std::stoll(named[1]);
   EXPECT_GT(steps, 0) << out;
-  EXPECT_LE(steps, newest) << out;
+  EXPECT_EQ(steps, newest) << out;
   EXPECT_EQ(steps % kBatch, 0) << "a checkpoint is taken after each update\n" << out;
   EXPECT_EQ(out.find("robofleet: done"), std::string::npos) << out;
 }

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "algorithms/ppo.h"
 #include "core/state_file.h"
@@ -24,6 +25,11 @@ std::string TempDir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // A policy and a normaliser with non-trivial statistics.
@@ -369,6 +375,32 @@ TEST(CheckpointTest, ManifestGivesTheEnvStepsAndDeterministicResumeNeedsTheActor
   EXPECT_EQ(LatestCheckpoint(dir, ResumableCheckpoints(dir, true)), "");
   WriteStateFile(ActorStatePath(dir, 0, 2), "state");
   EXPECT_EQ(LatestCheckpoint(dir, ResumableCheckpoints(dir, true)), older);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CheckpointTest, ACheckpointOfTheSameUpdateAndStepsStaysAndAnotherReplacesItWhole) {
+  // a stop right after a periodic checkpoint asks for the same one again:
+  // it stays as it was, never rewritten file by file
+  Trained t = MakeTrained("elu");
+  torch::optim::Adam optimizer(t.policy->parameters(), torch::optim::AdamOptions(1e-3));
+  const std::string dir = TempDir("ckpt-again");
+  TrainingCounters counters;
+  counters.updates = 2;
+  counters.env_steps = 256;
+  const std::string path = SaveCheckpoint(dir, t.policy, optimizer, t.normalizer, counters);
+  const std::string before = ReadFile(path);
+  {
+    torch::NoGradGuard no_grad;
+    for (torch::Tensor& p : t.policy->parameters()) p.add_(1.0);
+  }
+  EXPECT_EQ(SaveCheckpoint(dir, t.policy, optimizer, t.normalizer, counters), path);
+  EXPECT_EQ(ReadFile(path), before);
+  // the same update at other env steps is another state: replaced, whole
+  counters.env_steps = 300;
+  EXPECT_EQ(SaveCheckpoint(dir, t.policy, optimizer, t.normalizer, counters), path);
+  EXPECT_NE(ReadFile(path), before);
+  EXPECT_TRUE(VerifyCheckpoint(path));
+  EXPECT_EQ(CheckpointEnvSteps(path), 300);
   std::filesystem::remove_all(dir);
 }
 
