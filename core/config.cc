@@ -751,6 +751,19 @@ void EnvConfig::Validate() const {
   if (id == "mjcf" && mjcf.path.empty()) {
     Reject("env.mjcf.path", "is empty; env.id mjcf needs the MJCF file to load");
   }
+  if (id == "mjcf" && !observe.empty() && !mjcf.observations.empty()) {
+    Reject("env.observe",
+           "and env.mjcf.observations both pick the observation; list the terms you want "
+           "in env.mjcf.observations alone");
+  }
+  for (size_t i = 0; i < observe.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (observe[i] == observe[j]) {
+        Reject("env.observe[" + std::to_string(i) + "]",
+               "names '" + observe[i] + "' twice; list each entry once");
+      }
+    }
+  }
 }
 
 namespace {

@@ -452,6 +452,7 @@ struct EnvConfig {
   RandomizeConfig randomize;
   MjcfTaskConfig mjcf;
   bool privileged_obs = false;
+  std::vector<std::string> observe = {};
 
   template <class V>
   void Visit(V& v) {
@@ -466,6 +467,10 @@ struct EnvConfig {
             "reads, the episode's randomisation factors (env.randomize) and, with observation "
             "noise, the noise-free observation; the actor and the exported policy never see "
             "them");
+    v.Field("observe", observe,
+            "keep only these entries of the task's observation, in the task's order (a "
+            "partially observed task), e.g. [cart_position, pole_cos, pole_sin]; a name "
+            "with * keeps every entry it matches (\"*_vel\"); empty keeps every entry");
     v.Section("randomize", randomize, "domain randomisation");
     v.Section("mjcf", mjcf, "the generic mjcf task (env.id: mjcf)");
   }

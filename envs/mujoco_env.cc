@@ -1,5 +1,6 @@
 #include "envs/mujoco_env.h"
 
+#include <fnmatch.h>
 #include <mujoco/mjxmacro.h>
 
 #include <algorithm>
@@ -242,6 +243,7 @@ MujocoEnv::MujocoEnv(const EnvConfig& config, TaskInfo task) {
   if (!obs_noise_.empty() && obs_noise_.size() != spec_.obs_names.size()) {
     throw std::logic_error("env '" + spec_.id + "' gives observation noise of the wrong size");
   }
+  if (!config.observe.empty()) KeepObserved(config.observe);
   action_.assign(m->nu, 0.0f);
   applied_.assign(m->nu, 0.0f);
 
@@ -483,8 +485,57 @@ void MujocoEnv::ComputeDerived() {
   if (needs_contact_forces_) mj_rnePostConstraint(model_, data_.get());
 }
 
+void MujocoEnv::KeepObserved(const std::vector<std::string>& keep) {
+  if (!spec_.controller_json.empty()) {
+    throw UserError("env.observe: task '" + spec_.id +
+                    "' picks its observation terms itself (env.mjcf.observations); list the "
+                    "terms you want there");
+  }
+  // a name keeps the entry of that name; one with '*' in it, each entry it
+  // matches as a shell pattern ("*_vel")
+  const auto kept_by = [](const std::string& entry, const std::string& name) {
+    return entry == name ||
+           (name.find('*') != std::string::npos && fnmatch(name.c_str(), entry.c_str(), 0) == 0);
+  };
+  const std::vector<std::string>& terms = spec_.obs_names;
+  for (size_t k = 0; k < keep.size(); ++k) {
+    const bool found =
+        std::any_of(spec_.obs_names.begin(), spec_.obs_names.end(),
+                    [&](const std::string& entry) { return kept_by(entry, keep[k]); });
+    if (found) continue;
+    std::string message = "env.observe[" + std::to_string(k) + "]: task '" + spec_.id +
+                          "' has no observation entry '" + keep[k] + "'";
+    const std::string closest = ClosestName(keep[k], terms);
+    if (!closest.empty()) message += " (did you mean '" + closest + "'?)";
+    message += "; its entries are ";
+    for (size_t i = 0; i < terms.size(); ++i) message += (i > 0 ? ", " : "") + terms[i];
+    throw UserError(message);
+  }
+  std::vector<std::string> names;
+  std::vector<double> noise;
+  for (size_t i = 0; i < spec_.obs_names.size(); ++i) {
+    const std::string& entry = spec_.obs_names[i];
+    if (std::none_of(keep.begin(), keep.end(),
+                     [&](const std::string& name) { return kept_by(entry, name); })) {
+      continue;
+    }
+    observed_.push_back(static_cast<int>(i));
+    names.push_back(entry);
+    if (!obs_noise_.empty()) noise.push_back(obs_noise_[i]);
+  }
+  written_.assign(spec_.obs_names.size(), 0.0f);
+  spec_.obs_names = std::move(names);
+  spec_.obs_dim = static_cast<int>(spec_.obs_names.size());
+  obs_noise_ = std::move(noise);
+}
+
 void MujocoEnv::Observe(float* obs) {
-  WriteObservation(*data_, obs);
+  if (observed_.empty()) {
+    WriteObservation(*data_, obs);
+  } else {
+    WriteObservation(*data_, written_.data());
+    for (size_t k = 0; k < observed_.size(); ++k) obs[k] = written_[observed_[k]];
+  }
   if (spec_.privileged_dim > 0) {
     float* privileged = obs + task_obs_dim_;
     const std::vector<float>& factors = randomizer_->factors();

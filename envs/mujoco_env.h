@@ -237,12 +237,18 @@ class MujocoEnv : public Env {
   void ComputeDerived();
   // Writes the observation, with noise when configured.
   void Observe(float* obs);
+  // Narrows the spec's observation to the entries EnvConfig.observe names.
+  void KeepObserved(const std::vector<std::string>& keep);
 
   EnvSpec spec_;
   std::string model_path_;
   std::shared_ptr<const mjModel> shared_model_;
   std::unique_ptr<DomainRandomizer> randomizer_;  // null without randomisation
-  int task_obs_dim_ = 0;            // entries WriteObservation fills; the privileged ones follow
+  int task_obs_dim_ = 0;  // entries the actor reads; the privileged ones follow
+  // EnvConfig.observe: which of WriteObservation's entries the actor reads,
+  // in order (empty: all), and the scratch WriteObservation fills for them
+  std::vector<int> observed_;
+  std::vector<float> written_;
   const mjModel* model_ = nullptr;  // shared_model_ or the randomiser's copy
   bool needs_contact_forces_ = false;
   MjDataPtr data_;
