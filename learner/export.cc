@@ -223,8 +223,7 @@ std::string MetadataJson(const ActorCritic& policy, const PolicyMetadata& metada
 
 void ExportPolicy(ActorCritic& policy, const RunningNormalizer& normalizer,
                   const PolicyMetadata& metadata, const std::string& path) {
-  torch::jit::Module module =
-      BuildPolicyModule(policy, normalizer, metadata);
+  torch::jit::Module module = BuildPolicyModule(policy, normalizer, metadata);
   torch::jit::ExtraFilesMap extra{{"metadata.json", MetadataJson(policy, metadata)}};
   WriteAtomically(path, [&](const std::string& tmp) {
     module.save(tmp, extra);

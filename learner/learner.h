@@ -39,7 +39,7 @@ struct TaskInfo {
   // what actors report of each finished episode (EnvSpec); each name is a
   // metrics column, the mean over the recent episodes
   std::vector<std::string> episode_info_names = {};
-  std::string controller_json = {};  // EnvSpec.controller_json, into metadata.json
+  std::string controller_json = {};     // EnvSpec.controller_json, into metadata.json
   std::vector<double> act_offset = {};  // ctrl = clamp(offset + scale * a, low, high) (EnvSpec)
   std::vector<double> act_scale = {};
 };

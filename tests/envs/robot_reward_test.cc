@@ -366,14 +366,16 @@ TEST_F(RobotRewardTest, RandomisationWorksWithTheTermsTerminationsAndPushes) {
 TEST_F(RobotRewardTest, TermsThatCannotBeComputedAreRefusedNamingTheKey) {
   EnvConfig config = Quadruped();
   config.mjcf.feet = {"FR_foot", "nosuch"};
-  EXPECT_NE(test::MjcfErrorOf(config).find("env.mjcf.feet[1]: no geom or body with geoms called 'nosuch'"),
+  EXPECT_NE(test::MjcfErrorOf(config).find(
+                "env.mjcf.feet[1]: no geom or body with geoms called 'nosuch'"),
             std::string::npos)
       << test::MjcfErrorOf(config);
 
   config = Quadruped();
   config.mjcf.termination.contact_bodies = {"trunkk"};
-  EXPECT_NE(test::MjcfErrorOf(config).find("env.mjcf.termination.contact_bodies[0]: no body 'trunkk'"),
-            std::string::npos)
+  EXPECT_NE(
+      test::MjcfErrorOf(config).find("env.mjcf.termination.contact_bodies[0]: no body 'trunkk'"),
+      std::string::npos)
       << test::MjcfErrorOf(config);
 
   // hopper's torso moves on slide and hinge joints: no floating base to track

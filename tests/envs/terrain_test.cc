@@ -162,7 +162,8 @@ TEST_F(TerrainTest, AFieldThatCannotHoldTheGridIsRefused) {
       << test::MjcfErrorOf(config);
   config = Rough();
   config.mjcf.terrain.levels = 9;
-  EXPECT_NE(test::MjcfErrorOf(config).find("9 levels of 4.000000 m tiles do not fit"), std::string::npos)
+  EXPECT_NE(test::MjcfErrorOf(config).find("9 levels of 4.000000 m tiles do not fit"),
+            std::string::npos)
       << test::MjcfErrorOf(config);
   config = Rough();
   config.mjcf.path = AssetPath("quadruped.xml");
