@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 
 #include "algorithms/ppo.h"
 #include "core/state_file.h"
@@ -14,6 +13,7 @@
 #include "learner/checkpoint.h"
 #include "learner/export.h"
 #include "learner/learner_parts.h"
+#include "tests/temp_folder.h"
 
 namespace robofleet::learner {
 namespace {
@@ -25,11 +25,6 @@ std::string TempDir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // A policy and a normaliser with non-trivial statistics.
@@ -388,17 +383,17 @@ TEST(CheckpointTest, ACheckpointOfTheSameUpdateAndStepsStaysAndAnotherReplacesIt
   counters.updates = 2;
   counters.env_steps = 256;
   const std::string path = SaveCheckpoint(dir, t.policy, optimizer, t.normalizer, counters);
-  const std::string before = ReadFile(path);
+  const std::string before = testing::Slurp(path);
   {
     torch::NoGradGuard no_grad;
     for (torch::Tensor& p : t.policy->parameters()) p.add_(1.0);
   }
   EXPECT_EQ(SaveCheckpoint(dir, t.policy, optimizer, t.normalizer, counters), path);
-  EXPECT_EQ(ReadFile(path), before);
+  EXPECT_EQ(testing::Slurp(path), before);
   // the same update at other env steps is another state: replaced, whole
   counters.env_steps = 300;
   EXPECT_EQ(SaveCheckpoint(dir, t.policy, optimizer, t.normalizer, counters), path);
-  EXPECT_NE(ReadFile(path), before);
+  EXPECT_NE(testing::Slurp(path), before);
   EXPECT_TRUE(VerifyCheckpoint(path));
   EXPECT_EQ(CheckpointEnvSteps(path), 300);
   std::filesystem::remove_all(dir);
