@@ -756,6 +756,11 @@ void EnvConfig::Validate() const {
            "and env.mjcf.observations both pick the observation; list the terms you want "
            "in env.mjcf.observations alone");
   }
+  if (obs_history < 1 || obs_history > kMaxObsHistory) {
+    Reject("env.obs_history", "is " + std::to_string(obs_history) + "; give between 1 (the " +
+                                  "current observation alone) and " +
+                                  std::to_string(kMaxObsHistory) + " observations");
+  }
   for (size_t i = 0; i < observe.size(); ++i) {
     for (size_t j = 0; j < i; ++j) {
       if (observe[i] == observe[j]) {

@@ -63,6 +63,7 @@ inline constexpr int kMaxBatchSize = 1 << 24;          // learner.batch_size, en
 inline constexpr int kMaxSacBatchSize = 1 << 20;       // algorithm.sac_batch_size
 inline constexpr int kMaxThreads = 1024;               // learner.threads
 inline constexpr int kMaxEpochs = 10000;               // algorithm.epochs
+inline constexpr int kMaxObsHistory = 256;             // env.obs_history
 
 // Domain randomisation: physical parameters drawn per episode, and noise on
 // what the policy sees and does. Ranges are [low, high] pairs, sampled
@@ -453,6 +454,7 @@ struct EnvConfig {
   MjcfTaskConfig mjcf;
   bool privileged_obs = false;
   std::vector<std::string> observe = {};
+  int obs_history = 1;
 
   template <class V>
   void Visit(V& v) {
@@ -471,6 +473,10 @@ struct EnvConfig {
             "keep only these entries of the task's observation, in the task's order (a "
             "partially observed task), e.g. [cart_position, pole_cos, pole_sin]; a name "
             "with * keeps every entry it matches (\"*_vel\"); empty keeps every entry");
+    v.Field("obs_history", obs_history,
+            "the policy reads its last N observations, oldest first (zeros before the "
+            "episode's first); the exported policy keeps them itself (docs/config.md, "
+            "Observation history); 1: the current one alone");
     v.Section("randomize", randomize, "domain randomisation");
     v.Section("mjcf", mjcf, "the generic mjcf task (env.id: mjcf)");
   }

@@ -45,6 +45,10 @@ struct EnvSpec {
   // (EnvConfig.privileged_obs): the actor reads the first
   // obs_dim - privileged_dim, and so does the exported policy.
   int privileged_dim = 0;
+  // EnvConfig.obs_history: the actor's entries are this many observations of
+  // obs_dim_per_step() entries each, oldest first; the newest carry the
+  // task's own names, the older ones "NAME[t-k]".
+  int obs_history = 1;
   std::vector<std::string> act_names;  // one name per action entry (actuator)
   // An action entry a in [-1, 1] drives its actuator with
   // ctrl = clamp(act_offset + act_scale * a, act_low, act_high): the
@@ -66,6 +70,9 @@ struct EnvSpec {
   // examples/deploy_cpp/controller.h reads);
   // empty for tasks that do not describe it.
   std::string controller_json;
+
+  // Entries of one step's observation for the actor.
+  int obs_dim_per_step() const { return (obs_dim - privileged_dim) / obs_history; }
 };
 
 class Env {

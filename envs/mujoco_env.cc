@@ -271,6 +271,7 @@ MujocoEnv::MujocoEnv(const EnvConfig& config, TaskInfo task) {
     spec_.obs_dim += spec_.privileged_dim;
     spec_.obs_names.insert(spec_.obs_names.end(), names.begin(), names.end());
   }
+  if (config.obs_history > 1) KeepHistory(config.obs_history);
 
   data_.reset(mj_makeData(m));
   if (data_ == nullptr) {
@@ -297,6 +298,7 @@ void MujocoEnv::Reset(uint64_t seed, float* obs) {
   episode_step_ = 0;
   episode_live_ = true;
   std::fill(action_.begin(), action_.end(), 0.0f);
+  std::fill(history_.begin(), history_.end(), 0.0f);
   Observe(obs);
 }
 
@@ -433,6 +435,8 @@ std::string MujocoEnv::SaveState() const {
                                offsets.size() * sizeof(int64_t)));
   w.PutString(randomizer_ != nullptr ? randomizer_->SaveQueue() : std::string());
   w.PutString(SaveTaskState());
+  w.PutString(std::string_view(reinterpret_cast<const char*>(history_.data()),
+                               history_.size() * sizeof(float)));
   return w.str();
 }
 
@@ -445,7 +449,7 @@ void MujocoEnv::LoadState(std::string_view state) {
   const bool live = r.Get<bool>();
   const std::string_view header = r.GetString(), buffer = r.GetString(), arena = r.GetString(),
                          offset_bytes = r.GetString(), queue = r.GetString(),
-                         task_state = r.GetString();
+                         task_state = r.GetString(), history = r.GetString();
   mjData saved;
   if (header.size() == kDataHeader) std::memcpy(&saved, header.data(), kDataHeader);
   const std::string from_another_model =
@@ -453,7 +457,7 @@ void MujocoEnv::LoadState(std::string_view state) {
   if (header.size() != kDataHeader || buffer.size() != static_cast<size_t>(d->nbuffer) ||
       saved.nbuffer != d->nbuffer || saved.narena != d->narena || saved.parena != arena.size() ||
       arena.size() > static_cast<size_t>(d->narena) || offset_bytes.size() % sizeof(int64_t) != 0 ||
-      !r.done()) {
+      history.size() != history_.size() * sizeof(float) || !r.done()) {
     throw std::runtime_error(from_another_model);
   }
   std::vector<int64_t> offsets(offset_bytes.size() / sizeof(int64_t));
@@ -478,6 +482,7 @@ void MujocoEnv::LoadState(std::string_view state) {
   episode_seed_ = seed;
   episode_step_ = step;
   episode_live_ = live;
+  if (!history.empty()) std::memcpy(history_.data(), history.data(), history.size());
   LoadTaskState(task_state);
 }
 
@@ -530,24 +535,52 @@ void MujocoEnv::KeepObserved(const std::vector<std::string>& keep) {
 }
 
 void MujocoEnv::Observe(float* obs) {
+  // this step's entries, then the privileged ones: into obs, or with a
+  // history into the scratch the history takes them from
+  float* step = history_.empty() ? obs : step_obs_.data();
   if (observed_.empty()) {
-    WriteObservation(*data_, obs);
+    WriteObservation(*data_, step);
   } else {
     WriteObservation(*data_, written_.data());
-    for (size_t k = 0; k < observed_.size(); ++k) obs[k] = written_[observed_[k]];
+    for (size_t k = 0; k < observed_.size(); ++k) step[k] = written_[observed_[k]];
   }
   if (spec_.privileged_dim > 0) {
-    float* privileged = obs + task_obs_dim_;
+    float* privileged = step + task_obs_dim_;
     const std::vector<float>& factors = randomizer_->factors();
     privileged = std::copy(factors.begin(), factors.end(), privileged);
     // the observation as it is, before the noise below
-    if (privileged != obs + spec_.obs_dim) std::copy_n(obs, task_obs_dim_, privileged);
+    if (privileged != step + task_obs_dim_ + spec_.privileged_dim) {
+      std::copy_n(step, task_obs_dim_, privileged);
+    }
   }
   for (size_t i = 0; i < obs_noise_.size(); ++i) {
     if (obs_noise_[i] > 0)
-      obs[i] += static_cast<float>(rng_.Uniform(-obs_noise_[i], obs_noise_[i]));
+      step[i] += static_cast<float>(rng_.Uniform(-obs_noise_[i], obs_noise_[i]));
   }
-  if (randomizer_ != nullptr) randomizer_->AddObservationNoise(obs, task_obs_dim_, rng_);
+  if (randomizer_ != nullptr) randomizer_->AddObservationNoise(step, task_obs_dim_, rng_);
+  if (history_.empty()) return;
+  // the oldest step leaves, this one joins last
+  std::copy(history_.begin() + task_obs_dim_, history_.end(), history_.begin());
+  std::copy_n(step, task_obs_dim_, history_.end() - task_obs_dim_);
+  obs = std::copy(history_.begin(), history_.end(), obs);
+  std::copy(step + task_obs_dim_, step + task_obs_dim_ + spec_.privileged_dim, obs);
+}
+
+void MujocoEnv::KeepHistory(int steps) {
+  const std::vector<std::string>& step_names = spec_.obs_names;
+  std::vector<std::string> names;
+  names.reserve(static_cast<size_t>(steps) * task_obs_dim_ + spec_.privileged_dim);
+  for (int k = steps - 1; k >= 1; --k) {
+    for (int i = 0; i < task_obs_dim_; ++i) {
+      names.push_back(step_names[i] + "[t-" + std::to_string(k) + "]");
+    }
+  }
+  names.insert(names.end(), step_names.begin(), step_names.end());  // the newest, privileged
+  spec_.obs_names = std::move(names);
+  spec_.obs_dim += (steps - 1) * task_obs_dim_;
+  spec_.obs_history = steps;
+  history_.assign(static_cast<size_t>(steps) * task_obs_dim_, 0.0f);
+  step_obs_.assign(static_cast<size_t>(task_obs_dim_ + spec_.privileged_dim), 0.0f);
 }
 
 bool MujocoEnv::Diverged() const {

@@ -239,16 +239,23 @@ class MujocoEnv : public Env {
   void Observe(float* obs);
   // Narrows the spec's observation to the entries EnvConfig.observe names.
   void KeepObserved(const std::vector<std::string>& keep);
+  // Widens the spec's observation to EnvConfig.obs_history steps.
+  void KeepHistory(int steps);
 
   EnvSpec spec_;
   std::string model_path_;
   std::shared_ptr<const mjModel> shared_model_;
   std::unique_ptr<DomainRandomizer> randomizer_;  // null without randomisation
-  int task_obs_dim_ = 0;  // entries the actor reads; the privileged ones follow
+  int task_obs_dim_ = 0;  // entries of one step the actor reads; the privileged ones follow
   // EnvConfig.observe: which of WriteObservation's entries the actor reads,
   // in order (empty: all), and the scratch WriteObservation fills for them
   std::vector<int> observed_;
   std::vector<float> written_;
+  // EnvConfig.obs_history > 1: the actor's last observations, oldest first
+  // (task_obs_dim_ each; zeros before the episode's first), and the scratch
+  // one step's observation is written to
+  std::vector<float> history_;
+  std::vector<float> step_obs_;
   const mjModel* model_ = nullptr;  // shared_model_ or the randomiser's copy
   bool needs_contact_forces_ = false;
   MjDataPtr data_;

@@ -71,7 +71,8 @@ learner::TaskInfo TaskInfoFor(const ExperimentConfig& config) {
           spec.episode_info_names,
           spec.controller_json,
           spec.act_offset,
-          spec.act_scale};
+          spec.act_scale,
+          spec.obs_history};
 }
 
 ExperimentConfig LoadCheckedExperiment(const std::string& path,

@@ -106,14 +106,39 @@ std::string VelocityText(const envs::VelocityCommand& v) {
   return text;
 }
 
-// Runs `episodes` episodes of `env` with the policy's method `act`, episode
+// Steps an exported policy, keeping its state (export.h) when it has one.
+class PolicyStepper {
+ public:
+  PolicyStepper(torch::jit::Module& module, bool stochastic)
+      : act_(module.get_method(stochastic ? "stochastic_action" : "forward")),
+        initial_state_(module.find_method("initial_state")) {}
+
+  // An episode starts.
+  void Reset() {
+    if (initial_state_) state_ = (*initial_state_)({int64_t{1}}).toTensor();
+  }
+  // The action for obs [1, obs_dim].
+  torch::Tensor Act(const torch::Tensor& obs) {
+    if (!initial_state_) return act_({obs}).toTensor().contiguous();
+    const auto out = act_({obs, state_}).toTuple();
+    state_ = out->elements()[1].toTensor();
+    return out->elements()[0].toTensor().contiguous();
+  }
+
+ private:
+  torch::jit::Method act_;
+  c10::optional<torch::jit::Method> initial_state_;
+  torch::Tensor state_;
+};
+
+// Runs `episodes` episodes of `env` with `policy`, episode
 // e from seed + e; with `video`, one frame per control step of `mujoco_env`,
 // showing the command and the velocity on a task with commands.
 //   With `record`, every step as examples/deploy_cpp --replay reads it:
 //   "step EPISODE T", the readings (MjcfEnv::Readings), then "obs", "action"
 //   and "ctrl" lines of hex floats: the observation, the policy's output and
 //   the actuator targets the env wrote.
-Episodes RunEpisodes(envs::Env& env, torch::jit::Method& act, int policy_obs_dim, int episodes,
+Episodes RunEpisodes(envs::Env& env, PolicyStepper& policy, int policy_obs_dim, int episodes,
                      uint64_t seed, VideoRecorder* video, const envs::MujocoEnv* mujoco_env,
                      std::FILE* record) {
   const envs::EnvSpec& spec = env.spec();
@@ -133,11 +158,12 @@ Episodes RunEpisodes(envs::Env& env, torch::jit::Method& act, int policy_obs_dim
   };
   for (int e = 0; e < episodes; ++e) {
     env.Reset(seed + static_cast<uint64_t>(e), obs.data_ptr<float>());
+    policy.Reset();
     frame(result.tracks ? robot->command() : envs::VelocityCommand{});
     double ret = 0.0;
     int length = 0;
     for (;;) {
-      torch::Tensor action = act({obs.narrow(1, 0, policy_obs_dim)}).toTensor().contiguous();
+      torch::Tensor action = policy.Act(obs.narrow(1, 0, policy_obs_dim));
       if (record != nullptr) {
         std::fprintf(record, "step %d %d\n%s", e, length, robot->Readings().c_str());
         WriteHex(record, "obs", obs.data_ptr<float>(), policy_obs_dim);
@@ -238,7 +264,9 @@ int EvalCommand(int argc, char** argv) {
       ParseExperiment(policy.metadata["config"].as<std::string>(""), path + ":metadata.json");
   EnvConfig other;  // the defaults of the env --env names
   if (args.count("env")) other.id = args["env"].as<std::string>();
-  const EnvConfig& env_config = args.count("env") ? other : trained.env;
+  EnvConfig env_config = args.count("env") ? other : trained.env;
+  // a policy with an observation history keeps it itself: the env gives one step
+  env_config.obs_history = 1;
   std::unique_ptr<envs::Env> env = envs::MakeEnv(env_config);
   const envs::EnvSpec& spec = env->spec();
   const int obs_dim = policy.metadata["obs_dim"].as<int>(-1);
@@ -268,8 +296,7 @@ int EvalCommand(int argc, char** argv) {
   }
 
   torch::NoGradGuard no_grad;
-  torch::jit::Method act =
-      policy.module.get_method(args.count("stochastic") ? "stochastic_action" : "forward");
+  PolicyStepper stepper(policy.module, args.count("stochastic") > 0);
   // a recording for the controller example, written whole or not at all
   std::string record_path, record_temp;
   std::FILE* record = nullptr;
@@ -286,7 +313,7 @@ int EvalCommand(int argc, char** argv) {
     if (record == nullptr) throw UserError("--record: cannot write " + record_temp);
   }
   const Episodes result =
-      RunEpisodes(*env, act, policy_obs_dim, episodes, seed, video.get(), mujoco_env, record);
+      RunEpisodes(*env, stepper, policy_obs_dim, episodes, seed, video.get(), mujoco_env, record);
   if (record != nullptr) {
     const bool written = std::fflush(record) == 0 && std::fclose(record) == 0;
     if (!written || std::rename(record_temp.c_str(), record_path.c_str()) != 0) {

@@ -135,6 +135,60 @@ torch::jit::Module BuildPolicyModule(ActorCritic& policy, const RunningNormalize
       config.normalize_value ? "    return x.squeeze(-1) * self.value_std + self.value_mean\n"
                              : "    return x.squeeze(-1)\n";
 
+  // what the actor reads (the stack of the last `history` observations, or
+  // the one) gives actions; forward() and the others below take one step's
+  // observation, with the stack as the state when there is one
+  const int history = std::max(1, metadata.obs_history);
+  const int input_dim = policy->policy_obs_dim();
+  ROBOFLEET_CHECK(input_dim % history == 0);
+  const std::string step_dim = std::to_string(input_dim / history);
+  const std::string state_dim = std::to_string(input_dim);
+  std::string stepping;
+  if (history == 1) {
+    stepping =
+        "def forward(self, obs: Tensor) -> Tensor:\n"
+        "    return self.deterministic_action(obs)\n"
+        "def stochastic_action(self, obs: Tensor) -> Tensor:\n"
+        "    return self.sampled_action(obs)\n"
+        "def actuator_action(self, obs: Tensor) -> Tensor:\n"
+        "    return self.to_actuators(self.forward(obs))\n"
+        "def reset(self) -> None:\n"
+        "    pass\n"
+        "def act(self, obs: Tensor) -> Tensor:\n"
+        "    return self.forward(obs)\n";
+  } else {
+    module.register_attribute("state", c10::TensorType::get(),
+                              torch::zeros({0, static_cast<int64_t>(input_dim)}));
+    stepping =
+        "def initial_state(self, batch: int) -> Tensor:\n"
+        "    return torch.zeros([batch, " +
+        state_dim +
+        "])\n"
+        "def next_state(self, obs: Tensor, state: Tensor) -> Tensor:\n"
+        "    return torch.cat([state.narrow(1, " +
+        step_dim + ", " + state_dim + " - " + step_dim +
+        "), obs], 1)\n"
+        "def forward(self, obs: Tensor, state: Tensor) -> Tuple[Tensor, Tensor]:\n"
+        "    x = self.next_state(obs, state)\n"
+        "    return self.deterministic_action(x), x\n"
+        "def stochastic_action(self, obs: Tensor, state: Tensor) -> Tuple[Tensor, Tensor]:\n"
+        "    x = self.next_state(obs, state)\n"
+        "    return self.sampled_action(x), x\n"
+        "def actuator_action(self, obs: Tensor, state: Tensor) -> Tuple[Tensor, Tensor]:\n"
+        "    x = self.next_state(obs, state)\n"
+        "    return self.to_actuators(self.deterministic_action(x)), x\n"
+        "def reset(self) -> None:\n"
+        "    self.state = torch.zeros([0, " +
+        state_dim +
+        "])\n"
+        "def act(self, obs: Tensor) -> Tensor:\n"
+        "    if self.state.size(0) != obs.size(0):\n"
+        "        self.state = self.initial_state(obs.size(0))\n"
+        "    out = self.forward(obs, self.state)\n"
+        "    self.state = out[1]\n"
+        "    return out[0]\n";
+  }
+
   module.define("def normalize(self, obs: Tensor) -> Tensor:\n" + norm_stats +
                 "    return torch.clamp((obs - mean) * inv_std, -self.obs_clip, self.obs_clip)\n"
                 "def features(self, obs: Tensor) -> Tensor:\n" +
@@ -159,24 +213,23 @@ torch::jit::Module BuildPolicyModule(ActorCritic& policy, const RunningNormalize
                 "\n"
                 "def action_log_std(self, obs: Tensor) -> Tensor:\n"
                 "    return self.distribution(obs)[1]\n"
-                "def forward(self, obs: Tensor) -> Tensor:\n"
+                "def deterministic_action(self, obs: Tensor) -> Tensor:\n"
                 "    u = self.action_mean(obs)\n"
                 "    return " +
                 squash +
                 "\n"
-                "def stochastic_action(self, obs: Tensor) -> Tensor:\n"
+                "def sampled_action(self, obs: Tensor) -> Tensor:\n"
                 "    mean, log_std = self.distribution(obs)\n"
                 "    u = mean + torch.exp(log_std) * torch.randn_like(mean)\n"
                 "    return " +
                 squash +
                 "\n"
-                "def actuator_action(self, obs: Tensor) -> Tensor:\n"
-                "    a = self.forward(obs)\n"
+                "def to_actuators(self, a: Tensor) -> Tensor:\n"
                 "    u = self.act_offset + self.act_scale * a\n"
                 "    return torch.maximum(torch.minimum(u, self.act_high), self.act_low)\n"
                 "def value(self, obs: Tensor) -> Tensor:\n"
                 "    x = self.features(obs)\n" +
-                critic + value_return);
+                critic + value_return + stepping);
   module.eval();
   return module;
 }
@@ -192,15 +245,22 @@ std::string MetadataJson(const ActorCritic& policy, const PolicyMetadata& metada
   std::string json = "{\n";
   json += "  \"format\": \"robofleet-policy\",\n";
   json += "  \"robofleet_version\": " + JsonString(ROBOFLEET_VERSION) + ",\n";
-  // obs_dim and obs_names are what forward() takes; value() takes the
-  // privileged entries after them
+  // obs_dim and obs_names are what forward() takes each step (with a
+  // history, the newest of the stack the state holds); value() takes the
+  // privileged entries after the stack
+  const int history = std::max(1, metadata.obs_history);
   const size_t policy_dim = static_cast<size_t>(policy->policy_obs_dim());
+  const size_t step_dim = policy_dim / history;
   const std::vector<std::string>& names = metadata.obs_names;
   const size_t split = std::min(policy_dim, names.size());
-  json += "  \"obs_dim\": " + std::to_string(policy_dim) + ",\n";
+  json += "  \"obs_dim\": " + std::to_string(step_dim) + ",\n";
   json += "  \"act_dim\": " + std::to_string(policy->act_dim()) + ",\n";
   json += "  \"obs_names\": " +
-          JsonStrings(std::vector<std::string>(names.begin(), names.begin() + split)) + ",\n";
+          JsonStrings(std::vector<std::string>(names.begin() + (split - std::min(split, step_dim)),
+                                               names.begin() + split)) +
+          ",\n";
+  json += "  \"obs_history\": " + std::to_string(history) + ",\n";
+  json += "  \"state_dim\": " + std::to_string(history > 1 ? policy_dim : 0) + ",\n";
   json += "  \"privileged_dim\": " + std::to_string(policy->privileged_dim()) + ",\n";
   json += "  \"privileged_names\": " +
           JsonStrings(std::vector<std::string>(names.begin() + split, names.end())) + ",\n";
@@ -227,14 +287,22 @@ void ExportPolicy(ActorCritic& policy, const RunningNormalizer& normalizer,
   torch::jit::ExtraFilesMap extra{{"metadata.json", MetadataJson(policy, metadata)}};
   WriteAtomically(path, [&](const std::string& tmp) {
     module.save(tmp, extra);
-    CheckPolicyFile(tmp, policy->policy_obs_dim(), policy->act_dim());
+    CheckPolicyFile(tmp, policy->policy_obs_dim() / std::max(1, metadata.obs_history),
+                    policy->act_dim());
   });
 }
 
 void CheckPolicyFile(const std::string& path, int obs_dim, int act_dim) {
   torch::NoGradGuard no_grad;
   torch::jit::Module loaded = torch::jit::load(path, torch::kCPU);
-  const torch::Tensor action = loaded.forward({torch::zeros({2, obs_dim})}).toTensor();
+  const torch::Tensor obs = torch::zeros({2, obs_dim});
+  torch::Tensor action;
+  if (loaded.find_method("initial_state")) {
+    const c10::IValue state = loaded.get_method("initial_state")({int64_t{2}});
+    action = loaded.forward({obs, state}).toTuple()->elements()[0].toTensor();
+  } else {
+    action = loaded.forward({obs}).toTensor();
+  }
   if (action.dim() != 2 || action.size(0) != 2 || action.size(1) != act_dim ||
       !torch::isfinite(action).all().item<bool>()) {
     throw std::runtime_error("the policy written to " + path +

@@ -42,6 +42,7 @@ struct TaskInfo {
   std::string controller_json = {};     // EnvSpec.controller_json, into metadata.json
   std::vector<double> act_offset = {};  // ctrl = clamp(offset + scale * a, low, high) (EnvSpec)
   std::vector<double> act_scale = {};
+  int obs_history = 1;  // steps of observations the actor reads (EnvSpec)
 };
 
 struct LearnerOptions {

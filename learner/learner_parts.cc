@@ -49,8 +49,9 @@ std::string HumanDuration(double s) {
 
 PolicyMetadata MakeMetadata(const TaskInfo& task, int64_t env_steps,
                             const ExperimentConfig& config) {
-  return {task.env_id, task.obs_names, task.act_names,       task.act_low,    task.act_high,
-          env_steps,   ToYaml(config), task.controller_json, task.act_offset, task.act_scale};
+  return {task.env_id,     task.obs_names, task.act_names,  task.act_low,
+          task.act_high,   env_steps,      ToYaml(config),  task.controller_json,
+          task.act_offset, task.act_scale, task.obs_history};
 }
 
 std::unique_ptr<Communicator> ConnectRanks(const ExperimentConfig& config,

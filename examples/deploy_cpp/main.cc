@@ -10,14 +10,16 @@
 // action turned into joint targets by controller.h, as in training, and the
 // loop runs at the task's control period unless --hz says otherwise; the
 // "robot" here gives a synthetic signal. For other policies the observation
-// itself is the synthetic signal and actuator_action gives the command.
+// itself is the synthetic signal and to_actuators gives the command. The
+// loop calls the policy's reset() once and act() every tick, so a policy
+// with memory (an observation history) keeps its state inside the module.
 // Only LibTorch is needed: normalisation is in the file.
 //
 // --replay runs the controller on a recording of training's simulator
 // (`robofleet eval POLICY.pt --record RECORDING`: per step the readings, the
 // observation, the action and the targets) and checks that it rebuilds the
 // observation, the action and the targets bit for bit, and that the
-// policy's own actuator_action gives the same targets (in float32).
+// policy's own to_actuators gives the same targets (in float32).
 #include <ATen/Parallel.h>
 #include <torch/script.h>
 
@@ -57,8 +59,9 @@ std::vector<double> Values(const std::string& line, std::string* label) {
 
 // Replays a recording through the controller and the policy; returns the
 // number of entries that differ from training's.
-int Replay(const char* path, deploy::Controller& controller, torch::jit::Method& forward,
-           torch::jit::Method& actuator_action) {
+int Replay(const char* path, deploy::Controller& controller, torch::jit::Module& policy) {
+  torch::jit::Method reset = policy.get_method("reset"), act = policy.get_method("act"),
+                     to_actuators = policy.get_method("to_actuators");
   std::ifstream in(path);
   if (!in) {
     std::fprintf(stderr, "deploy_policy: cannot read %s\n", path);
@@ -67,7 +70,7 @@ int Replay(const char* path, deploy::Controller& controller, torch::jit::Method&
   const int D = controller.obs_dim(), A = controller.act_dim();
   const size_t terms = controller.terms().size();
   int steps = 0, episodes = 0, obs_differ = 0, action_differ = 0, target_differ = 0;
-  int unit_differ = 0;  // actuator_action beyond float32 rounding of the targets
+  int unit_differ = 0;  // to_actuators beyond float32 rounding of the targets
   std::string line, label;
   torch::Tensor obs = torch::zeros({1, D});
   std::vector<double> ctrl(A);
@@ -80,6 +83,7 @@ int Replay(const char* path, deploy::Controller& controller, torch::jit::Method&
     }
     if (step[1] == 0) {
       controller.Reset();  // an episode starts
+      reset({});
       ++episodes;
     }
     std::vector<std::vector<double>> readings(terms);
@@ -96,13 +100,13 @@ int Replay(const char* path, deploy::Controller& controller, torch::jit::Method&
     float* o = obs.data_ptr<float>();
     controller.Observe(readings, o);
     for (int i = 0; i < D; ++i) obs_differ += o[i] != static_cast<float>(want_obs[i]);
-    // the policy on the observation the controller built
-    const torch::Tensor action = forward({obs}).toTensor().contiguous();
+    // the policy on the observation the controller built (and its history, if any)
+    const torch::Tensor action = act({obs}).toTensor().contiguous();
     const float* a = action.data_ptr<float>();
     for (int i = 0; i < A; ++i) action_differ += a[i] != static_cast<float>(want_action[i]);
     controller.Targets(a, ctrl.data());
     for (int i = 0; i < A; ++i) target_differ += ctrl[i] != want_ctrl[i];
-    const torch::Tensor units = actuator_action({obs}).toTensor().contiguous();
+    const torch::Tensor units = to_actuators({action}).toTensor().contiguous();
     const float* u = units.data_ptr<float>();
     for (int i = 0; i < A; ++i) {
       unit_differ += std::fabs(u[i] - want_ctrl[i]) > 1e-5 * std::max(1.0, std::fabs(want_ctrl[i]));
@@ -111,7 +115,7 @@ int Replay(const char* path, deploy::Controller& controller, torch::jit::Method&
   }
   std::printf(
       "deploy_policy: replayed %d steps of %d episodes: %d observation entries, %d actions, "
-      "%d targets differ from training's; actuator_action: %d targets differ\n",
+      "%d targets differ from training's; to_actuators: %d targets differ\n",
       steps, episodes, obs_differ, action_differ, target_differ, unit_differ);
   return steps == 0 ? -1 : obs_differ + action_differ + target_differ + unit_differ;
 }
@@ -161,8 +165,10 @@ int main(int argc, char** argv) {
   }
   at::set_num_threads(1);  // a controller shares the CPU with the rest of the robot
   torch::NoGradGuard no_grad;
-  torch::jit::Method actuator_action = policy.get_method("actuator_action");
-  torch::jit::Method forward = policy.get_method("forward");
+  // reset() and act() run a policy with memory and a memoryless one alike
+  torch::jit::Method act = policy.get_method("act");
+  torch::jit::Method to_actuators = policy.get_method("to_actuators");
+  policy.get_method("reset")({});
 
   // a robot task's controller, when the metadata describes one
   std::unique_ptr<deploy::Controller> controller;
@@ -180,7 +186,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "deploy_policy: %s describes no controller to replay\n", argv[1]);
       return 2;
     }
-    const int differ = Replay(replay, *controller, forward, actuator_action);
+    const int differ = Replay(replay, *controller, policy);
     return differ == 0 ? 0 : 1;
   }
   if (hz == 0) hz = controller ? 1.0 / controller->control_dt() : 500.0;
@@ -211,12 +217,12 @@ int main(int argc, char** argv) {
         }
       }
       controller->Observe(readings, o);
-      const torch::Tensor action = forward({obs}).toTensor().contiguous();
+      const torch::Tensor action = act({obs}).toTensor().contiguous();
       controller->Targets(action.data_ptr<float>(), targets.data());
       for (double x : targets) checksum += x;  // "send to the actuators"
     } else {
       for (int i = 0; i < obs_dim; ++i) o[i] = std::sin(0.01 * t + i);  // the "sensors"
-      torch::Tensor command = actuator_action({obs}).toTensor();
+      torch::Tensor command = to_actuators({act({obs})}).toTensor();
       checksum += command.sum().item<double>();  // "send to the actuators"
     }
     const auto end = std::chrono::steady_clock::now();

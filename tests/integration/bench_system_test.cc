@@ -13,14 +13,6 @@
 namespace robofleet::testing {
 namespace {
 
-// The number after "key": in a one-line JSON object; NaN when absent.
-double JsonNumber(const std::string& json, const std::string& key) {
-  const std::string quoted = "\"" + key + "\": ";
-  const size_t at = json.find(quoted);
-  if (at == std::string::npos) return std::nan("");
-  return std::strtod(json.c_str() + at + quoted.size(), nullptr);
-}
-
 // Runs `robofleet bench ARGS... --json` to completion; returns its stdout.
 std::string RunBench(const std::vector<std::string>& args, const std::string& name,
                      double timeout_s) {

@@ -12,12 +12,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-double JsonNumber(const std::string& json, const std::string& key) {
-  size_t at = json.find("\"" + key + "\": ");
-  if (at == std::string::npos) return std::nan("");
-  return std::stod(json.substr(at + key.size() + 4));
-}
-
 class DeployTest : public ::testing::Test {
  protected:
   // one tiny training run shared by every test here
@@ -109,6 +103,34 @@ TEST_F(DeployTest, PrivilegedCriticTrainsAndItsPolicyRunsOnTheRobotsObservations
       Robofleet({"eval", run + "/policy.pt", "--episodes", "2", "--json"}, "eval_privileged");
   ASSERT_EQ(eval->exit_code(), 0) << eval->err();
   EXPECT_DOUBLE_EQ(JsonNumber(eval->out(), "length_mean"), 40.0) << eval->out();
+}
+
+TEST_F(DeployTest, HistoryPolicyKeepsItsOwnStackInEvalAndTheExamples) {
+  // the actor reads the last 3 observations; the exported policy takes one
+  // step's 5 and keeps the other 10 as its state
+  const std::string run = *dir_ + "/history";
+  auto train =
+      Robofleet({"train", *dir_ + "/exp.yaml", "--run-dir", run, "--set",
+                 "train.record_video=false", "--set", "env.obs_history=3", "--set",
+                 "env.randomize.body_mass_scale=[0.5, 1.5]", "--set", "env.privileged_obs=true"},
+                "train_history");
+  ASSERT_EQ(train->exit_code(), 0) << train->err();
+  auto eval = Robofleet({"eval", run + "/policy.pt", "--episodes", "2", "--json"}, "eval_history");
+  ASSERT_EQ(eval->exit_code(), 0) << eval->err();
+  EXPECT_DOUBLE_EQ(JsonNumber(eval->out(), "length_mean"), 40.0) << eval->out();
+  auto again =
+      Robofleet({"eval", run + "/policy.pt", "--episodes", "2", "--json"}, "eval_history_again");
+  EXPECT_EQ(again->out(), eval->out()) << "each episode starts from the initial state";
+
+  Child python(
+      {"/usr/bin/python3", std::string(ROBOFLEET_SOURCE_DIR) + "/examples/deploy_python.py",
+       run + "/policy.pt"},
+      *dir_ + "/python_history");
+  ASSERT_TRUE(python.Wait(60));
+  EXPECT_EQ(python.exit_code(), 0) << python.out() << python.err();
+  EXPECT_NE(python.out().find("cartpole_swingup: obs 5 (cart_position,"), std::string::npos)
+      << python.out();
+  EXPECT_NE(python.out().find("state 15"), std::string::npos) << python.out();
 }
 
 TEST_F(DeployTest, EvalIsRepeatableForOneSeed) {

@@ -96,12 +96,6 @@ TEST_F(RobotTaskTest, TensorBoardHasTheRewardTermsToo) {
   EXPECT_NE(check.out().find("0 problems"), std::string::npos) << check.out();
 }
 
-double JsonNumber(const std::string& json, const std::string& key) {
-  const size_t at = json.find("\"" + key + "\": ");
-  if (at == std::string::npos) return std::nan("");
-  return std::stod(json.substr(at + key.size() + 4));
-}
-
 TEST_F(RobotTaskTest, EvalReportsTrackingErrorsAndFallsInTextAndJson) {
   Child json({ROBOFLEET_BINARY, "eval", Run() + "/policy.pt", "--episodes", "3", "--json"},
              *dir_ + "/eval_json");
@@ -199,7 +193,7 @@ TEST_F(RobotTaskTest, CppControllerRebuildsObservationsActionsAndTargetsBitForBi
   ASSERT_TRUE(replay.Wait(60));
   EXPECT_EQ(replay.exit_code(), 0) << replay.out() << replay.err();
   EXPECT_NE(replay.out().find("replayed 40 steps of 2 episodes: 0 observation entries, 0 "
-                              "actions, 0 targets differ from training's; actuator_action: 0 "
+                              "actions, 0 targets differ from training's; to_actuators: 0 "
                               "targets differ"),
             std::string::npos)
       << replay.out();

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -139,6 +141,15 @@ inline std::vector<double> CsvColumn(const std::string& path, const std::string&
     }
   }
   return values;
+}
+
+// The number after "key": in `json` (robofleet's --json output); NaN when
+// the key is absent.
+inline double JsonNumber(const std::string& json, const std::string& key) {
+  const std::string quoted = "\"" + key + "\": ";
+  const size_t at = json.find(quoted);
+  if (at == std::string::npos) return std::nan("");
+  return std::strtod(json.c_str() + at + quoted.size(), nullptr);
 }
 
 inline std::string MakeTempDir(const std::string& name) {

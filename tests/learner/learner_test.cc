@@ -151,6 +151,101 @@ TEST(ExportTest, PrivilegedCriticExportsAPolicyOfTheRobotsObservations) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(ExportTest, HistoryPolicyKeepsTheStackAsItsState) {
+  // three steps of four observations, then two privileged entries
+  constexpr int kHistory = 3, kStep = 4, kPrivileged = 2, kStack = kHistory * kStep;
+  SeedTorch(13);
+  PolicyConfig pc;
+  pc.hidden = {16};
+  ActorCritic policy(kStack + kPrivileged, 2, pc, kPrivileged);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : policy->parameters()) p.add_(torch::randn(p.sizes()) * 0.5);
+  }
+  RunningNormalizer normalizer(kStack + kPrivileged, 5.0, true);
+  torch::Tensor data = torch::randn({300, kStack + kPrivileged}) * 2.0 + 1.0;
+  normalizer.Update(data.data_ptr<float>(), 300);
+  std::vector<std::string> names;
+  for (const char* when : {"[t-2]", "[t-1]", ""}) {
+    for (const char* name : {"a", "b", "c", "d"}) names.push_back(name + std::string(when));
+  }
+  names.insert(names.end(), {"mass_scale:torso", "gravity_scale"});
+  PolicyMetadata meta{"hopper", names, {"u", "v"}, {-2.0, 0.0}, {2.0, 10.0}, 10, "name: test\n"};
+  meta.obs_history = kHistory;
+  const std::string dir = TempDir("export-history");
+  ExportPolicy(policy, normalizer, meta, dir + "/policy.pt");
+  torch::jit::ExtraFilesMap extra{{"metadata.json", ""}};
+  torch::jit::Module loaded = torch::jit::load(dir + "/policy.pt", torch::kCPU, extra);
+  std::filesystem::remove_all(dir);
+
+  // an episode of 7 steps for 2 robots, stacked as the env stacks it
+  torch::NoGradGuard no_grad;
+  const torch::Tensor steps = torch::randn({7, 2, kStep}) * 3.0;
+  torch::Tensor stack = torch::zeros({2, kStack});
+  torch::Tensor state = loaded.get_method("initial_state")({int64_t{2}}).toTensor();
+  EXPECT_TRUE(torch::equal(state, torch::zeros({2, kStack})));
+  loaded.get_method("reset")({});
+  torch::jit::Method act = loaded.get_method("act");
+  for (int t = 0; t < 7; ++t) {
+    stack = torch::cat({stack.narrow(1, kStep, kStack - kStep), steps[t]}, 1);
+    const torch::Tensor full = torch::cat({stack, torch::randn({2, kPrivileged})}, 1);
+    const torch::Tensor want = policy->DeterministicAction(NormalizeObs(full, normalizer));
+    const torch::Tensor before = state;
+    const auto out = loaded.forward({steps[t], before}).toTuple();
+    const torch::Tensor action = out->elements()[0].toTensor();
+    state = out->elements()[1].toTensor();
+    EXPECT_TRUE(torch::equal(state, stack)) << "step " << t;
+    EXPECT_LE((action - want).abs().max().item<float>(), 1e-5) << "step " << t;
+    // the module's own state gives the same
+    EXPECT_TRUE(torch::equal(act({steps[t]}).toTensor(), action)) << "step " << t;
+    const auto units = loaded.get_method("actuator_action")({steps[t], before});
+    EXPECT_TRUE(torch::equal(units.toTuple()->elements()[0].toTensor(),
+                             loaded.get_method("to_actuators")({action}).toTensor()));
+    // the critic reads the stack and the privileged entries
+    EXPECT_LE((loaded.get_method("value")({full}).toTensor() -
+               policy->Value(NormalizeObs(full, normalizer)))
+                  .abs()
+                  .max()
+                  .item<float>(),
+              1e-4);
+  }
+  // actions away from zero, or the comparisons above would be weak
+  const torch::Tensor last = torch::cat({stack, torch::zeros({2, kPrivileged})}, 1);
+  EXPECT_GT(policy->DeterministicAction(NormalizeObs(last, normalizer)).abs().max().item<float>(),
+            0.1f);
+  // reset() starts from the initial state again, as does a batch of another size
+  loaded.get_method("reset")({});
+  const torch::Tensor first = act({steps[0]}).toTensor();
+  const auto fresh = loaded.forward({steps[0], loaded.get_method("initial_state")({int64_t{2}})});
+  EXPECT_TRUE(torch::equal(first, fresh.toTuple()->elements()[0].toTensor()));
+  EXPECT_EQ(act({steps[0].narrow(0, 0, 1)}).toTensor().size(0), 1);
+
+  const std::string& json = extra["metadata.json"];
+  for (const char* field :
+       {"\"obs_dim\": 4", "\"obs_names\": [\"a\", \"b\", \"c\", \"d\"]", "\"obs_history\": 3",
+        "\"state_dim\": 12", "\"privileged_names\": [\"mass_scale:torso\", \"gravity_scale\"]"}) {
+    EXPECT_NE(json.find(field), std::string::npos) << field << " in " << json;
+  }
+}
+
+TEST(ExportTest, MemorylessPolicyActsThroughResetAndActToo) {
+  Trained t = MakeTrained("elu");
+  const std::string dir = TempDir("export-act");
+  PolicyMetadata meta{"cartpole_swingup", {"a", "b", "c", "d", "e"}, {"u", "v"}, {}, {}, 0,
+                      "name: test\n"};
+  ExportPolicy(t.policy, t.normalizer, meta, dir + "/policy.pt");
+  torch::jit::ExtraFilesMap extra{{"metadata.json", ""}};
+  torch::jit::Module loaded = torch::jit::load(dir + "/policy.pt", torch::kCPU, extra);
+  std::filesystem::remove_all(dir);
+  const torch::Tensor obs = torch::randn({6, 5}) * 3.0;
+  loaded.get_method("reset")({});
+  EXPECT_TRUE(
+      torch::equal(loaded.get_method("act")({obs}).toTensor(), loaded.forward({obs}).toTensor()));
+  EXPECT_FALSE(loaded.find_method("initial_state").has_value());
+  EXPECT_NE(extra["metadata.json"].find("\"state_dim\": 0"), std::string::npos);
+  EXPECT_NE(extra["metadata.json"].find("\"obs_history\": 1"), std::string::npos);
+}
+
 // One policy variant per PolicyConfig option, and all of them together.
 struct Variant {
   std::string name;
